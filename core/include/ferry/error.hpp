@@ -1,0 +1,70 @@
+#pragma once
+/// ferry's error model: std::error_code in callbacks, ferry::Error exceptions in coroutines.
+
+#include <string>
+#include <system_error>
+
+namespace ferry {
+
+/// ferry's own error conditions, in ferry::ferry_category().
+enum class errc {
+    /// A frame exceeded its codec's maximum size.
+    frame_too_large = 1,
+    /// A reader's buffer limit was exceeded before a separator was found.
+    limit_overrun,
+    /// The device behind a transport went away (unplugged dongle, closed pty master).
+    device_removed,
+    /// A user callback threw; the transport was aborted.
+    callback_threw,
+    /// The operation needs a connection or handle that is closed.
+    closed,
+    /// The connection attempt did not finish in time.
+    connect_timeout,
+    /// The operation was cancelled before it finished.
+    cancelled,
+    /// The device or transport does not support the operation.
+    not_supported,
+    /// An argument or option was invalid.
+    invalid_argument,
+    /// The loop was destroyed while the operation was pending.
+    loop_closed,
+};
+
+/// The category of ferry::errc values.
+const std::error_category& ferry_category() noexcept;
+/// The category of libuv status codes (negative values); messages come from uv_strerror.
+const std::error_category& uv_category() noexcept;
+
+/// Makes a std::error_code from ferry::errc.
+std::error_code make_error_code(errc value) noexcept;
+/// Makes a std::error_code from a libuv status (a negative UV_E* value).
+std::error_code uv_error(int status) noexcept;
+
+/// Base of every exception ferry throws: a std::system_error with a message saying what failed.
+class Error : public std::system_error {
+public:
+    /// An error with its code and a message naming what failed (host:port, path, option...).
+    Error(std::error_code code, const std::string& what) : std::system_error(code, what) {}
+    /// An error with just a code.
+    explicit Error(std::error_code code) : std::system_error(code) {}
+};
+
+/// The operation timed out (asyncio.TimeoutError).
+class TimeoutError : public Error {
+public:
+    using Error::Error;
+};
+
+/// The awaiting operation was cancelled (asyncio.CancelledError).
+class CancelledError : public Error {
+public:
+    CancelledError() : Error(make_error_code(errc::cancelled), "operation cancelled") {}
+};
+
+/// Throws the matching ferry exception for `code`, with `what` as context.
+[[noreturn]] void throw_error(std::error_code code, const std::string& what);
+
+} // namespace ferry
+
+template <>
+struct std::is_error_code_enum<ferry::errc> : std::true_type {};

@@ -1,0 +1,214 @@
+#pragma once
+/// Loop: the event loop (one uv_loop_t), its callbacks, timers, signals and executor.
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <ferry/result.hpp>
+
+struct uv_loop_s;
+
+namespace ferry {
+
+class Loop;
+
+namespace detail {
+struct ScheduledCallback;
+} // namespace detail
+
+/// A cancellable reference to a callback scheduled with call_soon, call_later or call_at.
+/// Dropping the handle does not cancel the callback. Loop thread only.
+class CallbackHandle {
+public:
+    /// A handle that refers to nothing.
+    CallbackHandle() = default;
+    /// Prevents the callback from running (if it has not run yet) and releases what it captured.
+    void cancel() noexcept;
+    /// True when cancel() was called before the callback ran.
+    bool cancelled() const noexcept;
+
+private:
+    friend class Loop;
+    explicit CallbackHandle(std::shared_ptr<detail::ScheduledCallback> state)
+        : state_(std::move(state)) {}
+    std::shared_ptr<detail::ScheduledCallback> state_;
+};
+
+/// What the exception handler receives when something escapes a callback.
+struct ExceptionContext {
+    /// Where it happened, e.g. "exception in call_soon callback".
+    std::string message;
+    /// The exception itself (may be null when the report carries only a message).
+    std::exception_ptr exception;
+};
+
+/// Something holding libuv handles that must be closed when its loop is destroyed
+/// (transports, servers, timers, signal watchers). Loop thread only.
+class LoopResource {
+public:
+    LoopResource(const LoopResource&) = delete;
+    LoopResource& operator=(const LoopResource&) = delete;
+
+    /// Closes at once (as abort() does); called by ~Loop on everything still registered.
+    /// Must not free the object synchronously: the libuv close callback does that.
+    virtual void close_for_loop_shutdown() noexcept = 0;
+
+protected:
+    LoopResource() = default;
+    ~LoopResource() = default;
+
+private:
+    friend class Loop;
+    LoopResource* prev_ = nullptr;
+    LoopResource* next_ = nullptr;
+};
+
+/// The event loop: one uv_loop_t driven by one thread. Nothing here is thread-safe except
+/// call_soon_threadsafe() and stop(). Destroying the loop closes everything still open on it
+/// (connection_lost runs for each open transport) and releases every libuv handle.
+class Loop {
+public:
+    /// A callback run on the loop thread.
+    using Callback = std::function<void()>;
+    /// Receives what escapes a callback. Runs on the loop thread.
+    using ExceptionHandler = std::function<void(const ExceptionContext&)>;
+
+    /// Creates a loop with its own uv_loop_t.
+    Loop();
+    /// Calls close() if it has not been called.
+    ~Loop();
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+
+    /// Closes everything still open (connection_lost runs for each open transport), drops
+    /// pending callbacks, runs until libuv has released every handle, then closes the
+    /// uv_loop_t. Throws ferry::Error if the loop is running or libuv reports a handle still
+    /// open (a leak). Safe to call twice; nothing may be scheduled afterwards.
+    void close();
+    /// True once close() has finished.
+    bool is_closed() const noexcept;
+
+    /// Runs until stop() is called (asyncio's run_forever).
+    void run();
+    /// Runs one iteration; blocks for I/O only when `block` is true and nothing is ready.
+    void run_once(bool block = true);
+    /// Makes run() return after the current iteration. Thread-safe.
+    void stop() noexcept;
+    /// True while run() or run_once() executes.
+    bool is_running() const noexcept;
+
+    /// The loop's monotonic clock in milliseconds (cached per iteration, as libuv does).
+    std::chrono::milliseconds time() const noexcept;
+
+    /// Runs `callback` on the next iteration, after those already scheduled (FIFO).
+    CallbackHandle call_soon(Callback callback);
+    /// Runs `callback` once `delay` has passed (never early; rounded up to milliseconds).
+    template <class Rep, class Period>
+    CallbackHandle call_later(std::chrono::duration<Rep, Period> delay, Callback callback) {
+        return call_later_ms(std::chrono::ceil<std::chrono::milliseconds>(delay),
+                             std::move(callback));
+    }
+    /// Runs `callback` when time() reaches `when`.
+    CallbackHandle call_at(std::chrono::milliseconds when, Callback callback);
+    /// Schedules `callback` from any thread; callbacks from one thread run in the order posted.
+    void call_soon_threadsafe(Callback callback);
+
+    /// Runs `work` on libuv's thread pool and delivers its result (or exception) to `done`
+    /// on the loop thread. `work` must not touch the loop.
+    template <class Work, class Value = std::invoke_result_t<Work&>>
+    void run_in_executor(
+        Work work,
+        std::function<void(Result<std::conditional_t<std::is_void_v<Value>, Empty, Value>>)> done);
+
+    /// Calls `handler` on the loop thread whenever signal `signum` arrives; replaces any
+    /// previous handler for it. Throws ferry::Error for an invalid signal number.
+    void add_signal_handler(int signum, Callback handler);
+    /// Removes the handler for `signum`; false if there was none.
+    bool remove_signal_handler(int signum);
+
+    /// Replaces the exception handler (null restores the default, which logs).
+    void set_exception_handler(ExceptionHandler handler);
+    /// Reports `context` to the exception handler; never throws.
+    void call_exception_handler(const ExceptionContext& context) noexcept;
+    /// The default handler: logs the message and exception at error level.
+    static void default_exception_handler(const ExceptionContext& context);
+
+    /// The underlying libuv loop, for code that talks to libuv directly.
+    uv_loop_s* native() noexcept;
+    /// The Loop that owns `native`.
+    static Loop& from_native(uv_loop_s* native) noexcept;
+
+    /// Registers a resource to close at loop destruction. Used by transports.
+    void register_resource(LoopResource& resource) noexcept;
+    /// Unregisters a resource once its handles are closed.
+    void unregister_resource(LoopResource& resource) noexcept;
+    /// True once destruction has begun: new work is refused.
+    bool is_shutting_down() const noexcept;
+
+    /// Runs `fn`, reporting anything it throws to the exception handler as `where`.
+    /// Returns false when it threw.
+    template <class Fn>
+    bool invoke_guarded(const char* where, Fn&& fn) noexcept {
+        try {
+            std::forward<Fn>(fn)();
+            return true;
+        } catch (...) {
+            call_exception_handler({where, std::current_exception()});
+            return false;
+        }
+    }
+
+    /// Implementation details shared with loop.cpp.
+    struct Impl;
+
+private:
+    CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
+    void close_open_resources() noexcept;
+    void queue_work(std::function<void()> work, std::function<void(bool cancelled)> after);
+
+    std::unique_ptr<Impl> impl_;
+};
+
+template <class Work, class Value>
+void Loop::run_in_executor(
+    Work work,
+    std::function<void(Result<std::conditional_t<std::is_void_v<Value>, Empty, Value>>)> done) {
+    using Stored = std::conditional_t<std::is_void_v<Value>, Empty, Value>;
+    // The slot is written on a pool thread and read on the loop thread; libuv's work queue
+    // orders the two (the after-callback runs only once the work function returned).
+    auto slot = std::make_shared<std::exception_ptr>();
+    auto value = std::make_shared<std::optional<Stored>>();
+    queue_work(
+        [work = std::move(work), slot, value]() mutable {
+            try {
+                if constexpr (std::is_void_v<Value>) {
+                    work();
+                    value->emplace();
+                } else {
+                    value->emplace(work());
+                }
+            } catch (...) {
+                *slot = std::current_exception();
+            }
+        },
+        [this, slot, value, done = std::move(done)](bool cancelled) {
+            invoke_guarded("exception in run_in_executor callback", [&] {
+                if (cancelled) {
+                    done(Result<Stored>::failure(make_error_code(errc::cancelled),
+                                                 "executor job cancelled"));
+                } else if (*slot) {
+                    done(Result<Stored>(*slot));
+                } else {
+                    done(Result<Stored>(std::move(**value)));
+                }
+            });
+        });
+}
+
+} // namespace ferry

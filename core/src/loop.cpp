@@ -1,0 +1,454 @@
+// Loop: the ready queue, timers, thread-safe posting, executor jobs, signals and shutdown.
+#include <ferry/loop.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <uv.h>
+
+#include <ferry/log.hpp>
+
+namespace ferry {
+
+namespace detail {
+struct TimerEntry;
+
+/// Shared between the loop's queue (or timer) and any CallbackHandle to it.
+struct ScheduledCallback {
+    Loop::Callback fn;
+    bool cancelled = false;
+    bool done = false;
+    TimerEntry* timer = nullptr; // set while a uv_timer_t is armed for it
+};
+
+/// One armed call_later/call_at timer: a uv_timer_t that frees itself in its close callback.
+struct TimerEntry final : LoopResource {
+    uv_timer_t handle{};
+    std::shared_ptr<ScheduledCallback> callback;
+    Loop* loop = nullptr;
+
+    void close() noexcept {
+        callback->timer = nullptr;
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) {
+                auto* self = static_cast<TimerEntry*>(h->data);
+                self->loop->unregister_resource(*self);
+                delete self;
+            });
+        }
+    }
+    void close_for_loop_shutdown() noexcept override {
+        callback->fn = nullptr;
+        close();
+    }
+};
+
+/// A watched signal and its handler.
+struct SignalEntry final : LoopResource {
+    uv_signal_t handle{};
+    Loop::Callback handler;
+    Loop* loop = nullptr;
+
+    void close() noexcept {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) {
+                auto* self = static_cast<SignalEntry*>(h->data);
+                self->loop->unregister_resource(*self);
+                delete self;
+            });
+        }
+    }
+    void close_for_loop_shutdown() noexcept override { close(); }
+};
+
+/// One run_in_executor job in flight.
+struct WorkRequest {
+    uv_work_t req{};
+    std::function<void()> work;
+    std::function<void(bool cancelled)> after;
+};
+} // namespace detail
+
+using detail::ScheduledCallback;
+
+struct Loop::Impl {
+    uv_loop_t uv{};
+    uv_idle_t idle{};   // active while the ready queue is non-empty, so poll does not block
+    uv_async_t wakeup{}; // call_soon_threadsafe and stop() from other threads
+    std::vector<std::shared_ptr<ScheduledCallback>> ready;
+    std::vector<std::shared_ptr<ScheduledCallback>> running_batch;
+
+    std::mutex posted_mutex;
+    std::vector<Callback> posted;           // guarded by posted_mutex
+    std::vector<Callback> posted_batch;     // loop thread only
+    std::atomic<bool> stop_requested{false};
+    std::atomic<std::thread::id> loop_thread{};
+
+    LoopResource* resources = nullptr; // intrusive list of everything to close at shutdown
+    std::unordered_set<detail::WorkRequest*> work;
+    std::map<int, detail::SignalEntry*> signals;
+    ExceptionHandler exception_handler;
+    bool shutting_down = false;
+    bool closed = false;
+};
+
+namespace {
+Loop& loop_of(uv_handle_t* handle) { return Loop::from_native(handle->loop); }
+} // namespace
+
+Loop::Loop() : impl_(std::make_unique<Impl>()) {
+#ifdef SIGPIPE
+    // A write to a socket or pipe whose reader is gone must become an EPIPE error delivered
+    // through connection_lost, not a signal that kills the process (Python does the same).
+    std::signal(SIGPIPE, SIG_IGN);
+#endif
+    const int rc = uv_loop_init(&impl_->uv);
+    if (rc != 0) {
+        throw Error(uv_error(rc), "uv_loop_init failed");
+    }
+    impl_->uv.data = this;
+    uv_idle_init(&impl_->uv, &impl_->idle);
+    uv_async_init(&impl_->uv, &impl_->wakeup, [](uv_async_t* handle) {
+        Loop& loop = loop_of(reinterpret_cast<uv_handle_t*>(handle));
+        Impl& impl = *loop.impl_;
+        {
+            std::lock_guard lock(impl.posted_mutex);
+            impl.posted_batch.swap(impl.posted);
+        }
+        for (auto& callback : impl.posted_batch) {
+            loop.invoke_guarded("exception in call_soon_threadsafe callback", callback);
+        }
+        impl.posted_batch.clear();
+        if (impl.stop_requested.exchange(false)) {
+            uv_stop(&impl.uv);
+        }
+    });
+    // The wakeup handle stays referenced: run() is asyncio's run_forever and returns only
+    // through stop().
+}
+
+Loop::~Loop() {
+    try {
+        close();
+    } catch (const std::exception& e) {
+        log().error("{}", e.what());
+    }
+}
+
+void Loop::close() {
+    Impl& impl = *impl_;
+    if (impl.closed) {
+        return;
+    }
+    if (is_running()) {
+        throw Error(make_error_code(errc::invalid_argument), "cannot close a running loop");
+    }
+    impl.shutting_down = true;
+    impl.ready.clear();
+    uv_idle_stop(&impl.idle);
+    for (auto* request : impl.work) {
+        uv_cancel(reinterpret_cast<uv_req_t*>(&request->req));
+    }
+    close_open_resources();
+    uv_close(reinterpret_cast<uv_handle_t*>(&impl.idle), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&impl.wakeup), nullptr);
+    uv_walk(
+        &impl.uv,
+        [](uv_handle_t* handle, void*) {
+            if (!uv_is_closing(handle)) {
+                log().warn("closing a libuv handle (type {}) left open on the loop",
+                           uv_handle_type_name(handle->type));
+                uv_close(handle, nullptr);
+            }
+        },
+        nullptr);
+    uv_run(&impl.uv, UV_RUN_DEFAULT);
+    // Close callbacks (connection_lost) cannot open new resources, since factories refuse work
+    // once shutting_down is set; loop anyway so nothing registered late is left behind.
+    while (impl.resources != nullptr) {
+        close_open_resources();
+        uv_run(&impl.uv, UV_RUN_DEFAULT);
+    }
+    impl.closed = true;
+    const int rc = uv_loop_close(&impl.uv);
+    if (rc != 0) {
+        throw Error(uv_error(rc), std::string("uv_loop_close failed: ") + uv_strerror(rc));
+    }
+}
+
+bool Loop::is_closed() const noexcept { return impl_->closed; }
+
+void Loop::close_open_resources() noexcept {
+    // Snapshot first: closing never frees synchronously, but may unlink others later.
+    std::vector<LoopResource*> open;
+    for (auto* r = impl_->resources; r != nullptr; r = r->next_) {
+        open.push_back(r);
+    }
+    for (auto* r : open) {
+        r->close_for_loop_shutdown();
+    }
+}
+
+void Loop::run() {
+    if (impl_->shutting_down) {
+        throw Error(make_error_code(errc::loop_closed), "the loop is closed");
+    }
+    if (is_running()) {
+        throw Error(make_error_code(errc::invalid_argument), "the loop is already running");
+    }
+    impl_->loop_thread = std::this_thread::get_id();
+    uv_run(&impl_->uv, UV_RUN_DEFAULT);
+    impl_->loop_thread = std::thread::id();
+}
+
+void Loop::run_once(bool block) {
+    if (impl_->shutting_down) {
+        throw Error(make_error_code(errc::loop_closed), "the loop is closed");
+    }
+    if (is_running()) {
+        throw Error(make_error_code(errc::invalid_argument), "the loop is already running");
+    }
+    impl_->loop_thread = std::this_thread::get_id();
+    uv_run(&impl_->uv, block ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+    impl_->loop_thread = std::thread::id();
+}
+
+void Loop::stop() noexcept {
+    if (impl_->loop_thread.load() == std::this_thread::get_id()) {
+        uv_stop(&impl_->uv);
+        return;
+    }
+    impl_->stop_requested = true;
+    uv_async_send(&impl_->wakeup);
+}
+
+bool Loop::is_running() const noexcept { return impl_->loop_thread.load() != std::thread::id(); }
+
+std::chrono::milliseconds Loop::time() const noexcept {
+    return std::chrono::milliseconds(uv_now(&impl_->uv));
+}
+
+CallbackHandle Loop::call_soon(Callback callback) {
+    auto state = std::make_shared<ScheduledCallback>();
+    if (impl_->shutting_down) {
+        log().debug("call_soon after the loop began closing: callback dropped");
+        state->cancelled = true;
+        return CallbackHandle(std::move(state));
+    }
+    state->fn = std::move(callback);
+    if (impl_->ready.empty()) {
+        uv_idle_start(&impl_->idle, [](uv_idle_t* handle) {
+            Loop& loop = loop_of(reinterpret_cast<uv_handle_t*>(handle));
+            Impl& impl = *loop.impl_;
+            // Run the batch scheduled so far; what these callbacks schedule runs next time.
+            impl.running_batch.swap(impl.ready);
+            for (auto& scheduled : impl.running_batch) {
+                if (scheduled->cancelled) {
+                    continue;
+                }
+                scheduled->done = true;
+                Callback fn = std::move(scheduled->fn);
+                loop.invoke_guarded("exception in call_soon callback", fn);
+            }
+            impl.running_batch.clear();
+            if (impl.ready.empty()) {
+                uv_idle_stop(&impl.idle);
+            }
+        });
+    }
+    impl_->ready.push_back(state);
+    return CallbackHandle(std::move(state));
+}
+
+CallbackHandle Loop::call_later_ms(std::chrono::milliseconds delay, Callback callback) {
+    auto state = std::make_shared<ScheduledCallback>();
+    if (impl_->shutting_down) {
+        log().debug("call_later after the loop began closing: callback dropped");
+        state->cancelled = true;
+        return CallbackHandle(std::move(state));
+    }
+    state->fn = std::move(callback);
+    auto* entry = new detail::TimerEntry();
+    entry->loop = this;
+    entry->callback = state;
+    entry->handle.data = entry;
+    uv_timer_init(&impl_->uv, &entry->handle);
+    register_resource(*entry);
+    state->timer = entry;
+    const auto ms = delay.count() < 0 ? 0 : static_cast<std::uint64_t>(delay.count());
+    uv_timer_start(
+        &entry->handle,
+        [](uv_timer_t* handle) {
+            auto* timer = static_cast<detail::TimerEntry*>(handle->data);
+            auto scheduled = timer->callback;
+            timer->close();
+            if (scheduled->cancelled) {
+                return;
+            }
+            scheduled->done = true;
+            Callback fn = std::move(scheduled->fn);
+            timer->loop->invoke_guarded("exception in call_later callback", fn);
+        },
+        ms, 0);
+    return CallbackHandle(std::move(state));
+}
+
+CallbackHandle Loop::call_at(std::chrono::milliseconds when, Callback callback) {
+    return call_later_ms(when - time(), std::move(callback));
+}
+
+void Loop::call_soon_threadsafe(Callback callback) {
+    {
+        std::lock_guard lock(impl_->posted_mutex);
+        impl_->posted.push_back(std::move(callback));
+    }
+    uv_async_send(&impl_->wakeup);
+}
+
+void Loop::queue_work(std::function<void()> work, std::function<void(bool cancelled)> after) {
+    if (impl_->shutting_down) {
+        after(true);
+        return;
+    }
+    auto* request = new detail::WorkRequest();
+    request->req.data = request;
+    request->work = std::move(work);
+    request->after = std::move(after);
+    const int rc = uv_queue_work(
+        &impl_->uv, &request->req,
+        [](uv_work_t* req) { static_cast<detail::WorkRequest*>(req->data)->work(); },
+        [](uv_work_t* req, int status) {
+            std::unique_ptr<detail::WorkRequest> request(
+                static_cast<detail::WorkRequest*>(req->data));
+            Loop& loop = Loop::from_native(req->loop);
+            loop.impl_->work.erase(request.get());
+            request->after(status == UV_ECANCELED);
+        });
+    if (rc != 0) {
+        std::unique_ptr<detail::WorkRequest> failed(request);
+        throw Error(uv_error(rc), "run_in_executor: uv_queue_work failed");
+    }
+    impl_->work.insert(request);
+}
+
+void Loop::add_signal_handler(int signum, Callback handler) {
+    if (impl_->shutting_down) {
+        throw Error(make_error_code(errc::loop_closed), "add_signal_handler: loop is closing");
+    }
+    if (signum <= 0 || signum >= NSIG) {
+        throw Error(make_error_code(errc::invalid_argument),
+                    "add_signal_handler: invalid signal number " + std::to_string(signum));
+    }
+    auto found = impl_->signals.find(signum);
+    if (found != impl_->signals.end()) {
+        found->second->handler = std::move(handler);
+        return;
+    }
+    auto* entry = new detail::SignalEntry();
+    entry->loop = this;
+    entry->handler = std::move(handler);
+    entry->handle.data = entry;
+    uv_signal_init(&impl_->uv, &entry->handle);
+    register_resource(*entry);
+    const int rc = uv_signal_start(
+        &entry->handle,
+        [](uv_signal_t* handle, int) {
+            auto* self = static_cast<detail::SignalEntry*>(handle->data);
+            // Copy: the handler may remove or replace itself.
+            Callback handler = self->handler;
+            self->loop->invoke_guarded("exception in signal handler", handler);
+        },
+        signum);
+    if (rc != 0) {
+        entry->close();
+        throw Error(uv_error(rc), "add_signal_handler(" + std::to_string(signum) + ")");
+    }
+    impl_->signals.emplace(signum, entry);
+}
+
+bool Loop::remove_signal_handler(int signum) {
+    auto found = impl_->signals.find(signum);
+    if (found == impl_->signals.end()) {
+        return false;
+    }
+    found->second->close();
+    impl_->signals.erase(found);
+    return true;
+}
+
+void Loop::set_exception_handler(ExceptionHandler handler) {
+    impl_->exception_handler = std::move(handler);
+}
+
+void Loop::call_exception_handler(const ExceptionContext& context) noexcept {
+    try {
+        if (impl_->exception_handler) {
+            impl_->exception_handler(context);
+        } else {
+            default_exception_handler(context);
+        }
+    } catch (...) {
+        // The handler itself failed: fall back to the default so the report is not lost.
+        try {
+            default_exception_handler({"exception in the exception handler",
+                                       std::current_exception()});
+            default_exception_handler(context);
+        } catch (...) {
+        }
+    }
+}
+
+void Loop::default_exception_handler(const ExceptionContext& context) {
+    if (!context.exception) {
+        log().error("{}", context.message);
+        return;
+    }
+    log().error("{}: {}", context.message, detail::message_of(context.exception));
+}
+
+uv_loop_s* Loop::native() noexcept { return &impl_->uv; }
+
+Loop& Loop::from_native(uv_loop_s* native) noexcept { return *static_cast<Loop*>(native->data); }
+
+void Loop::register_resource(LoopResource& resource) noexcept {
+    resource.prev_ = nullptr;
+    resource.next_ = impl_->resources;
+    if (impl_->resources != nullptr) {
+        impl_->resources->prev_ = &resource;
+    }
+    impl_->resources = &resource;
+}
+
+void Loop::unregister_resource(LoopResource& resource) noexcept {
+    if (resource.prev_ != nullptr) {
+        resource.prev_->next_ = resource.next_;
+    } else if (impl_->resources == &resource) {
+        impl_->resources = resource.next_;
+    }
+    if (resource.next_ != nullptr) {
+        resource.next_->prev_ = resource.prev_;
+    }
+    resource.prev_ = resource.next_ = nullptr;
+}
+
+bool Loop::is_shutting_down() const noexcept { return impl_->shutting_down; }
+
+void CallbackHandle::cancel() noexcept {
+    if (!state_ || state_->done || state_->cancelled) {
+        return;
+    }
+    state_->cancelled = true;
+    state_->fn = nullptr;
+    if (state_->timer != nullptr) {
+        state_->timer->close();
+    }
+}
+
+bool CallbackHandle::cancelled() const noexcept { return state_ && state_->cancelled; }
+
+} // namespace ferry

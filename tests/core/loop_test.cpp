@@ -1,0 +1,321 @@
+// Loop: scheduling order, timers, cancellation, stop, thread-safe posting, executor, signals,
+// the exception handler and closing.
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "../support/test_support.hpp"
+
+namespace ferry {
+namespace {
+
+using namespace std::chrono_literals;
+using test::LoopTest;
+using test::run_until;
+
+class LoopSchedulingTest : public LoopTest {};
+
+TEST_F(LoopSchedulingTest, CallSoonRunsInFifoOrder) {
+    std::vector<int> order;
+    for (int i = 0; i < 5; ++i) {
+        loop.call_soon([&order, i] { order.push_back(i); });
+    }
+    loop.call_soon([&] { loop.stop(); });
+    loop.run();
+    EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(LoopSchedulingTest, CallbacksScheduledDuringABatchRunOnTheNextIteration) {
+    std::vector<std::string> order;
+    loop.call_soon([&] {
+        order.push_back("a");
+        loop.call_soon([&] { order.push_back("c"); });
+    });
+    loop.call_soon([&] { order.push_back("b"); });
+    loop.run_once(false);
+    EXPECT_EQ(order, (std::vector<std::string>{"a", "b"}));
+    loop.run_once(false);
+    EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(LoopSchedulingTest, CancelledCallSoonNeverRunsAndReleasesItsCapture) {
+    auto captured = std::make_shared<int>(7);
+    bool ran = false;
+    CallbackHandle handle = loop.call_soon([&ran, captured] { ran = true; });
+    EXPECT_EQ(captured.use_count(), 2);
+    handle.cancel();
+    EXPECT_TRUE(handle.cancelled());
+    EXPECT_EQ(captured.use_count(), 1);
+    loop.run_once(false);
+    EXPECT_FALSE(ran);
+}
+
+TEST_F(LoopSchedulingTest, CancelAfterRunningIsANoOp) {
+    int runs = 0;
+    CallbackHandle handle = loop.call_soon([&] { ++runs; });
+    loop.run_once(false);
+    handle.cancel();
+    EXPECT_FALSE(handle.cancelled());
+    EXPECT_EQ(runs, 1);
+}
+
+TEST_F(LoopSchedulingTest, CallLaterFiresInDeadlineOrderAndNeverEarly) {
+    std::vector<int> order;
+    const auto start = loop.time();
+    std::chrono::milliseconds fired_at{};
+    loop.call_later(30ms, [&] {
+        order.push_back(30);
+        fired_at = loop.time();
+        loop.stop();
+    });
+    loop.call_later(10ms, [&] { order.push_back(10); });
+    loop.call_later(20ms, [&] { order.push_back(20); });
+    loop.run();
+    EXPECT_EQ(order, (std::vector<int>{10, 20, 30}));
+    EXPECT_GE((fired_at - start).count(), 30);
+}
+
+TEST_F(LoopSchedulingTest, SubMillisecondDelaysRoundUp) {
+    bool fired = false;
+    const auto start = loop.time();
+    loop.call_later(std::chrono::microseconds(1500), [&] { fired = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return fired; }));
+    EXPECT_GE((loop.time() - start).count(), 2);
+}
+
+TEST_F(LoopSchedulingTest, CallAtUsesTheLoopClock) {
+    bool fired = false;
+    const auto when = loop.time() + 15ms;
+    loop.call_at(when, [&] {
+        fired = true;
+        EXPECT_GE(loop.time(), when);
+    });
+    EXPECT_TRUE(run_until(loop, [&] { return fired; }));
+}
+
+TEST_F(LoopSchedulingTest, CancelledTimerNeverFires) {
+    bool fired = false;
+    CallbackHandle handle = loop.call_later(5ms, [&] { fired = true; });
+    handle.cancel();
+    bool later = false;
+    loop.call_later(30ms, [&] { later = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return later; }));
+    EXPECT_FALSE(fired);
+    EXPECT_TRUE(handle.cancelled());
+}
+
+TEST_F(LoopSchedulingTest, TimerMayCancelItselfAndOthers) {
+    CallbackHandle self;
+    CallbackHandle other;
+    int runs = 0;
+    self = loop.call_later(1ms, [&] {
+        ++runs;
+        self.cancel();
+        other.cancel();
+    });
+    other = loop.call_later(20ms, [&] { ++runs; });
+    bool done = false;
+    loop.call_later(40ms, [&] { done = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return done; }));
+    EXPECT_EQ(runs, 1);
+}
+
+TEST_F(LoopSchedulingTest, StopFromACallbackEndsRunAfterTheCurrentIteration) {
+    int ticks = 0;
+    std::function<void()> tick = [&] {
+        if (++ticks == 3) {
+            loop.stop();
+        }
+        loop.call_soon(tick);
+    };
+    loop.call_soon(tick);
+    loop.run();
+    EXPECT_EQ(ticks, 3);
+    EXPECT_FALSE(loop.is_running());
+}
+
+TEST_F(LoopSchedulingTest, StopFromAnotherThreadWakesABlockedLoop) {
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(20ms);
+        loop.stop();
+    });
+    loop.run(); // nothing scheduled: blocks until the other thread stops it
+    stopper.join();
+    EXPECT_FALSE(loop.is_running());
+}
+
+TEST_F(LoopSchedulingTest, RunningTheLoopFromInsideACallbackIsRefused) {
+    bool refused = false;
+    loop.call_soon([&] {
+        try {
+            loop.run_once(false);
+        } catch (const Error& e) {
+            refused = true;
+            EXPECT_NE(std::string(e.what()).find("already running"), std::string::npos);
+        }
+        loop.stop();
+    });
+    loop.run();
+    EXPECT_TRUE(refused);
+}
+
+TEST_F(LoopSchedulingTest, ThreadsafePostsFromEightThreadsAllArriveInPerThreadOrder) {
+    constexpr int threads = 8;
+    constexpr int posts = 100'000;
+    std::vector<int> last_seen(threads, -1);
+    int delivered = 0;
+    bool in_order = true;
+    std::vector<std::thread> posters;
+    for (int t = 0; t < threads; ++t) {
+        posters.emplace_back([&, t] {
+            for (int i = 0; i < posts; ++i) {
+                loop.call_soon_threadsafe([&, t, i] {
+                    in_order = in_order && last_seen[t] == i - 1;
+                    last_seen[t] = i;
+                    if (++delivered == threads * posts) {
+                        loop.stop();
+                    }
+                });
+            }
+        });
+    }
+    loop.run();
+    for (auto& poster : posters) {
+        poster.join();
+    }
+    EXPECT_EQ(delivered, threads * posts);
+    EXPECT_TRUE(in_order);
+}
+
+TEST_F(LoopSchedulingTest, ExecutorDeliversResultsOnTheLoopThread) {
+    const auto loop_thread = std::this_thread::get_id();
+    std::optional<Result<int>> result;
+    std::thread::id worker;
+    loop.run_in_executor(
+        [&] {
+            worker = std::this_thread::get_id();
+            return 42;
+        },
+        std::function<void(Result<int>)>([&](Result<int> r) {
+            EXPECT_EQ(std::this_thread::get_id(), loop_thread);
+            result.emplace(std::move(r));
+        }));
+    EXPECT_TRUE(run_until(loop, [&] { return result.has_value(); }));
+    ASSERT_TRUE(result->ok());
+    EXPECT_EQ(result->value(), 42);
+    EXPECT_NE(worker, loop_thread);
+}
+
+TEST_F(LoopSchedulingTest, ExecutorDeliversExceptions) {
+    std::optional<Result<Empty>> result;
+    loop.run_in_executor([] { throw std::runtime_error("disk on fire"); },
+                         std::function<void(Status)>([&](Status r) { result.emplace(r); }));
+    EXPECT_TRUE(run_until(loop, [&] { return result.has_value(); }));
+    ASSERT_FALSE(result->ok());
+    EXPECT_EQ(result->message(), "disk on fire");
+    EXPECT_THROW(result->value(), std::runtime_error);
+}
+
+TEST_F(LoopSchedulingTest, PendingExecutorJobsCompleteOrCancelWhenTheLoopCloses) {
+    std::atomic<bool> release{false};
+    int reported = 0;
+    for (int i = 0; i < 8; ++i) {
+        loop.run_in_executor(
+            [&] {
+                while (!release) {
+                    std::this_thread::sleep_for(1ms);
+                }
+            },
+            std::function<void(Status)>([&](Status) { ++reported; }));
+    }
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(20ms);
+        release = true;
+    });
+    loop.close();
+    releaser.join();
+    EXPECT_EQ(reported, 8); // each job either ran or was cancelled, and said so
+}
+
+TEST_F(LoopSchedulingTest, SignalHandlersRunOnTheLoopAndCanBeRemoved) {
+    int received = 0;
+    loop.add_signal_handler(SIGUSR1, [&] { ++received; });
+    loop.call_soon([] { std::raise(SIGUSR1); });
+    EXPECT_TRUE(run_until(loop, [&] { return received == 1; }));
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
+    EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+}
+
+TEST_F(LoopSchedulingTest, InvalidSignalsAreRefusedClearly) {
+    EXPECT_THROW(loop.add_signal_handler(0, [] {}), Error);
+    EXPECT_THROW(loop.add_signal_handler(100000, [] {}), Error);
+    try {
+        loop.add_signal_handler(SIGKILL, [] {});
+        ADD_FAILURE() << "SIGKILL handler accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("add_signal_handler(9)"), std::string::npos);
+    }
+}
+
+TEST_F(LoopSchedulingTest, ExceptionsEscapingCallbacksReachTheHandlerAndTheLoopGoesOn) {
+    std::vector<std::string> reports;
+    loop.set_exception_handler([&](const ExceptionContext& context) {
+        reports.push_back(context.message + ": " + detail::message_of(context.exception));
+    });
+    bool after = false;
+    loop.call_soon([] { throw std::runtime_error("boom"); });
+    loop.call_later(1ms, [] { throw 42; });
+    loop.call_later(5ms, [&] { after = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return after; }));
+    ASSERT_EQ(reports.size(), 2u);
+    EXPECT_EQ(reports[0], "exception in call_soon callback: boom");
+    EXPECT_EQ(reports[1], "exception in call_later callback: unknown exception");
+}
+
+TEST_F(LoopSchedulingTest, DefaultExceptionHandlerLogsInsteadOfTerminating) {
+    bool after = false;
+    loop.call_soon([] { throw std::runtime_error("logged, not fatal"); });
+    loop.call_soon([&] { after = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return after; }));
+}
+
+TEST_F(LoopSchedulingTest, AThrowingExceptionHandlerFallsBackToTheDefault) {
+    loop.set_exception_handler([](const ExceptionContext&) { throw std::logic_error("bad"); });
+    bool after = false;
+    loop.call_soon([] { throw std::runtime_error("first"); });
+    loop.call_soon([&] { after = true; });
+    EXPECT_TRUE(run_until(loop, [&] { return after; }));
+}
+
+TEST(LoopLifetimeTest, ClosingDropsPendingCallbacksAndTimers) {
+    Loop loop;
+    auto captured = std::make_shared<int>(1);
+    bool ran = false;
+    loop.call_soon([&ran, captured] { ran = true; });
+    loop.call_later(1h, [&ran, captured] { ran = true; });
+    loop.close();
+    EXPECT_FALSE(ran);
+    EXPECT_EQ(captured.use_count(), 1);
+    EXPECT_TRUE(loop.is_closed());
+    EXPECT_NO_THROW(loop.close()); // twice is fine
+    EXPECT_TRUE(loop.call_soon([] {}).cancelled());
+    EXPECT_THROW(loop.run(), Error);
+}
+
+TEST(LoopLifetimeTest, ClosingARunningLoopIsRefused) {
+    Loop loop;
+    loop.call_soon([&] {
+        EXPECT_THROW(loop.close(), Error);
+        loop.stop();
+    });
+    loop.run();
+}
+
+TEST(LoopLifetimeTest, DestroyingALoopWithSignalHandlersReleasesThem) {
+    auto loop = std::make_unique<Loop>();
+    loop->add_signal_handler(SIGUSR2, [] {});
+    EXPECT_NO_THROW(loop->close());
+}
+
+} // namespace
+} // namespace ferry

@@ -1,0 +1,26 @@
+# How ferry finds what it depends on. Everything comes from Debian packages; nothing is
+# downloaded. Each lookup defines an imported target the areas link against.
+
+find_package(PkgConfig REQUIRED)
+
+# libuv ships a pkg-config file (libuv1-dev) but no CMake package on Debian 12.
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
+
+# spdlog (libspdlog-dev) ships a CMake package; it brings fmt with it.
+find_package(spdlog CONFIG REQUIRED)
+
+find_package(Threads REQUIRED)
+
+if(FERRY_BUILD_TESTS)
+    find_package(GTest CONFIG REQUIRED)
+endif()
+
+if(FERRY_BUILD_BENCHMARKS)
+    find_package(benchmark CONFIG REQUIRED)
+    # Asio (libasio-dev) is header-only and has no CMake package: find its header.
+    find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+    add_library(ferry_asio INTERFACE)
+    target_include_directories(ferry_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
+    target_compile_definitions(ferry_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+    target_link_libraries(ferry_asio INTERFACE Threads::Threads)
+endif()

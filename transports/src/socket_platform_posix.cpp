@@ -1,0 +1,52 @@
+// POSIX socket options and socket-file housekeeping for servers.
+#include "socket_platform.hpp"
+
+#include <cerrno>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ferry::detail {
+
+int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
+                          const ListenSocketOptions& options) {
+    int on = 1;
+    if (options.reuse_address &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+        return -errno;
+    }
+#ifdef SO_REUSEPORT
+    if (options.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+        return -errno;
+    }
+#else
+    if (options.reuse_port) {
+        return UV_ENOTSUP;
+    }
+#endif
+    if (address.family() == SocketAddress::Family::ipv6) {
+        int v6only = options.ipv6_only ? 1 : 0;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0) {
+            return -errno;
+        }
+    }
+    if (bind(fd, address.native(), static_cast<socklen_t>(address.native_length())) != 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+int remove_stale_unix_socket(const std::string& path) {
+    struct stat info {};
+    if (lstat(path.c_str(), &info) != 0) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    if (!S_ISSOCK(info.st_mode)) {
+        return UV_EEXIST;
+    }
+    return unlink(path.c_str()) == 0 ? 0 : -errno;
+}
+
+} // namespace ferry::detail

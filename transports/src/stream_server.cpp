@@ -1,0 +1,241 @@
+// StreamServer: accepting connections, tracking clients, and closing in asyncio's order.
+#include "stream_server.hpp"
+
+#include <ferry/log.hpp>
+
+namespace ferry {
+
+std::uint16_t Server::port() const {
+    auto addresses = sockets();
+    return addresses.empty() ? 0 : addresses.front().port();
+}
+
+namespace detail {
+
+struct StreamServer::Listener {
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } handle;
+    StreamServer* server = nullptr;
+    SocketAddress address;
+    bool listening = false;
+
+    uv_handle_t* as_handle() { return reinterpret_cast<uv_handle_t*>(&handle); }
+    uv_stream_t* as_stream() { return reinterpret_cast<uv_stream_t*>(&handle); }
+};
+
+std::shared_ptr<StreamServer> StreamServer::create(Loop& loop, ProtocolFactory factory,
+                                                   StreamTransport::Kind kind,
+                                                   ClientOptions client_options) {
+    if (loop.is_shutting_down()) {
+        throw Error(make_error_code(errc::loop_closed), "the loop is closing");
+    }
+    auto server = std::make_shared<StreamServer>(loop, std::move(factory), kind, client_options);
+    server->self_ = server;
+    loop.register_resource(*server);
+    return server;
+}
+
+StreamServer::StreamServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
+                           ClientOptions client_options)
+    : loop_(loop), factory_(std::move(factory)), kind_(kind), client_options_(client_options) {}
+
+StreamServer::~StreamServer() = default;
+
+StreamServer::Listener* StreamServer::new_listener() {
+    auto* listener = new Listener();
+    listener->server = this;
+    listener->as_handle()->data = listener;
+    listeners_.push_back(listener);
+    ++open_listeners_;
+    return listener;
+}
+
+int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOptions& options,
+                             int backlog) {
+    Listener* listener = new_listener();
+    const unsigned int family =
+        address.family() == SocketAddress::Family::ipv6 ? AF_INET6 : AF_INET;
+    int rc = uv_tcp_init_ex(loop_.native(), &listener->handle.tcp, family);
+    if (rc != 0) {
+        // Not initialised, so there is nothing to close: forget it.
+        listeners_.pop_back();
+        --open_listeners_;
+        delete listener;
+        return rc;
+    }
+    uv_os_fd_t fd{};
+    rc = uv_fileno(listener->as_handle(), &fd);
+    if (rc == 0) {
+        rc = bind_listening_socket(static_cast<uv_os_sock_t>(fd), address, options);
+    }
+    if (rc == 0) {
+        rc = uv_listen(listener->as_stream(), backlog, [](uv_stream_t* stream, int status) {
+            auto* l = static_cast<Listener*>(stream->data);
+            l->server->on_connection(*l, status);
+        });
+    }
+    if (rc == 0) {
+        sockaddr_storage storage{};
+        int length = sizeof storage;
+        uv_tcp_getsockname(&listener->handle.tcp, reinterpret_cast<sockaddr*>(&storage), &length);
+        listener->address = SocketAddress(reinterpret_cast<sockaddr*>(&storage),
+                                          static_cast<std::size_t>(length));
+        listener->listening = true;
+    }
+    return rc;
+}
+
+int StreamServer::listen_pipe(const std::string& path, int backlog) {
+    Listener* listener = new_listener();
+    int rc = uv_pipe_init(loop_.native(), &listener->handle.pipe, 0);
+    if (rc != 0) {
+        listeners_.pop_back();
+        --open_listeners_;
+        delete listener;
+        return rc;
+    }
+    rc = uv_pipe_bind(&listener->handle.pipe, path.c_str());
+    if (rc == 0) {
+        rc = uv_listen(listener->as_stream(), backlog, [](uv_stream_t* stream, int status) {
+            auto* l = static_cast<Listener*>(stream->data);
+            l->server->on_connection(*l, status);
+        });
+    }
+    if (rc == 0) {
+        listener->address = SocketAddress::from_unix_path(path);
+        listener->listening = true;
+    }
+    return rc;
+}
+
+void StreamServer::on_connection(Listener& listener, int status) {
+    if (status != 0) {
+        // EMFILE and friends: the listener stays up; asyncio logs and goes on too.
+        log().error("accept on {} failed: {}", listener.address.to_string(), uv_strerror(status));
+        return;
+    }
+    if (!serving_) {
+        return;
+    }
+    std::shared_ptr<StreamTransport> client;
+    try {
+        client = StreamTransport::create(loop_, kind_);
+    } catch (const Error& e) {
+        log().error("accept on {} failed: {}", listener.address.to_string(), e.what());
+        return;
+    }
+    const int rc = uv_accept(listener.as_stream(), client->stream());
+    if (rc != 0) {
+        log().error("accept on {} failed: {}", listener.address.to_string(), uv_strerror(rc));
+        client->discard();
+        return;
+    }
+    if (kind_ == StreamTransport::Kind::tcp) {
+        uv_tcp_nodelay(client->tcp(), client_options_.nodelay ? 1 : 0);
+        if (client_options_.keepalive) {
+            uv_tcp_keepalive(client->tcp(), 1,
+                             static_cast<unsigned int>(client_options_.keepalive->count()));
+        }
+    }
+    std::unique_ptr<Protocol> protocol;
+    const bool made = loop_.invoke_guarded("exception in server protocol factory", [&] {
+        protocol = factory_();
+        if (!protocol) {
+            throw Error(make_error_code(errc::invalid_argument),
+                        "the protocol factory returned null");
+        }
+    });
+    if (!made) {
+        client->discard();
+        return;
+    }
+    clients_.insert(client.get());
+    client->on_released([this](StreamTransport& released) { on_client_released(released); });
+    client->start(std::move(protocol));
+}
+
+void StreamServer::on_client_released(StreamTransport& client) {
+    clients_.erase(&client);
+    finish_if_closed();
+}
+
+std::vector<SocketAddress> StreamServer::sockets() const {
+    std::vector<SocketAddress> addresses;
+    for (const Listener* listener : listeners_) {
+        if (listener->listening) {
+            addresses.push_back(listener->address);
+        }
+    }
+    return addresses;
+}
+
+void StreamServer::close() noexcept {
+    if (!serving_) {
+        return;
+    }
+    serving_ = false;
+    // Keep alive until every listener's close callback has run, even if the user lets go.
+    auto keep_alive = shared_from_this();
+    auto listeners = listeners_;
+    for (Listener* listener : listeners) {
+        listener->listening = false;
+        uv_close(listener->as_handle(), [](uv_handle_t* handle) {
+            auto* l = static_cast<Listener*>(handle->data);
+            l->server->on_listener_closed(l);
+        });
+    }
+    finish_if_closed();
+}
+
+void StreamServer::on_listener_closed(Listener* listener) {
+    std::erase(listeners_, listener);
+    delete listener;
+    --open_listeners_;
+    finish_if_closed();
+}
+
+void StreamServer::close_clients() noexcept {
+    std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
+    for (StreamTransport* client : clients) {
+        client->close();
+    }
+}
+
+void StreamServer::abort_clients() noexcept {
+    std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
+    for (StreamTransport* client : clients) {
+        client->abort();
+    }
+}
+
+void StreamServer::close_for_loop_shutdown() noexcept {
+    close();
+    abort_clients();
+}
+
+void StreamServer::wait_closed(std::function<void()> callback) {
+    if (finished_) {
+        loop_.call_soon(std::move(callback));
+        return;
+    }
+    closed_waiters_.push_back(std::move(callback));
+}
+
+void StreamServer::finish_if_closed() {
+    if (serving_ || open_listeners_ != 0 || !clients_.empty() || finished_) {
+        return;
+    }
+    finished_ = true;
+    // Released last: the waiters may drop every other reference to this server.
+    auto keep_alive = std::move(self_);
+    loop_.unregister_resource(*this);
+    auto waiters = std::move(closed_waiters_);
+    for (auto& waiter : waiters) {
+        loop_.invoke_guarded("exception in wait_closed callback", waiter);
+    }
+}
+
+} // namespace detail
+} // namespace ferry

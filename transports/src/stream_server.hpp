@@ -1,0 +1,77 @@
+#pragma once
+// StreamServer: the Server implementation behind create_server and create_unix_server.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <uv.h>
+
+#include <ferry/server.hpp>
+#include <ferry/tcp.hpp>
+
+#include "socket_platform.hpp"
+#include "stream_transport.hpp"
+
+namespace ferry::detail {
+
+/// Listening sockets of one kind (TCP or pipe) and the clients they accepted. Holds a
+/// reference to itself while it listens or has clients; registered with the loop meanwhile.
+class StreamServer final : public Server,
+                           public LoopResource,
+                           public std::enable_shared_from_this<StreamServer> {
+public:
+    /// What accepted TCP connections get.
+    struct ClientOptions {
+        bool nodelay = true;
+        std::optional<std::chrono::seconds> keepalive;
+    };
+
+    /// A server with no listeners yet; add them, then activate().
+    static std::shared_ptr<StreamServer> create(Loop& loop, ProtocolFactory factory,
+                                                StreamTransport::Kind kind,
+                                                ClientOptions client_options);
+    StreamServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
+                 ClientOptions client_options); // use create()
+    ~StreamServer() override;
+
+    /// Binds and listens on a TCP address. Returns 0 or a libuv error code.
+    int listen_tcp(const SocketAddress& address, const ListenSocketOptions& options, int backlog);
+    /// Binds and listens on a Unix socket path (or named pipe). Returns 0 or a libuv error.
+    int listen_pipe(const std::string& path, int backlog);
+
+    std::vector<SocketAddress> sockets() const override;
+    bool is_serving() const noexcept override { return serving_; }
+    void close() noexcept override;
+    void close_clients() noexcept override;
+    void abort_clients() noexcept override;
+    std::size_t client_count() const noexcept override { return clients_.size(); }
+    void wait_closed(std::function<void()> callback) override;
+    void close_for_loop_shutdown() noexcept override;
+
+private:
+    struct Listener;
+    Listener* new_listener();
+    void on_connection(Listener& listener, int status);
+    void on_listener_closed(Listener* listener);
+    void on_client_released(StreamTransport& client);
+    void finish_if_closed();
+
+    Loop& loop_;
+    ProtocolFactory factory_;
+    StreamTransport::Kind kind_;
+    ClientOptions client_options_;
+    std::vector<Listener*> listeners_;
+    std::size_t open_listeners_ = 0;
+    std::unordered_set<StreamTransport*> clients_;
+    std::vector<std::function<void()>> closed_waiters_;
+    bool serving_ = true;
+    bool finished_ = false;
+    std::shared_ptr<StreamServer> self_;
+};
+
+} // namespace ferry::detail

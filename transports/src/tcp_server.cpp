@@ -1,0 +1,71 @@
+// create_server: resolve the host, then bind and listen on every address it names.
+#include <ferry/log.hpp>
+#include <ferry/tcp.hpp>
+
+#include "resolve.hpp"
+#include "stream_server.hpp"
+
+namespace ferry {
+
+void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::uint16_t port,
+                   ServerOptions options, ServerCallback done) {
+    if (loop.is_shutting_down()) {
+        throw Error(make_error_code(errc::loop_closed), "create_server: the loop is closing");
+    }
+    const std::string what = detail::host_port(host, port);
+    auto on_resolved = [&loop, factory = std::move(factory), host, port, options, what,
+                        done = std::move(done)](Result<std::vector<SocketAddress>> resolved) {
+        auto report = [&](Result<std::shared_ptr<Server>> result) {
+            loop.invoke_guarded("exception in create_server callback",
+                                [&] { done(std::move(result)); });
+        };
+        if (!resolved) {
+            report(resolved.error());
+            return;
+        }
+        std::shared_ptr<detail::StreamServer> server;
+        try {
+            server = detail::StreamServer::create(loop, factory, detail::StreamTransport::Kind::tcp,
+                                                  {options.nodelay, options.keepalive});
+        } catch (const Error&) {
+            report(std::current_exception());
+            return;
+        }
+        const detail::ListenSocketOptions socket_options{options.reuse_address,
+                                                         options.reuse_port, true};
+        std::uint16_t bound_port = port;
+        for (SocketAddress address : resolved.value()) {
+            if (bound_port != port) {
+                // Port 0: every socket shares the ephemeral port the first one got.
+                address = *SocketAddress::from_numeric(address.host(), bound_port);
+            }
+            const int rc = server->listen_tcp(address, socket_options, options.backlog);
+            if (rc == UV_EAFNOSUPPORT && host.empty()) {
+                log().debug("create_server: skipping {}: {}", address.to_string(),
+                            uv_strerror(rc));
+                continue;
+            }
+            if (rc != 0) {
+                server->close();
+                report(Result<std::shared_ptr<Server>>::failure(
+                    uv_error(rc),
+                    "cannot listen on " + address.to_string() + ": " + uv_strerror(rc)));
+                return;
+            }
+            if (bound_port == 0) {
+                bound_port = server->sockets().back().port();
+            }
+        }
+        if (server->sockets().empty()) {
+            server->close();
+            report(Result<std::shared_ptr<Server>>::failure(
+                uv_error(UV_EADDRNOTAVAIL), "cannot listen on " + what + ": no usable address"));
+            return;
+        }
+        log().debug("listening on {}", what);
+        report(std::shared_ptr<Server>(server));
+    };
+    detail::resolve(loop, host, port, options.family, true, std::move(on_resolved));
+}
+
+} // namespace ferry
