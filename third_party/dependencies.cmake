@@ -24,3 +24,8 @@ if(FERRY_BUILD_BENCHMARKS)
     target_compile_definitions(ferry_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
     target_link_libraries(ferry_asio INTERFACE Threads::Threads)
 endif()
+
+if(FERRY_BUILD_SAMPLES)
+    # CLI11 (libcli11-dev) parses the samples' command lines; header-only with a CMake package.
+    find_package(CLI11 CONFIG REQUIRED)
+endif()

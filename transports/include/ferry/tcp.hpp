@@ -24,13 +24,13 @@ struct ConnectOptions {
     /// Give up after this long, over all addresses (zero: only the OS's own timeout).
     std::chrono::milliseconds timeout{0};
     /// Bind the local end to this address first (numeric or a name).
-    std::optional<std::string> local_host;
+    std::optional<std::string> local_host{};
     /// Local port to bind (with local_host; 0 = any).
     std::uint16_t local_port = 0;
     /// TCP_NODELAY: send small writes at once (asyncio's default too).
     bool nodelay = true;
     /// Enables TCP keepalive with this idle delay.
-    std::optional<std::chrono::seconds> keepalive;
+    std::optional<std::chrono::seconds> keepalive{};
     /// Restricts resolution to one family.
     AddressFamily family = AddressFamily::any;
 };
@@ -46,7 +46,7 @@ struct ServerOptions {
     /// TCP_NODELAY on accepted connections.
     bool nodelay = true;
     /// Enables TCP keepalive on accepted connections with this idle delay.
-    std::optional<std::chrono::seconds> keepalive;
+    std::optional<std::chrono::seconds> keepalive{};
     /// Restricts resolution to one family.
     AddressFamily family = AddressFamily::any;
 };

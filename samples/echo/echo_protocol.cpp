@@ -1,0 +1,196 @@
+// The echo sample on the Protocol API: asyncio's "TCP echo server/client using protocols",
+// in ferry. Three modes:
+//   echo server [--host H] [--port P]           serve until Ctrl-C
+//   echo client --port P [--host H] [-m TEXT]   send one message, print the echo, exit
+//   echo demo [--count N]                       both in one process, N round trips
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <ferry/ferry.hpp>
+
+namespace {
+
+/// Server side: sends back whatever arrives (asyncio's EchoServerProtocol).
+class EchoServerProtocol : public ferry::Protocol {
+public:
+    void connection_made(ferry::Transport& transport) override {
+        transport_ = &transport;
+        std::printf("connection from %s\n", transport.peername()->to_string().c_str());
+    }
+    void data_received(ferry::ByteView data) override {
+        std::printf("data received: %.*s\n", static_cast<int>(data.size()),
+                    reinterpret_cast<const char*>(data.data()));
+        transport_->write(data);
+    }
+    void connection_lost(std::error_code error) override {
+        std::printf("connection closed%s%s\n", error ? ": " : "", error ? error.message().c_str() : "");
+    }
+
+private:
+    ferry::Transport* transport_ = nullptr;
+};
+
+/// Client side: sends `count` messages one at a time, each after the previous echo.
+class EchoClientProtocol : public ferry::Protocol {
+public:
+    EchoClientProtocol(ferry::Loop& loop, std::string message, int count, bool& ok)
+        : loop_(loop), message_(std::move(message)), remaining_(count), ok_(ok) {}
+
+    void connection_made(ferry::Transport& transport) override {
+        transport_ = &transport;
+        send();
+    }
+    void data_received(ferry::ByteView data) override {
+        pending_.append(data.as_string_view());
+        if (pending_.size() < expected_.size()) {
+            return; // an echo may arrive in pieces
+        }
+        std::printf("echo received: %s\n", pending_.c_str());
+        if (pending_ != expected_) {
+            std::printf("mismatch: expected %s\n", expected_.c_str());
+            transport_->close();
+            return;
+        }
+        pending_.clear();
+        if (--remaining_ == 0) {
+            ok_ = true;
+            transport_->close();
+            return;
+        }
+        send();
+    }
+    void connection_lost(std::error_code error) override {
+        std::printf("connection to the server closed%s%s\n", error ? ": " : "",
+                    error ? error.message().c_str() : "");
+        loop_.stop();
+    }
+
+private:
+    void send() {
+        expected_ = message_ + " #" + std::to_string(++sent_);
+        transport_->write(expected_);
+        std::printf("data sent: %s\n", expected_.c_str());
+    }
+
+    ferry::Loop& loop_;
+    std::string message_;
+    int remaining_;
+    bool& ok_;
+    ferry::Transport* transport_ = nullptr;
+    std::string expected_;
+    std::string pending_;
+    int sent_ = 0;
+};
+
+int run_server(const std::string& host, std::uint16_t port) {
+    ferry::Loop loop;
+    std::shared_ptr<ferry::Server> server;
+    int status = 0;
+    ferry::create_server(
+        loop, [] { return std::make_unique<EchoServerProtocol>(); }, host, port, {},
+        [&](ferry::Result<std::shared_ptr<ferry::Server>> result) {
+            if (!result) {
+                std::fprintf(stderr, "echo server: %s\n", result.message().c_str());
+                status = 1;
+                loop.stop();
+                return;
+            }
+            server = result.value();
+            for (const auto& address : server->sockets()) {
+                std::printf("serving on %s\n", address.to_string().c_str());
+            }
+            std::fflush(stdout);
+        });
+    loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
+    loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
+    loop.run();
+    return status;
+}
+
+int run_client(ferry::Loop& loop, const std::string& host, std::uint16_t port,
+               const std::string& message, int count) {
+    bool ok = false;
+    bool failed = false;
+    ferry::create_connection(
+        loop, [&] { return std::make_unique<EchoClientProtocol>(loop, message, count, ok); },
+        host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
+        [&](ferry::Result<std::shared_ptr<ferry::Transport>> result) {
+            if (!result) {
+                std::fprintf(stderr, "echo client: %s\n", result.message().c_str());
+                failed = true;
+                loop.stop();
+            }
+        });
+    loop.run();
+    return ok && !failed ? 0 : 1;
+}
+
+int run_demo(int count) {
+    ferry::Loop loop;
+    std::shared_ptr<ferry::Server> server;
+    int status = 1;
+    ferry::create_server(
+        loop, [] { return std::make_unique<EchoServerProtocol>(); }, "127.0.0.1", 0, {},
+        [&](ferry::Result<std::shared_ptr<ferry::Server>> result) {
+            if (!result) {
+                std::fprintf(stderr, "echo demo: %s\n", result.message().c_str());
+                loop.stop();
+                return;
+            }
+            server = result.value();
+            std::printf("serving on %s\n", server->sockets().front().to_string().c_str());
+            loop.stop();
+        });
+    loop.run();
+    if (server) {
+        status = run_client(loop, "127.0.0.1", server->port(), "Hello World!", count);
+        server->close();
+    }
+    loop.close();
+    std::printf(status == 0 ? "demo: %d round trips ok\n" : "demo: FAILED after %d\n", count);
+    return status;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"ferry echo sample: asyncio's TCP echo server and client on the Protocol API"};
+    app.require_subcommand(1);
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8888;
+    std::string message = "Hello World!";
+    int count = 3;
+
+    auto* server = app.add_subcommand("server", "serve until interrupted");
+    server->add_option("--host", host, "address to listen on (\"\" = all)");
+    server->add_option("--port", port, "port to listen on (0 = any)");
+
+    auto* client = app.add_subcommand("client", "send messages and print the echoes");
+    client->add_option("--host", host, "server address");
+    client->add_option("--port", port, "server port")->required();
+    client->add_option("-m,--message", message, "text to send");
+    client->add_option("-n,--count", count, "messages to send")->check(CLI::PositiveNumber);
+
+    auto* demo = app.add_subcommand("demo", "server and client in one process");
+    demo->add_option("-n,--count", count, "round trips")->check(CLI::PositiveNumber);
+
+    CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    try {
+        if (*server) {
+            return run_server(host, port);
+        }
+        if (*client) {
+            ferry::Loop loop;
+            return run_client(loop, host, port, message, count);
+        }
+        return run_demo(count);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "echo: %s\n", e.what());
+        return 1;
+    }
+}

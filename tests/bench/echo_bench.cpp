@@ -1,0 +1,156 @@
+// echo_bench: ferry's Protocol echo server against a raw libuv and an Asio echo server, in the
+// same run, interleaved round by round. Each server runs in its own child process so its CPU
+// time can be read exactly (/proc/<pid>/schedstat, nanoseconds on CPU); the load generator is
+// the same raw-libuv client for all three. Prints medians and ratios to raw libuv.
+#include <algorithm>
+#include <cinttypes>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include "echo_servers.hpp"
+#include "load_generator.hpp"
+
+namespace {
+
+struct ServerKind {
+    const char* name;
+    void (*run)(int port_fd);
+};
+
+const ServerKind servers[] = {
+    {"raw libuv", bench::run_libuv_server},
+    {"ferry", bench::run_ferry_server},
+    {"asio", bench::run_asio_server},
+};
+
+/// CPU time a process has spent, in nanoseconds (first field of /proc/<pid>/schedstat).
+std::uint64_t cpu_ns(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    std::uint64_t ns = 0;
+    in >> ns;
+    return ns;
+}
+
+struct Child {
+    pid_t pid;
+    std::uint16_t port;
+};
+
+Child spawn(const ServerKind& kind) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+        throw std::runtime_error("pipe failed");
+    }
+    const pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        kind.run(fds[1]);
+    }
+    close(fds[1]);
+    std::uint16_t port = 0;
+    if (read(fds[0], &port, sizeof port) != sizeof port) {
+        throw std::runtime_error(std::string(kind.name) + " server did not start");
+    }
+    close(fds[0]);
+    return {pid, port};
+}
+
+void stop(const Child& child) {
+    kill(child.pid, SIGKILL);
+    waitpid(child.pid, nullptr, 0);
+}
+
+struct Sample {
+    double round_trips_per_s = 0;
+    double cpu_us_per_round_trip = 0;
+    double stream_mb_per_cpu_s = 0;
+};
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Echo benchmark: ferry vs raw libuv vs Asio, same run"};
+    int connections = 50;
+    std::size_t size = 64;
+    int rounds = 5;
+    double seconds = 2.0;
+    double warmup = 0.5;
+    app.add_option("--connections", connections, "concurrent connections")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--size", size, "ping-pong message size in bytes")->check(CLI::PositiveNumber);
+    app.add_option("--rounds", rounds, "interleaved rounds (median reported)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--seconds", seconds, "measured seconds per phase");
+    app.add_option("--warmup", warmup, "unmeasured seconds before each phase");
+    CLI11_PARSE(app, argc, argv);
+
+    std::printf("echo benchmark: %d connections, %zu B ping-pong, stream window 256 KiB, "
+                "%d rounds x %.1f s per phase, medians\n",
+                connections, size, rounds, seconds);
+    std::map<std::string, std::vector<Sample>> samples;
+    for (int round = 0; round < rounds; ++round) {
+        // Rotate the order each round so no server always runs first.
+        for (int i = 0; i < 3; ++i) {
+            const ServerKind& kind = servers[(i + round) % 3];
+            Child child = spawn(kind);
+            Sample sample;
+            std::uint64_t cpu_start = 0;
+            std::uint64_t cpu_used = 0;
+            auto mark = [&](bool start) {
+                if (start) {
+                    cpu_start = cpu_ns(child.pid);
+                } else {
+                    cpu_used = cpu_ns(child.pid) - cpu_start;
+                }
+            };
+            auto ping = bench::run_load(child.port, bench::LoadMode::ping_pong, connections, size,
+                                        warmup, seconds, mark);
+            sample.round_trips_per_s = static_cast<double>(ping.round_trips) / ping.seconds;
+            sample.cpu_us_per_round_trip =
+                static_cast<double>(cpu_used) / 1e3 / static_cast<double>(ping.round_trips);
+            auto stream = bench::run_load(child.port, bench::LoadMode::stream, connections, size,
+                                          warmup, seconds, mark);
+            sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
+                                         (static_cast<double>(cpu_used) / 1e9);
+            stop(child);
+            samples[kind.name].push_back(sample);
+            std::printf("  round %d %-9s %10.0f rt/s %7.3f us/rt %8.1f MB/CPU-s\n",
+                         round + 1, kind.name, sample.round_trips_per_s,
+                         sample.cpu_us_per_round_trip, sample.stream_mb_per_cpu_s);
+        }
+    }
+
+    auto med = [&](const std::string& name, double Sample::*field) {
+        std::vector<double> values;
+        for (const Sample& s : samples[name]) {
+            values.push_back(s.*field);
+        }
+        return median(values);
+    };
+    const double base_cpu = med("raw libuv", &Sample::cpu_us_per_round_trip);
+    const double base_stream = med("raw libuv", &Sample::stream_mb_per_cpu_s);
+    std::printf("%-10s %14s %16s %16s | ratio to raw libuv: %10s %12s\n", "server",
+                "round trips/s", "server us/rt", "stream MB/CPU-s", "CPU/rt", "stream eff");
+    for (const ServerKind& kind : servers) {
+        const double cpu = med(kind.name, &Sample::cpu_us_per_round_trip);
+        const double stream = med(kind.name, &Sample::stream_mb_per_cpu_s);
+        std::printf("%-10s %14.0f %16.3f %16.1f | %31.3fx %11.3fx\n", kind.name,
+                    med(kind.name, &Sample::round_trips_per_s), cpu, stream, cpu / base_cpu,
+                    stream / base_stream);
+    }
+    return 0;
+}
