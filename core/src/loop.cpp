@@ -95,6 +95,8 @@ struct Loop::Impl {
     ExceptionHandler exception_handler;
     bool shutting_down = false;
     bool closed = false;
+    std::unique_ptr<std::byte[]> read_buffer{new std::byte[read_buffer_size]};
+    static constexpr std::size_t read_buffer_size = 64 * 1024;
 };
 
 namespace {
@@ -409,6 +411,10 @@ void Loop::default_exception_handler(const ExceptionContext& context) {
         return;
     }
     log().error("{}: {}", context.message, detail::message_of(context.exception));
+}
+
+std::span<std::byte> Loop::read_buffer() noexcept {
+    return {impl_->read_buffer.get(), Impl::read_buffer_size};
 }
 
 uv_loop_s* Loop::native() noexcept { return &impl_->uv; }

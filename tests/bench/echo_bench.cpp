@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,12 +33,35 @@ const ServerKind servers[] = {
     {"asio", bench::run_asio_server},
 };
 
-/// CPU time a process has spent, in nanoseconds (first field of /proc/<pid>/schedstat).
+/// CPU time a process has spent, in nanoseconds: the first field of /proc/<pid>/schedstat,
+/// or, on kernels without it, utime + stime from /proc/<pid>/stat (clock-tick resolution).
 std::uint64_t cpu_ns(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/schedstat");
+    std::ifstream schedstat("/proc/" + std::to_string(pid) + "/schedstat");
     std::uint64_t ns = 0;
-    in >> ns;
-    return ns;
+    if (schedstat >> ns) {
+        return ns;
+    }
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string field;
+    std::uint64_t ticks = 0;
+    for (int i = 1; i <= 15 && stat >> field; ++i) {
+        if (i == 14 || i == 15) { // utime, stime (the comm field has no spaces for our servers)
+            ticks += std::stoull(field);
+        }
+    }
+    return ticks * 1'000'000'000ull / static_cast<std::uint64_t>(sysconf(_SC_CLK_TCK));
+}
+
+/// Pins the calling process to one CPU, so the server and the load generator do not take
+/// turns on the same core (which made the per-round numbers swing by 25%).
+void pin_to_cpu(int cpu) {
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
 }
 
 struct Child {
@@ -53,6 +77,7 @@ Child spawn(const ServerKind& kind) {
     const pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        pin_to_cpu(1);
         kind.run(fds[1]);
     }
     close(fds[1]);
@@ -65,7 +90,7 @@ Child spawn(const ServerKind& kind) {
 }
 
 void stop(const Child& child) {
-    kill(child.pid, SIGKILL);
+    kill(child.pid, SIGTERM); // not SIGKILL: valgrind must be able to write its profile
     waitpid(child.pid, nullptr, 0);
 }
 
@@ -96,16 +121,26 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--seconds", seconds, "measured seconds per phase");
     app.add_option("--warmup", warmup, "unmeasured seconds before each phase");
+    bool ping_only = false;
+    app.add_flag("--ping-only", ping_only,
+                 "skip the stream phase (for counting instructions per round trip under "
+                 "valgrind --tool=callgrind)");
+    std::string only;
+    app.add_option("--only", only, "run just this server (\"raw libuv\", ferry, asio)");
     CLI11_PARSE(app, argc, argv);
 
     std::printf("echo benchmark: %d connections, %zu B ping-pong, stream window 256 KiB, "
                 "%d rounds x %.1f s per phase, medians\n",
                 connections, size, rounds, seconds);
+    pin_to_cpu(0);
     std::map<std::string, std::vector<Sample>> samples;
     for (int round = 0; round < rounds; ++round) {
         // Rotate the order each round so no server always runs first.
         for (int i = 0; i < 3; ++i) {
             const ServerKind& kind = servers[(i + round) % 3];
+            if (!only.empty() && only != kind.name) {
+                continue;
+            }
             Child child = spawn(kind);
             Sample sample;
             std::uint64_t cpu_start = 0;
@@ -122,10 +157,15 @@ int main(int argc, char** argv) {
             sample.round_trips_per_s = static_cast<double>(ping.round_trips) / ping.seconds;
             sample.cpu_us_per_round_trip =
                 static_cast<double>(cpu_used) / 1e3 / static_cast<double>(ping.round_trips);
-            auto stream = bench::run_load(child.port, bench::LoadMode::stream, connections, size,
-                                          warmup, seconds, mark);
-            sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
-                                         (static_cast<double>(cpu_used) / 1e9);
+            if (!ping_only) {
+                auto stream = bench::run_load(child.port, bench::LoadMode::stream, connections,
+                                              size, warmup, seconds, mark);
+                sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
+                                             (static_cast<double>(cpu_used) / 1e9);
+            } else {
+                std::printf("  %s round trips: %" PRIu64 " (pid %d)\n", kind.name,
+                            ping.round_trips, static_cast<int>(child.pid));
+            }
             stop(child);
             samples[kind.name].push_back(sample);
             std::printf("  round %d %-9s %10.0f rt/s %7.3f us/rt %8.1f MB/CPU-s\n",
@@ -141,6 +181,9 @@ int main(int argc, char** argv) {
         }
         return median(values);
     };
+    if (!only.empty()) {
+        return 0; // no baseline to compare with
+    }
     const double base_cpu = med("raw libuv", &Sample::cpu_us_per_round_trip);
     const double base_stream = med("raw libuv", &Sample::stream_mb_per_cpu_s);
     std::printf("%-10s %14s %16s %16s | ratio to raw libuv: %10s %12s\n", "server",

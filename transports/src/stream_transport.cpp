@@ -10,27 +10,30 @@
 namespace ferry::detail {
 namespace {
 
-constexpr std::size_t read_buffer_size = 64 * 1024;
 // Small writes queued behind a busy socket are appended to the last chunk up to this size,
 // so a burst of tiny writes becomes one large write instead of many iovecs.
 constexpr std::size_t coalesce_limit = 64 * 1024;
 // At most this many chunks go into one uv_write (well under IOV_MAX).
 constexpr std::size_t max_iovecs = 64;
 
-// One read buffer per thread: data_received is synchronous and one loop runs per thread,
-// so the buffer is free again before libuv asks for the next one.
-std::byte* thread_read_buffer() {
-    thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[read_buffer_size]);
-    return buffer.get();
-}
-
 StreamTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<StreamTransport*>(handle->data);
 }
 
+// Built directly rather than through uv_buf_init, which is an out-of-line call into libuv on
+// the hottest path (one per read and per write).
 uv_buf_t as_uv_buf(ByteView data) {
-    return uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(data.data())),
-                       static_cast<unsigned int>(data.size()));
+    uv_buf_t buf;
+    buf.base = const_cast<char*>(reinterpret_cast<const char*>(data.data()));
+    buf.len = data.size();
+    return buf;
+}
+
+uv_buf_t as_uv_buf(std::span<std::byte> space) {
+    uv_buf_t buf;
+    buf.base = reinterpret_cast<char*>(space.data());
+    buf.len = space.size();
+    return buf;
 }
 
 } // namespace
@@ -51,6 +54,7 @@ std::shared_ptr<StreamTransport> StreamTransport::create(Loop& loop, Kind kind,
         throw Error(uv_error(rc), std::string("cannot create a socket: ") + uv_strerror(rc));
     }
     transport->stream()->data = transport.get();
+    transport->read_buffer_ = loop.read_buffer();
     transport->self_ = transport;
     loop.register_resource(*transport);
     return transport;
@@ -97,12 +101,10 @@ bool StreamTransport::start_reading() {
                 });
                 // An empty buffer makes libuv report UV_ENOBUFS, which on_read ignores
                 // because the transport is already failing.
-                *buf = ok ? uv_buf_init(reinterpret_cast<char*>(space.data()),
-                                        static_cast<unsigned int>(space.size()))
-                          : uv_buf_init(nullptr, 0);
+                *buf = as_uv_buf(ok ? space : std::span<std::byte>());
                 return;
             }
-            *buf = uv_buf_init(reinterpret_cast<char*>(thread_read_buffer()), read_buffer_size);
+            *buf = as_uv_buf(self.read_buffer_);
         },
         [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
             transport_of(reinterpret_cast<uv_handle_t*>(stream)).on_read(nread, buf);
@@ -179,10 +181,7 @@ void StreamTransport::resume_reading() {
     }
 }
 
-bool StreamTransport::refuse_write(const char* what) {
-    if (state_ == State::open && !eof_requested_ && direction_ != Direction::read_only) {
-        return false;
-    }
+void StreamTransport::log_refused_write(const char* what) {
     if (!write_refusal_logged_) {
         write_refusal_logged_ = true;
         log().debug("{} ignored: the transport is {}", what,
@@ -190,11 +189,14 @@ bool StreamTransport::refuse_write(const char* what) {
                     : eof_requested_                   ? "past write_eof"
                                                        : "closing");
     }
-    return true;
 }
 
 void StreamTransport::write(ByteView data) {
-    if (data.empty() || refuse_write("write")) {
+    if (!writable()) {
+        log_refused_write("write");
+        return;
+    }
+    if (data.empty()) {
         return;
     }
     if (queue_.empty()) {
@@ -218,7 +220,8 @@ void StreamTransport::write(ByteView data) {
 }
 
 void StreamTransport::writelines(std::span<const ByteView> parts) {
-    if (refuse_write("writelines")) {
+    if (!writable()) {
+        log_refused_write("writelines");
         return;
     }
     std::size_t total = 0;
@@ -274,7 +277,7 @@ void StreamTransport::flush() {
     std::array<uv_buf_t, max_iovecs> bufs;
     const std::size_t count = std::min(queue_.size(), bufs.size());
     for (std::size_t i = 0; i < count; ++i) {
-        bufs[i] = as_uv_buf(queue_[i]);
+        bufs[i] = as_uv_buf(ByteView(queue_[i]));
     }
     write_req_.data = this;
     const int rc = uv_write(&write_req_, stream(), bufs.data(), static_cast<unsigned int>(count),

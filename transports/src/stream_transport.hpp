@@ -71,7 +71,11 @@ protected:
 private:
     enum class State { idle, open, closing, closed };
 
-    bool refuse_write(const char* what);
+    /// True while write() may queue bytes.
+    bool writable() const noexcept {
+        return state_ == State::open && !eof_requested_ && direction_ != Direction::read_only;
+    }
+    void log_refused_write(const char* what);
     void enqueue(ByteView data);
     void flush();
     void on_write_done(int status);
@@ -107,6 +111,7 @@ private:
     uv_write_t write_req_{};
     uv_shutdown_t shutdown_req_{};
 
+    std::span<std::byte> read_buffer_; // the loop's, shared by all its transports
     std::shared_ptr<StreamTransport> self_;
     std::function<void(StreamTransport&)> released_;
 };

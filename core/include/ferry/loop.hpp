@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -138,6 +139,11 @@ public:
     void call_exception_handler(const ExceptionContext& context) noexcept;
     /// The default handler: logs the message and exception at error level.
     static void default_exception_handler(const ExceptionContext& context);
+
+    /// Scratch memory transports read into (64 KiB, one per loop). Its contents are valid only
+    /// until the next read on this loop: data_received runs synchronously, so a view of it
+    /// handed to a protocol stays valid for exactly that call.
+    std::span<std::byte> read_buffer() noexcept;
 
     /// The underlying libuv loop, for code that talks to libuv directly.
     uv_loop_s* native() noexcept;
