@@ -87,6 +87,7 @@ struct Loop::Impl {
     std::vector<Callback> posted;           // guarded by posted_mutex
     std::vector<Callback> posted_batch;     // loop thread only
     std::atomic<bool> stop_requested{false};
+    std::atomic<unsigned> stops{0}; // every stop() call, for run_until_complete
     std::atomic<std::thread::id> loop_thread{};
 
     LoopResource* resources = nullptr; // intrusive list of everything to close at shutdown
@@ -221,6 +222,7 @@ void Loop::run_once(bool block) {
 }
 
 void Loop::stop() noexcept {
+    ++impl_->stops;
     if (impl_->loop_thread.load() == std::this_thread::get_id()) {
         uv_stop(&impl_->uv);
         return;
@@ -228,6 +230,8 @@ void Loop::stop() noexcept {
     impl_->stop_requested = true;
     uv_async_send(&impl_->wakeup);
 }
+
+unsigned Loop::stop_count() const noexcept { return impl_->stops.load(); }
 
 bool Loop::is_running() const noexcept { return impl_->loop_thread.load() != std::thread::id(); }
 

@@ -319,3 +319,39 @@ TEST(LoopLifetimeTest, DestroyingALoopWithSignalHandlersReleasesThem) {
 
 } // namespace
 } // namespace ferry
+
+namespace ferry {
+namespace {
+using test::LoopTest;
+class RunUntilCompleteTest : public LoopTest {};
+
+TEST_F(RunUntilCompleteTest, ReturnsTheValueOfACallbackOperation) {
+    const int value = loop.run_until_complete<int>([&](auto done) {
+        loop.call_later(std::chrono::milliseconds(5), [done] { done(Result<int>(7)); });
+    });
+    EXPECT_EQ(value, 7);
+}
+
+TEST_F(RunUntilCompleteTest, ThrowsTheOperationsError) {
+    EXPECT_THROW(loop.run_until_complete<int>([&](auto done) {
+        loop.call_soon([done] {
+            done(Result<int>::failure(make_error_code(errc::not_supported), "no such thing"));
+        });
+    }),
+                 Error);
+}
+
+TEST_F(RunUntilCompleteTest, StoppingTheLoopFirstIsAnError) {
+    try {
+        loop.run_until_complete<int>([&](auto done) {
+            loop.call_soon([&] { loop.stop(); });
+            loop.call_later(std::chrono::milliseconds(50), [done] { done(Result<int>(1)); });
+        });
+        ADD_FAILURE() << "no exception";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("stopped before"), std::string::npos);
+    }
+}
+
+} // namespace
+} // namespace ferry

@@ -99,6 +99,12 @@ public:
     void run();
     /// Runs one iteration; blocks for I/O only when `block` is true and nothing is ready.
     void run_once(bool block = true);
+    /// Runs the loop until the operation `start` begins has reported, then returns its value
+    /// or throws its error (asyncio's run_until_complete). `start` receives the completion
+    /// callback to pass on, e.g. `[&](auto done) { create_server(loop, f, "", 80, {}, done); }`.
+    /// Throws ferry::Error if stop() is called before the operation completes.
+    template <class T>
+    T run_until_complete(const std::function<void(std::function<void(Result<T>)>)>& start);
     /// Makes run() return after the current iteration. Thread-safe.
     void stop() noexcept;
     /// True while run() or run_once() executes.
@@ -175,11 +181,28 @@ public:
 
 private:
     CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
+    unsigned stop_count() const noexcept;
     void close_open_resources() noexcept;
     void queue_work(std::function<void()> work, std::function<void(bool cancelled)> after);
 
     std::unique_ptr<Impl> impl_;
 };
+
+template <class T>
+T Loop::run_until_complete(const std::function<void(std::function<void(Result<T>)>)>& start) {
+    // Shared with the callback, which may outlive this call if stop() ends it early.
+    auto result = std::make_shared<std::optional<Result<T>>>();
+    start([result](Result<T> r) { result->emplace(std::move(r)); });
+    const unsigned stops = stop_count();
+    while (!result->has_value()) {
+        run_once(true);
+        if (!result->has_value() && stop_count() != stops) {
+            throw Error(make_error_code(errc::cancelled),
+                        "run_until_complete: the loop was stopped before the operation completed");
+        }
+    }
+    return std::move(**result).value();
+}
 
 template <class Work, class Value>
 void Loop::run_in_executor(
