@@ -49,12 +49,16 @@ SocketAddress::Family SocketAddress::family() const noexcept {
         return Family::none;
     }
     switch (native()->sa_family) {
-    case AF_INET: return Family::ipv4;
-    case AF_INET6: return Family::ipv6;
+    case AF_INET:
+        return Family::ipv4;
+    case AF_INET6:
+        return Family::ipv6;
 #ifdef AF_UNIX
-    case AF_UNIX: return Family::unix_path;
+    case AF_UNIX:
+        return Family::unix_path;
 #endif
-    default: return Family::none;
+    default:
+        return Family::none;
     }
 }
 
@@ -74,25 +78,33 @@ std::string SocketAddress::host() const {
         const char* path = reinterpret_cast<const char*>(storage_.data()) + offset;
         return std::string(path, strnlen(path, length_ - offset));
     }
-    case Family::none: break;
+    case Family::none:
+        break;
     }
     return {};
 }
 
 std::uint16_t SocketAddress::port() const noexcept {
     switch (family()) {
-    case Family::ipv4: return ntohs(reinterpret_cast<const sockaddr_in*>(native())->sin_port);
-    case Family::ipv6: return ntohs(reinterpret_cast<const sockaddr_in6*>(native())->sin6_port);
-    default: return 0;
+    case Family::ipv4:
+        return ntohs(reinterpret_cast<const sockaddr_in*>(native())->sin_port);
+    case Family::ipv6:
+        return ntohs(reinterpret_cast<const sockaddr_in6*>(native())->sin6_port);
+    default:
+        return 0;
     }
 }
 
 std::string SocketAddress::to_string() const {
     switch (family()) {
-    case Family::ipv4: return host() + ":" + std::to_string(port());
-    case Family::ipv6: return "[" + host() + "]:" + std::to_string(port());
-    case Family::unix_path: return host();
-    case Family::none: break;
+    case Family::ipv4:
+        return host() + ":" + std::to_string(port());
+    case Family::ipv6:
+        return "[" + host() + "]:" + std::to_string(port());
+    case Family::unix_path:
+        return host();
+    case Family::none:
+        break;
     }
     return "<none>";
 }

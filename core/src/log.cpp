@@ -17,8 +17,7 @@ spdlog::logger& log() {
         }
         auto created = spdlog::stderr_color_mt("ferry");
         const char* level = std::getenv("FERRY_LOG");
-        created->set_level(level != nullptr ? spdlog::level::from_str(level)
-                                            : spdlog::level::warn);
+        created->set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::warn);
         return created;
     }();
     return *logger;

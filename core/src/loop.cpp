@@ -78,14 +78,14 @@ using detail::ScheduledCallback;
 
 struct Loop::Impl {
     uv_loop_t uv{};
-    uv_idle_t idle{};   // active while the ready queue is non-empty, so poll does not block
+    uv_idle_t idle{};    // active while the ready queue is non-empty, so poll does not block
     uv_async_t wakeup{}; // call_soon_threadsafe and stop() from other threads
     std::vector<std::shared_ptr<ScheduledCallback>> ready;
     std::vector<std::shared_ptr<ScheduledCallback>> running_batch;
 
     std::mutex posted_mutex;
-    std::vector<Callback> posted;           // guarded by posted_mutex
-    std::vector<Callback> posted_batch;     // loop thread only
+    std::vector<Callback> posted;       // guarded by posted_mutex
+    std::vector<Callback> posted_batch; // loop thread only
     std::atomic<bool> stop_requested{false};
     std::atomic<unsigned> stops{0}; // every stop() call, for run_until_complete
     std::atomic<std::thread::id> loop_thread{};
@@ -101,7 +101,9 @@ struct Loop::Impl {
 };
 
 namespace {
-Loop& loop_of(uv_handle_t* handle) { return Loop::from_native(handle->loop); }
+Loop& loop_of(uv_handle_t* handle) {
+    return Loop::from_native(handle->loop);
+}
 } // namespace
 
 Loop::Loop() : impl_(std::make_unique<Impl>()) {
@@ -184,7 +186,9 @@ void Loop::close() {
     }
 }
 
-bool Loop::is_closed() const noexcept { return impl_->closed; }
+bool Loop::is_closed() const noexcept {
+    return impl_->closed;
+}
 
 void Loop::close_open_resources() noexcept {
     // Snapshot first: closing never frees synchronously, but may unlink others later.
@@ -231,9 +235,13 @@ void Loop::stop() noexcept {
     uv_async_send(&impl_->wakeup);
 }
 
-unsigned Loop::stop_count() const noexcept { return impl_->stops.load(); }
+unsigned Loop::stop_count() const noexcept {
+    return impl_->stops.load();
+}
 
-bool Loop::is_running() const noexcept { return impl_->loop_thread.load() != std::thread::id(); }
+bool Loop::is_running() const noexcept {
+    return impl_->loop_thread.load() != std::thread::id();
+}
 
 std::chrono::milliseconds Loop::time() const noexcept {
     return std::chrono::milliseconds(uv_now(&impl_->uv));
@@ -401,8 +409,8 @@ void Loop::call_exception_handler(const ExceptionContext& context) noexcept {
     } catch (...) {
         // The handler itself failed: fall back to the default so the report is not lost.
         try {
-            default_exception_handler({"exception in the exception handler",
-                                       std::current_exception()});
+            default_exception_handler(
+                {"exception in the exception handler", std::current_exception()});
             default_exception_handler(context);
         } catch (...) {
         }
@@ -421,9 +429,13 @@ std::span<std::byte> Loop::read_buffer() noexcept {
     return {impl_->read_buffer.get(), Impl::read_buffer_size};
 }
 
-uv_loop_s* Loop::native() noexcept { return &impl_->uv; }
+uv_loop_s* Loop::native() noexcept {
+    return &impl_->uv;
+}
 
-Loop& Loop::from_native(uv_loop_s* native) noexcept { return *static_cast<Loop*>(native->data); }
+Loop& Loop::from_native(uv_loop_s* native) noexcept {
+    return *static_cast<Loop*>(native->data);
+}
 
 void Loop::register_resource(LoopResource& resource) noexcept {
     resource.prev_ = nullptr;
@@ -446,7 +458,9 @@ void Loop::unregister_resource(LoopResource& resource) noexcept {
     resource.prev_ = resource.next_ = nullptr;
 }
 
-bool Loop::is_shutting_down() const noexcept { return impl_->shutting_down; }
+bool Loop::is_shutting_down() const noexcept {
+    return impl_->shutting_down;
+}
 
 void CallbackHandle::cancel() noexcept {
     if (!state_ || state_->done || state_->cancelled) {
@@ -459,6 +473,8 @@ void CallbackHandle::cancel() noexcept {
     }
 }
 
-bool CallbackHandle::cancelled() const noexcept { return state_ && state_->cancelled; }
+bool CallbackHandle::cancelled() const noexcept {
+    return state_ && state_->cancelled;
+}
 
 } // namespace ferry

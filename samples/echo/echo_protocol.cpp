@@ -27,7 +27,8 @@ public:
         transport_->write(data);
     }
     void connection_lost(std::error_code error) override {
-        std::printf("connection closed%s%s\n", error ? ": " : "", error ? error.message().c_str() : "");
+        std::printf("connection closed%s%s\n", error ? ": " : "",
+                    error ? error.message().c_str() : "");
     }
 
 private:
@@ -116,8 +117,8 @@ int run_client(ferry::Loop& loop, const std::string& host, std::uint16_t port,
     bool ok = false;
     bool failed = false;
     ferry::create_connection(
-        loop, [&] { return std::make_unique<EchoClientProtocol>(loop, message, count, ok); },
-        host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
+        loop, [&] { return std::make_unique<EchoClientProtocol>(loop, message, count, ok); }, host,
+        port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
         [&](ferry::Result<std::shared_ptr<ferry::Transport>> result) {
             if (!result) {
                 std::fprintf(stderr, "echo client: %s\n", result.message().c_str());

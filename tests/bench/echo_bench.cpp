@@ -163,14 +163,14 @@ int main(int argc, char** argv) {
                 sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
                                              (static_cast<double>(cpu_used) / 1e9);
             } else {
-                std::printf("  %s round trips: %" PRIu64 " (pid %d)\n", kind.name,
-                            ping.round_trips, static_cast<int>(child.pid));
+                std::printf("  %s round trips: %" PRIu64 " (pid %d)\n", kind.name, ping.round_trips,
+                            static_cast<int>(child.pid));
             }
             stop(child);
             samples[kind.name].push_back(sample);
-            std::printf("  round %d %-9s %10.0f rt/s %7.3f us/rt %8.1f MB/CPU-s\n",
-                         round + 1, kind.name, sample.round_trips_per_s,
-                         sample.cpu_us_per_round_trip, sample.stream_mb_per_cpu_s);
+            std::printf("  round %d %-9s %10.0f rt/s %7.3f us/rt %8.1f MB/CPU-s\n", round + 1,
+                        kind.name, sample.round_trips_per_s, sample.cpu_us_per_round_trip,
+                        sample.stream_mb_per_cpu_s);
         }
     }
 
@@ -186,8 +186,8 @@ int main(int argc, char** argv) {
     }
     const double base_cpu = med("raw libuv", &Sample::cpu_us_per_round_trip);
     const double base_stream = med("raw libuv", &Sample::stream_mb_per_cpu_s);
-    std::printf("%-10s %14s %16s %16s | ratio to raw libuv: %10s %12s\n", "server",
-                "round trips/s", "server us/rt", "stream MB/CPU-s", "CPU/rt", "stream eff");
+    std::printf("%-10s %14s %16s %16s | ratio to raw libuv: %10s %12s\n", "server", "round trips/s",
+                "server us/rt", "stream MB/CPU-s", "CPU/rt", "stream eff");
     for (const ServerKind& kind : servers) {
         const double cpu = med(kind.name, &Sample::cpu_us_per_round_trip);
         const double stream = med(kind.name, &Sample::stream_mb_per_cpu_s);

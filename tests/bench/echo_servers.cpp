@@ -54,7 +54,9 @@ struct UvWrite {
 
 char uv_read_buffer[buffer_size];
 
-void uv_on_close(uv_handle_t* handle) { delete reinterpret_cast<UvClient*>(handle); }
+void uv_on_close(uv_handle_t* handle) {
+    delete reinterpret_cast<UvClient*>(handle);
+}
 
 void uv_on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 

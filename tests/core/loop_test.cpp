@@ -1,5 +1,6 @@
 // Loop: scheduling order, timers, cancellation, stop, thread-safe posting, executor, signals,
 // the exception handler and closing.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <thread>
@@ -267,9 +268,12 @@ TEST_F(LoopSchedulingTest, ExceptionsEscapingCallbacksReachTheHandlerAndTheLoopG
     loop.call_later(1ms, [] { throw 42; });
     loop.call_later(5ms, [&] { after = true; });
     EXPECT_TRUE(run_until(loop, [&] { return after; }));
-    ASSERT_EQ(reports.size(), 2u);
-    EXPECT_EQ(reports[0], "exception in call_soon callback: boom");
-    EXPECT_EQ(reports[1], "exception in call_later callback: unknown exception");
+    // An already-due timer may run before the ready queue (libuv's timer phase comes first),
+    // so only the set of reports is fixed.
+    std::sort(reports.begin(), reports.end());
+    EXPECT_EQ(reports,
+              (std::vector<std::string>{"exception in call_later callback: unknown exception",
+                                        "exception in call_soon callback: boom"}));
 }
 
 TEST_F(LoopSchedulingTest, DefaultExceptionHandlerLogsInsteadOfTerminating) {

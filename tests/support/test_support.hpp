@@ -34,7 +34,8 @@ Result<T> wait_result(Loop& loop, const std::function<void(std::function<void(Re
                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     std::optional<Result<T>> result;
     start([&](Result<T> r) { result.emplace(std::move(r)); });
-    EXPECT_TRUE(run_until(loop, [&] { return result.has_value(); }, timeout))
+    EXPECT_TRUE(run_until(
+        loop, [&] { return result.has_value(); }, timeout))
         << "operation did not complete";
     if (!result) {
         return Result<T>::failure(make_error_code(errc::connect_timeout), "test timed out");
@@ -148,9 +149,8 @@ protected:
 inline std::shared_ptr<Server> start_server(Loop& loop, ProtocolFactory factory,
                                             const std::string& host = "127.0.0.1",
                                             ServerOptions options = {}) {
-    auto result = wait_result<std::shared_ptr<Server>>(loop, [&](auto done) {
-        create_server(loop, factory, host, 0, options, done);
-    });
+    auto result = wait_result<std::shared_ptr<Server>>(
+        loop, [&](auto done) { create_server(loop, factory, host, 0, options, done); });
     EXPECT_TRUE(result.ok()) << result.message();
     return result.ok() ? result.value() : nullptr;
 }
@@ -159,9 +159,8 @@ inline std::shared_ptr<Server> start_server(Loop& loop, ProtocolFactory factory,
 inline std::shared_ptr<Transport> connect_to(Loop& loop, ProtocolFactory factory,
                                              const std::string& host, std::uint16_t port,
                                              ConnectOptions options = {}) {
-    auto result = wait_result<std::shared_ptr<Transport>>(loop, [&](auto done) {
-        create_connection(loop, factory, host, port, options, done);
-    });
+    auto result = wait_result<std::shared_ptr<Transport>>(
+        loop, [&](auto done) { create_connection(loop, factory, host, port, options, done); });
     EXPECT_TRUE(result.ok()) << result.message();
     return result.ok() ? result.value() : nullptr;
 }

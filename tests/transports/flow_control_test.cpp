@@ -33,19 +33,23 @@ TEST_F(LoopTest, DefaultWaterMarksAreAsyncios) {
 TEST_F(LoopTest, PauseAboveHighAndResumeAtLow) {
     auto server_side = std::make_shared<Recording>();
     auto server = start_server(loop, recording_factory(server_side, [](RecordingProtocol& p) {
-        p.on_made = [](Transport& t) { t.pause_reading(); }; // a peer that does not read
-    }));
+                                   p.on_made = [](Transport& t) {
+                                       t.pause_reading();
+                                   }; // a peer that does not read
+                               }));
     auto client_side = std::make_shared<Recording>();
     std::size_t size_at_pause = 0;
     std::size_t size_at_resume = SIZE_MAX;
-    auto client = connect_to(loop, recording_factory(client_side, [&](RecordingProtocol& p) {
-                                 p.on_pause = [&](Transport& t) {
-                                     size_at_pause = t.write_buffer_size();
-                                 };
-                                 p.on_resume = [&](Transport& t) {
-                                     size_at_resume = t.write_buffer_size();
-                                 };
-                             }),
+    auto client = connect_to(loop,
+                             recording_factory(client_side,
+                                               [&](RecordingProtocol& p) {
+                                                   p.on_pause = [&](Transport& t) {
+                                                       size_at_pause = t.write_buffer_size();
+                                                   };
+                                                   p.on_resume = [&](Transport& t) {
+                                                       size_at_resume = t.write_buffer_size();
+                                                   };
+                                               }),
                              "127.0.0.1", server->port());
     // Fill the socket buffers in 4 KiB writes until the protocol is asked to pause.
     const std::string chunk(4096, 'f');
@@ -73,7 +77,8 @@ TEST_F(LoopTest, PauseAboveHighAndResumeAtLow) {
     EXPECT_EQ(client_side->pauses, 1);
     client->close();
     server->close();
-    EXPECT_TRUE(run_until(loop, [&] { return client_side->has_lost() && server_side->has_lost(); }));
+    EXPECT_TRUE(
+        run_until(loop, [&] { return client_side->has_lost() && server_side->has_lost(); }));
 }
 
 /// FNV-1a over a byte stream, fed incrementally.
@@ -170,7 +175,8 @@ TEST_F(LoopTest, SixtyFourMebibytesThroughASlowReaderArriveIntact) {
     auto client = connect_to(
         loop, [&] { return std::make_unique<PacedWriter>(total, sent, pauses); }, "127.0.0.1",
         server->port());
-    EXPECT_TRUE(run_until(loop, [&] { return reader_lost; }, std::chrono::seconds(120)));
+    EXPECT_TRUE(run_until(
+        loop, [&] { return reader_lost; }, std::chrono::seconds(120)));
     EXPECT_EQ(received->bytes, total);
     EXPECT_EQ(sent->bytes, total);
     EXPECT_EQ(received->value, sent->value);

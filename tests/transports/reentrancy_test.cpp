@@ -165,7 +165,7 @@ TEST_F(PairTest, DroppingTheLastReferenceInsideACallbackIsSafe) {
     std::weak_ptr<Transport> weak = client;
     auto& protocol = client->protocol_as<RecordingProtocol>();
     protocol.on_data = [&](Transport& t, ByteView) {
-        client.reset();  // the loop still owns the transport
+        client.reset();   // the loop still owns the transport
         t.write("still"); // so it is still usable
         t.close();
     };
@@ -177,9 +177,8 @@ TEST_F(PairTest, DroppingTheLastReferenceInsideACallbackIsSafe) {
 }
 
 TEST_F(PairTest, StoppingTheLoopInsideDataReceived) {
-    connect_pair([&](RecordingProtocol& p) {
-        p.on_data = [&](Transport&, ByteView) { loop.stop(); };
-    });
+    connect_pair(
+        [&](RecordingProtocol& p) { p.on_data = [&](Transport&, ByteView) { loop.stop(); }; });
     client->write("stop");
     loop.run(); // returns because data_received stopped it
     EXPECT_EQ(server_side->data, "stop");
@@ -269,8 +268,7 @@ TEST(LoopDestructionTest, OpenTransportsAndServersAreClosedExactlyOnce) {
     {
         Loop loop;
         auto server = start_server(loop, recording_factory(server_side));
-        auto client = connect_to(loop, recording_factory(client_side), "127.0.0.1",
-                                 server->port());
+        auto client = connect_to(loop, recording_factory(client_side), "127.0.0.1", server->port());
         client->write(std::string(4 << 20, 'd')); // leave writes queued too
         EXPECT_TRUE(run_until(loop, [&] { return server_side->made == 1; }));
         weak_client = client;

@@ -1,8 +1,8 @@
 // TCP transports and servers on 127.0.0.1 and ::1: round trips, callback order, extras,
 // large and tiny writes, half-close, many connections, and every connect/bind failure.
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include "../support/test_support.hpp"
@@ -53,7 +53,8 @@ TEST_P(TcpTest, EchoRoundTripWithAddresses) {
 
     client->close();
     EXPECT_TRUE(client->is_closing());
-    EXPECT_TRUE(run_until(loop, [&] { return client_side->has_lost() && server_side->has_lost(); }));
+    EXPECT_TRUE(
+        run_until(loop, [&] { return client_side->has_lost() && server_side->has_lost(); }));
     EXPECT_EQ(client_side->events, (std::vector<std::string>{"made", "data", "lost"}));
     EXPECT_EQ(server_side->events, (std::vector<std::string>{"made", "data", "eof", "lost"}));
     EXPECT_FALSE(client_side->lost_error);
@@ -148,14 +149,15 @@ TEST_F(TcpBehaviourTest, HalfCloseKeepsTheOtherDirectionOpen) {
     // terminated by EOF), using eof_received returning true to stay half-open.
     auto half_side = std::make_shared<Recording>();
     auto half_server = start_server(loop, recording_factory(half_side, [](RecordingProtocol& p) {
-        p.on_eof = [](Transport& t) {
-            t.write("got it");
-            t.close();
-            return true;
-        };
-    }));
+                                        p.on_eof = [](Transport& t) {
+                                            t.write("got it");
+                                            t.close();
+                                            return true;
+                                        };
+                                    }));
     auto client_side = std::make_shared<Recording>();
-    auto client = connect_to(loop, recording_factory(client_side), "127.0.0.1", half_server->port());
+    auto client =
+        connect_to(loop, recording_factory(client_side), "127.0.0.1", half_server->port());
     EXPECT_TRUE(client->can_write_eof());
     client->write("request body");
     client->write_eof();
@@ -268,12 +270,12 @@ TEST_F(TcpBehaviourTest, ServerOnAllInterfacesSharesOneEphemeralPort) {
 TEST_F(TcpBehaviourTest, ReusePortLetsTwoServersShareAPort) {
     ServerOptions options;
     options.reuse_port = true;
-    auto first = start_server(loop, echo_factory(std::make_shared<Recording>()), "127.0.0.1",
-                              options);
+    auto first =
+        start_server(loop, echo_factory(std::make_shared<Recording>()), "127.0.0.1", options);
     ASSERT_TRUE(first);
     auto second = wait_result<std::shared_ptr<Server>>(loop, [&](auto done) {
-        create_server(loop, echo_factory(std::make_shared<Recording>()), "127.0.0.1",
-                      first->port(), options, done);
+        create_server(loop, echo_factory(std::make_shared<Recording>()), "127.0.0.1", first->port(),
+                      options, done);
     });
     EXPECT_TRUE(second.ok()) << second.message();
     first->close();
@@ -346,8 +348,7 @@ TEST_F(LoopTest, BindingABusyPortFailsClearly) {
     });
     ASSERT_FALSE(second.ok());
     EXPECT_EQ(second.code(), std::errc::address_in_use);
-    EXPECT_NE(second.message().find("cannot listen on 127.0.0.1:" +
-                                    std::to_string(first->port())),
+    EXPECT_NE(second.message().find("cannot listen on 127.0.0.1:" + std::to_string(first->port())),
               std::string::npos)
         << second.message();
     first->close();

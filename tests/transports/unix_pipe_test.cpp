@@ -31,10 +31,12 @@ class UnixSocketTest : public LoopTest {};
 TEST_F(UnixSocketTest, EchoOverAUnixSocketAndCleanup) {
     const std::string path = temp_socket_path("echo");
     auto server_side = std::make_shared<Recording>();
-    auto server = create_unix_server(loop, recording_factory(server_side, [](RecordingProtocol& p) {
-                      p.on_data = [](Transport& t, ByteView d) { t.write(d); };
-                  }),
-                                     path);
+    auto server = create_unix_server(
+        loop,
+        recording_factory(
+            server_side,
+            [](RecordingProtocol& p) { p.on_data = [](Transport& t, ByteView d) { t.write(d); }; }),
+        path);
     ASSERT_TRUE(server.ok()) << server.message();
     EXPECT_EQ(server.value()->sockets().front().to_string(), path);
 
@@ -64,7 +66,8 @@ TEST_F(UnixSocketTest, StaleSocketFileIsReplaced) {
     ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
     ::close(fd);
     ASSERT_TRUE(std::filesystem::exists(path));
-    auto server = create_unix_server(loop, [] { return std::make_unique<Protocol>(); }, path);
+    auto server = create_unix_server(
+        loop, [] { return std::make_unique<Protocol>(); }, path);
     ASSERT_TRUE(server.ok()) << server.message();
     server.value()->close();
     EXPECT_FALSE(std::filesystem::exists(path));
@@ -78,8 +81,9 @@ TEST_F(UnixSocketTest, StaleSocketIsKeptWhenAskedTo) {
     std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
     ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
     ::close(fd);
-    auto server = create_unix_server(loop, [] { return std::make_unique<Protocol>(); }, path,
-                                     UnixServerOptions{.backlog = 10, .remove_stale_socket = false});
+    auto server = create_unix_server(
+        loop, [] { return std::make_unique<Protocol>(); }, path,
+        UnixServerOptions{.backlog = 10, .remove_stale_socket = false});
     ASSERT_FALSE(server.ok());
     EXPECT_EQ(server.code(), std::errc::address_in_use);
     std::filesystem::remove(path);
@@ -87,8 +91,12 @@ TEST_F(UnixSocketTest, StaleSocketIsKeptWhenAskedTo) {
 
 TEST_F(UnixSocketTest, AFileInTheWayIsNotRemoved) {
     const std::string path = temp_socket_path("file");
-    { std::FILE* f = std::fopen(path.c_str(), "w"); std::fclose(f); }
-    auto server = create_unix_server(loop, [] { return std::make_unique<Protocol>(); }, path);
+    {
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        std::fclose(f);
+    }
+    auto server = create_unix_server(
+        loop, [] { return std::make_unique<Protocol>(); }, path);
     ASSERT_FALSE(server.ok());
     EXPECT_NE(server.message().find("cannot listen on " + path), std::string::npos);
     EXPECT_NE(server.message().find("not a socket"), std::string::npos);
@@ -125,7 +133,8 @@ TEST_F(PipeTest, ReadAndWritePipesCarryDataAndEof) {
     writer.value()->write(big);
     writer.value()->write_eof(); // flush, then close the write end: the reader's EOF
     reader.value()->write("ignored: read-only");
-    EXPECT_TRUE(run_until(loop, [&] { return reader_side->has_lost() && writer_side->has_lost(); }));
+    EXPECT_TRUE(
+        run_until(loop, [&] { return reader_side->has_lost() && writer_side->has_lost(); }));
     EXPECT_EQ(reader_side->data, big);
     EXPECT_EQ(reader_side->events, (std::vector<std::string>{"made", "data", "eof", "lost"}));
     EXPECT_FALSE(writer_side->lost_error);
@@ -152,10 +161,14 @@ TEST_F(PipeTest, SocketpairIsAFullDuplexStream) {
     auto a_side = std::make_shared<Recording>();
     auto b_side = std::make_shared<Recording>();
     auto a = connect_stream_fd(loop, recording_factory(a_side), fds[0]);
-    auto b = connect_stream_fd(loop, recording_factory(b_side, [](RecordingProtocol& p) {
-                                   p.on_data = [](Transport& t, ByteView d) { t.write(d); };
-                                   p.on_eof = [](Transport&) { return false; };
-                               }),
+    auto b = connect_stream_fd(loop,
+                               recording_factory(b_side,
+                                                 [](RecordingProtocol& p) {
+                                                     p.on_data = [](Transport& t, ByteView d) {
+                                                         t.write(d);
+                                                     };
+                                                     p.on_eof = [](Transport&) { return false; };
+                                                 }),
                                fds[1]);
     ASSERT_TRUE(a.ok() && b.ok());
     a.value()->write("ping");
@@ -179,7 +192,9 @@ TEST_F(PipeTest, InvalidDescriptorsAreRefusedClearly) {
     EXPECT_NE(result.message().find("connect_read_pipe(987654)"), std::string::npos)
         << result.message();
     EXPECT_FALSE(factory_called);
-    EXPECT_FALSE(connect_write_pipe(loop, [] { return std::make_unique<Protocol>(); }, -1).ok());
+    EXPECT_FALSE(connect_write_pipe(
+                     loop, [] { return std::make_unique<Protocol>(); }, -1)
+                     .ok());
 }
 
 TEST_F(PipeTest, BufferedProtocolReceivesIntoItsOwnMemory) {
@@ -205,7 +220,8 @@ TEST_F(PipeTest, BufferedProtocolReceivesIntoItsOwnMemory) {
     std::string collected;
     auto reader = connect_read_pipe(
         loop, [&] { return std::make_unique<Collector>(collected); }, fds[0]);
-    auto writer = connect_write_pipe(loop, [] { return std::make_unique<Protocol>(); }, fds[1]);
+    auto writer = connect_write_pipe(
+        loop, [] { return std::make_unique<Protocol>(); }, fds[1]);
     const std::string message = "buffered protocols read in place, seven bytes at a time";
     writer.value()->write(message);
     EXPECT_TRUE(run_until(loop, [&] { return collected.size() == message.size(); }));

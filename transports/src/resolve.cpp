@@ -11,18 +11,24 @@ namespace {
 
 int to_ai_family(AddressFamily family) {
     switch (family) {
-    case AddressFamily::ipv4: return AF_INET;
-    case AddressFamily::ipv6: return AF_INET6;
-    case AddressFamily::any: break;
+    case AddressFamily::ipv4:
+        return AF_INET;
+    case AddressFamily::ipv6:
+        return AF_INET6;
+    case AddressFamily::any:
+        break;
     }
     return AF_UNSPEC;
 }
 
 bool family_matches(const SocketAddress& address, AddressFamily family) {
     switch (family) {
-    case AddressFamily::ipv4: return address.family() == SocketAddress::Family::ipv4;
-    case AddressFamily::ipv6: return address.family() == SocketAddress::Family::ipv6;
-    case AddressFamily::any: break;
+    case AddressFamily::ipv4:
+        return address.family() == SocketAddress::Family::ipv4;
+    case AddressFamily::ipv6:
+        return address.family() == SocketAddress::Family::ipv6;
+    case AddressFamily::any:
+        break;
     }
     return true;
 }

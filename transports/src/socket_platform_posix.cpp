@@ -13,8 +13,7 @@ namespace ferry::detail {
 int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
                           const ListenSocketOptions& options) {
     int on = 1;
-    if (options.reuse_address &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+    if (options.reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
         return -errno;
     }
 #ifdef SO_REUSEPORT

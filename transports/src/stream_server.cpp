@@ -80,8 +80,8 @@ int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOpt
         sockaddr_storage storage{};
         int length = sizeof storage;
         uv_tcp_getsockname(&listener->handle.tcp, reinterpret_cast<sockaddr*>(&storage), &length);
-        listener->address = SocketAddress(reinterpret_cast<sockaddr*>(&storage),
-                                          static_cast<std::size_t>(length));
+        listener->address =
+            SocketAddress(reinterpret_cast<sockaddr*>(&storage), static_cast<std::size_t>(length));
         listener->listening = true;
     }
     return rc;

@@ -69,9 +69,8 @@ bool StreamTransport::start(std::unique_ptr<Protocol> protocol, Direction direct
     direction_ = direction;
     state_ = State::open;
     started_ = true;
-    if (!call_protocol("exception in connection_made", [this] {
-            this->protocol().connection_made(*this);
-        })) {
+    if (!call_protocol("exception in connection_made",
+                       [this] { this->protocol().connection_made(*this); })) {
         return false;
     }
     if (state_ == State::open && direction_ != Direction::write_only && !read_paused_) {
@@ -421,7 +420,8 @@ std::optional<SocketAddress> StreamTransport::peername() const {
         if (uv_tcp_getpeername(self->tcp(), reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
             return std::nullopt;
         }
-        return SocketAddress(reinterpret_cast<sockaddr*>(&storage), static_cast<std::size_t>(length));
+        return SocketAddress(reinterpret_cast<sockaddr*>(&storage),
+                             static_cast<std::size_t>(length));
     }
     char path[512];
     std::size_t length = sizeof path;
@@ -439,7 +439,8 @@ std::optional<SocketAddress> StreamTransport::sockname() const {
         if (uv_tcp_getsockname(self->tcp(), reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
             return std::nullopt;
         }
-        return SocketAddress(reinterpret_cast<sockaddr*>(&storage), static_cast<std::size_t>(length));
+        return SocketAddress(reinterpret_cast<sockaddr*>(&storage),
+                             static_cast<std::size_t>(length));
     }
     char path[512];
     std::size_t length = sizeof path;

@@ -31,8 +31,8 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
             report(std::current_exception());
             return;
         }
-        const detail::ListenSocketOptions socket_options{options.reuse_address,
-                                                         options.reuse_port, true};
+        const detail::ListenSocketOptions socket_options{options.reuse_address, options.reuse_port,
+                                                         true};
         std::uint16_t bound_port = port;
         for (SocketAddress address : resolved.value()) {
             if (bound_port != port) {
@@ -41,8 +41,7 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
             }
             const int rc = server->listen_tcp(address, socket_options, options.backlog);
             if (rc == UV_EAFNOSUPPORT && host.empty()) {
-                log().debug("create_server: skipping {}: {}", address.to_string(),
-                            uv_strerror(rc));
+                log().debug("create_server: skipping {}: {}", address.to_string(), uv_strerror(rc));
                 continue;
             }
             if (rc != 0) {

@@ -75,8 +75,8 @@ Result<std::shared_ptr<Server>> create_unix_server(Loop& loop, ProtocolFactory f
                                                        : std::string(uv_strerror(rc))));
             }
         }
-        auto server = detail::StreamServer::create(
-            loop, std::move(factory), detail::StreamTransport::Kind::pipe, {});
+        auto server = detail::StreamServer::create(loop, std::move(factory),
+                                                   detail::StreamTransport::Kind::pipe, {});
         if (const int rc = server->listen_pipe(path, options.backlog); rc != 0) {
             server->close();
             return Result<std::shared_ptr<Server>>::failure(

@@ -35,8 +35,7 @@ public:
     constexpr ByteView(std::span<const std::byte> bytes) noexcept
         : data_(bytes.data()), size_(bytes.size()) {}
     /// A view of an unsigned-char span.
-    ByteView(std::span<const std::uint8_t> bytes) noexcept
-        : ByteView(bytes.data(), bytes.size()) {}
+    ByteView(std::span<const std::uint8_t> bytes) noexcept : ByteView(bytes.data(), bytes.size()) {}
     /// A view of an owned buffer.
     ByteView(const Bytes& bytes) noexcept : ByteView(bytes.data(), bytes.size()) {}
     /// A view of a vector of unsigned chars.

@@ -42,9 +42,8 @@ int main() {
             server = r.value();
             ferry::create_connection(
                 loop, [&] { return std::make_unique<Client>(loop, got); }, "127.0.0.1",
-                server->port(), {}, [](ferry::Result<std::shared_ptr<ferry::Transport>> c) {
-                    c.value();
-                });
+                server->port(), {},
+                [](ferry::Result<std::shared_ptr<ferry::Transport>> c) { c.value(); });
         });
     loop.call_later(std::chrono::seconds(10), [&] { loop.stop(); });
     loop.run();
