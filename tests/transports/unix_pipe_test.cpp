@@ -26,6 +26,17 @@ std::string temp_socket_path(const char* name) {
         .string();
 }
 
+/// Binds a Unix socket at `path` and closes it without unlinking, as a crashed server would.
+bool leave_stale_socket(const std::string& path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+    const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return bound;
+}
+
 class UnixSocketTest : public LoopTest {};
 
 TEST_F(UnixSocketTest, EchoOverAUnixSocketAndCleanup) {
@@ -59,12 +70,7 @@ TEST_F(UnixSocketTest, EchoOverAUnixSocketAndCleanup) {
 TEST_F(UnixSocketTest, StaleSocketFileIsReplaced) {
     // A crashed server leaves its socket file behind: bind one and close without unlinking.
     const std::string path = temp_socket_path("stale");
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ::close(fd);
+    ASSERT_TRUE(leave_stale_socket(path));
     ASSERT_TRUE(std::filesystem::exists(path));
     auto server = create_unix_server(
         loop, [] { return std::make_unique<Protocol>(); }, path);
@@ -75,12 +81,7 @@ TEST_F(UnixSocketTest, StaleSocketFileIsReplaced) {
 
 TEST_F(UnixSocketTest, StaleSocketIsKeptWhenAskedTo) {
     const std::string path = temp_socket_path("kept");
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    ::close(fd);
+    ASSERT_TRUE(leave_stale_socket(path));
     auto server = create_unix_server(
         loop, [] { return std::make_unique<Protocol>(); }, path,
         UnixServerOptions{.backlog = 10, .remove_stale_socket = false});

@@ -22,11 +22,7 @@ Result<std::shared_ptr<Transport>> adopt(Loop& loop, ProtocolFactory factory, Na
     }
     std::unique_ptr<Protocol> protocol;
     try {
-        protocol = factory();
-        if (!protocol) {
-            throw Error(make_error_code(errc::invalid_argument),
-                        "the protocol factory returned null");
-        }
+        protocol = detail::make_protocol(factory);
     } catch (...) {
         transport->discard(); // closes fd: ownership was taken by uv_pipe_open
         return std::current_exception();

@@ -140,13 +140,8 @@ void StreamServer::on_connection(Listener& listener, int status) {
         }
     }
     std::unique_ptr<Protocol> protocol;
-    const bool made = loop_.invoke_guarded("exception in server protocol factory", [&] {
-        protocol = factory_();
-        if (!protocol) {
-            throw Error(make_error_code(errc::invalid_argument),
-                        "the protocol factory returned null");
-        }
-    });
+    const bool made = loop_.invoke_guarded("exception in server protocol factory",
+                                           [&] { protocol = make_protocol(factory_); });
     if (!made) {
         client->discard();
         return;

@@ -38,6 +38,14 @@ uv_buf_t as_uv_buf(std::span<std::byte> space) {
 
 } // namespace
 
+std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
+    std::unique_ptr<Protocol> protocol = factory();
+    if (!protocol) {
+        throw Error(make_error_code(errc::invalid_argument), "the protocol factory returned null");
+    }
+    return protocol;
+}
+
 std::exception_ptr make_uv_failure(int status, const std::string& what) {
     return std::make_exception_ptr(Error(uv_error(status), what + ": " + uv_strerror(status)));
 }
@@ -412,39 +420,25 @@ void StreamTransport::on_closed() noexcept {
     loop().unregister_resource(*this);
 }
 
-std::optional<SocketAddress> StreamTransport::peername() const {
-    sockaddr_storage storage{};
+std::optional<SocketAddress> StreamTransport::address_of(bool peer) const {
+    // libuv's getters take non-const handles but do not modify them.
     auto* self = const_cast<StreamTransport*>(this);
     if (kind_ == Kind::tcp) {
+        sockaddr_storage storage{};
         int length = sizeof storage;
-        if (uv_tcp_getpeername(self->tcp(), reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+        auto* address = reinterpret_cast<sockaddr*>(&storage);
+        const int rc = peer ? uv_tcp_getpeername(self->tcp(), address, &length)
+                            : uv_tcp_getsockname(self->tcp(), address, &length);
+        if (rc != 0) {
             return std::nullopt;
         }
-        return SocketAddress(reinterpret_cast<sockaddr*>(&storage),
-                             static_cast<std::size_t>(length));
+        return SocketAddress(address, static_cast<std::size_t>(length));
     }
     char path[512];
     std::size_t length = sizeof path;
-    if (uv_pipe_getpeername(self->pipe(), path, &length) != 0) {
-        return std::nullopt;
-    }
-    return SocketAddress::from_unix_path(std::string(path, length));
-}
-
-std::optional<SocketAddress> StreamTransport::sockname() const {
-    sockaddr_storage storage{};
-    auto* self = const_cast<StreamTransport*>(this);
-    if (kind_ == Kind::tcp) {
-        int length = sizeof storage;
-        if (uv_tcp_getsockname(self->tcp(), reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
-            return std::nullopt;
-        }
-        return SocketAddress(reinterpret_cast<sockaddr*>(&storage),
-                             static_cast<std::size_t>(length));
-    }
-    char path[512];
-    std::size_t length = sizeof path;
-    if (uv_pipe_getsockname(self->pipe(), path, &length) != 0) {
+    const int rc = peer ? uv_pipe_getpeername(self->pipe(), path, &length)
+                        : uv_pipe_getsockname(self->pipe(), path, &length);
+    if (rc != 0) {
         return std::nullopt;
     }
     return SocketAddress::from_unix_path(std::string(path, length));

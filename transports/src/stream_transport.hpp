@@ -60,8 +60,8 @@ public:
     void pause_reading() override;
     void resume_reading() override;
     bool is_reading() const noexcept override { return reading_; }
-    std::optional<SocketAddress> peername() const override;
-    std::optional<SocketAddress> sockname() const override;
+    std::optional<SocketAddress> peername() const override { return address_of(true); }
+    std::optional<SocketAddress> sockname() const override { return address_of(false); }
     NativeHandle native_handle() const noexcept override;
     void close_for_loop_shutdown() noexcept override { abort(); }
 
@@ -85,6 +85,7 @@ private:
     void on_read(ssize_t nread, const uv_buf_t* buf);
     void on_eof();
     bool start_reading();
+    std::optional<SocketAddress> address_of(bool peer) const;
     void stop_reading();
 
     union Handle {
@@ -115,6 +116,9 @@ private:
     std::shared_ptr<StreamTransport> self_;
     std::function<void(StreamTransport&)> released_;
 };
+
+/// Calls `factory`; throws ferry::Error(invalid_argument) when it returns null.
+std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory);
 
 /// Converts a uv status to a ferry error whose message says what failed.
 std::exception_ptr make_uv_failure(int status, const std::string& what);

@@ -143,11 +143,7 @@ private:
         }
         std::unique_ptr<Protocol> protocol;
         try {
-            protocol = factory_();
-            if (!protocol) {
-                throw Error(make_error_code(errc::invalid_argument),
-                            "the protocol factory returned null");
-            }
+            protocol = detail::make_protocol(factory_);
         } catch (...) {
             attempt->discard();
             finish(std::current_exception());

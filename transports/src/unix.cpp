@@ -47,11 +47,7 @@ void create_unix_connection(Loop& loop, ProtocolFactory factory, std::string pat
                         }
                         std::unique_ptr<Protocol> protocol;
                         try {
-                            protocol = request->factory();
-                            if (!protocol) {
-                                throw Error(make_error_code(errc::invalid_argument),
-                                            "the protocol factory returned null");
-                            }
+                            protocol = detail::make_protocol(request->factory);
                         } catch (...) {
                             attempt->discard();
                             request->report(std::current_exception());
