@@ -111,8 +111,8 @@ int main(int argc, char** argv) {
     CLI::App app{"Echo benchmark: ferry vs raw libuv vs Asio, same run"};
     int connections = 50;
     std::size_t size = 64;
-    int rounds = 5;
-    double seconds = 2.0;
+    int rounds = 9;
+    double seconds = 1.5;
     double warmup = 0.5;
     app.add_option("--connections", connections, "concurrent connections")
         ->check(CLI::PositiveNumber);
@@ -121,10 +121,11 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--seconds", seconds, "measured seconds per phase");
     app.add_option("--warmup", warmup, "unmeasured seconds before each phase");
-    bool ping_only = false;
-    app.add_flag("--ping-only", ping_only,
-                 "skip the stream phase (for counting instructions per round trip under "
-                 "valgrind --tool=callgrind)");
+    std::string phase = "both";
+    app.add_option("--phase", phase,
+                   "ping, stream or both (one phase alone is for counting instructions under "
+                   "valgrind --tool=callgrind)")
+        ->check(CLI::IsMember({"ping", "stream", "both"}));
     std::string only;
     app.add_option("--only", only, "run just this server (\"raw libuv\", ferry, asio)");
     CLI11_PARSE(app, argc, argv);
@@ -152,19 +153,22 @@ int main(int argc, char** argv) {
                     cpu_used = cpu_ns(child.pid) - cpu_start;
                 }
             };
-            auto ping = bench::run_load(child.port, bench::LoadMode::ping_pong, connections, size,
-                                        warmup, seconds, mark);
-            sample.round_trips_per_s = static_cast<double>(ping.round_trips) / ping.seconds;
-            sample.cpu_us_per_round_trip =
-                static_cast<double>(cpu_used) / 1e3 / static_cast<double>(ping.round_trips);
-            if (!ping_only) {
+            if (phase != "stream") {
+                auto ping = bench::run_load(child.port, bench::LoadMode::ping_pong, connections,
+                                            size, warmup, seconds, mark);
+                sample.round_trips_per_s = static_cast<double>(ping.round_trips) / ping.seconds;
+                sample.cpu_us_per_round_trip =
+                    static_cast<double>(cpu_used) / 1e3 / static_cast<double>(ping.round_trips);
+                std::printf("  %s: %" PRIu64 " round trips (server pid %d)\n", kind.name,
+                            ping.round_trips, static_cast<int>(child.pid));
+            }
+            if (phase != "ping") {
                 auto stream = bench::run_load(child.port, bench::LoadMode::stream, connections,
                                               size, warmup, seconds, mark);
                 sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
                                              (static_cast<double>(cpu_used) / 1e9);
-            } else {
-                std::printf("  %s round trips: %" PRIu64 " (pid %d)\n", kind.name, ping.round_trips,
-                            static_cast<int>(child.pid));
+                std::printf("  %s: %" PRIu64 " bytes echoed (server pid %d)\n", kind.name,
+                            stream.bytes_echoed, static_cast<int>(child.pid));
             }
             stop(child);
             samples[kind.name].push_back(sample);
@@ -174,26 +178,38 @@ int main(int argc, char** argv) {
         }
     }
 
-    auto med = [&](const std::string& name, double Sample::*field) {
-        std::vector<double> values;
-        for (const Sample& s : samples[name]) {
-            values.push_back(s.*field);
-        }
-        return median(values);
-    };
     if (!only.empty()) {
         return 0; // no baseline to compare with
     }
-    const double base_cpu = med("raw libuv", &Sample::cpu_us_per_round_trip);
-    const double base_stream = med("raw libuv", &Sample::stream_mb_per_cpu_s);
-    std::printf("%-10s %14s %16s %16s | ratio to raw libuv: %10s %12s\n", "server", "round trips/s",
-                "server us/rt", "stream MB/CPU-s", "CPU/rt", "stream eff");
+    // Ratios are taken within each round (the servers of one round ran seconds apart, so slow
+    // phases of this shared VM affect them alike), then the median over rounds is reported
+    // with the range, so the reader sees how much the machine wandered.
+    auto per_round = [&](const std::string& name, double Sample::*field, bool ratio) {
+        std::vector<double> values;
+        for (std::size_t r = 0; r < samples[name].size(); ++r) {
+            const double value = samples[name][r].*field;
+            values.push_back(ratio ? value / (samples["raw libuv"][r].*field) : value);
+        }
+        std::sort(values.begin(), values.end());
+        return values;
+    };
+    std::printf("\n%-10s %14s %14s %16s | %-36s\n", "server", "round trips/s", "server us/rt",
+                "stream MB/CPU-s", "ratio to raw libuv: median (min-max)");
     for (const ServerKind& kind : servers) {
-        const double cpu = med(kind.name, &Sample::cpu_us_per_round_trip);
-        const double stream = med(kind.name, &Sample::stream_mb_per_cpu_s);
-        std::printf("%-10s %14.0f %16.3f %16.1f | %31.3fx %11.3fx\n", kind.name,
-                    med(kind.name, &Sample::round_trips_per_s), cpu, stream, cpu / base_cpu,
-                    stream / base_stream);
+        auto rate = per_round(kind.name, &Sample::round_trips_per_s, false);
+        auto cpu = per_round(kind.name, &Sample::cpu_us_per_round_trip, false);
+        auto stream = per_round(kind.name, &Sample::stream_mb_per_cpu_s, false);
+        std::printf("%-10s %14.0f %14.3f %16.1f |\n", kind.name, median(rate), median(cpu),
+                    median(stream));
+    }
+    for (const char* name : {"ferry", "asio"}) {
+        auto rate = per_round(name, &Sample::round_trips_per_s, true);
+        auto cpu = per_round(name, &Sample::cpu_us_per_round_trip, true);
+        auto stream = per_round(name, &Sample::stream_mb_per_cpu_s, true);
+        std::printf("%-10s rt/s %.3fx (%.3f-%.3f)   CPU/rt %.3fx (%.3f-%.3f)   "
+                    "stream eff %.3fx (%.3f-%.3f)\n",
+                    name, median(rate), rate.front(), rate.back(), median(cpu), cpu.front(),
+                    cpu.back(), median(stream), stream.front(), stream.back());
     }
     return 0;
 }
