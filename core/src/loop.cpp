@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include <ferry/detail/task_runtime.hpp>
 #include <ferry/log.hpp>
 
 namespace ferry {
@@ -76,12 +77,22 @@ struct WorkRequest {
 
 using detail::ScheduledCallback;
 
+namespace {
+/// One entry of the ready queue: a call_soon callback, or a coroutine to resume.
+struct ReadyEntry {
+    std::shared_ptr<ScheduledCallback> callback;
+    std::coroutine_handle<> handle;
+    detail::TaskRuntime* task = nullptr;
+};
+} // namespace
+
 struct Loop::Impl {
     uv_loop_t uv{};
     uv_idle_t idle{};    // active while the ready queue is non-empty, so poll does not block
     uv_async_t wakeup{}; // call_soon_threadsafe and stop() from other threads
-    std::vector<std::shared_ptr<ScheduledCallback>> ready;
-    std::vector<std::shared_ptr<ScheduledCallback>> running_batch;
+    std::vector<ReadyEntry> ready;
+    std::vector<ReadyEntry> running_batch;
+    std::shared_ptr<int> lifetime = std::make_shared<int>(0);
 
     std::mutex posted_mutex;
     std::vector<Callback> posted;       // guarded by posted_mutex
@@ -180,6 +191,7 @@ void Loop::close() {
         uv_run(&impl.uv, UV_RUN_DEFAULT);
     }
     impl.closed = true;
+    impl.lifetime.reset();
     const int rc = uv_loop_close(&impl.uv);
     if (rc != 0) {
         throw Error(uv_error(rc), std::string("uv_loop_close failed: ") + uv_strerror(rc));
@@ -255,28 +267,54 @@ CallbackHandle Loop::call_soon(Callback callback) {
         return CallbackHandle(std::move(state));
     }
     state->fn = std::move(callback);
-    if (impl_->ready.empty()) {
-        uv_idle_start(&impl_->idle, [](uv_idle_t* handle) {
-            Loop& loop = loop_of(reinterpret_cast<uv_handle_t*>(handle));
-            Impl& impl = *loop.impl_;
-            // Run the batch scheduled so far; what these callbacks schedule runs next time.
-            impl.running_batch.swap(impl.ready);
-            for (auto& scheduled : impl.running_batch) {
-                if (scheduled->cancelled) {
-                    continue;
-                }
-                scheduled->done = true;
-                Callback fn = std::move(scheduled->fn);
-                loop.invoke_guarded("exception in call_soon callback", fn);
-            }
-            impl.running_batch.clear();
-            if (impl.ready.empty()) {
-                uv_idle_stop(&impl.idle);
-            }
-        });
-    }
-    impl_->ready.push_back(state);
+    impl_->ready.push_back({state, {}, nullptr});
+    start_idle();
     return CallbackHandle(std::move(state));
+}
+
+void Loop::start_idle() noexcept {
+    if (impl_->ready.size() != 1) {
+        return; // already started by the first entry
+    }
+    uv_idle_start(&impl_->idle, [](uv_idle_t* handle) {
+        Loop& loop = loop_of(reinterpret_cast<uv_handle_t*>(handle));
+        Impl& impl = *loop.impl_;
+        // Run the batch scheduled so far; what these entries schedule runs next time.
+        impl.running_batch.swap(impl.ready);
+        for (ReadyEntry& entry : impl.running_batch) {
+            if (entry.handle) {
+                if (entry.task != nullptr) {
+                    entry.task->resume(entry.handle);
+                } else {
+                    entry.handle.resume();
+                }
+                continue;
+            }
+            ScheduledCallback& scheduled = *entry.callback;
+            if (scheduled.cancelled) {
+                continue;
+            }
+            scheduled.done = true;
+            Callback fn = std::move(scheduled.fn);
+            loop.invoke_guarded("exception in call_soon callback", fn);
+        }
+        impl.running_batch.clear();
+        if (impl.ready.empty()) {
+            uv_idle_stop(&impl.idle);
+        }
+    });
+}
+
+void Loop::resume_soon(std::coroutine_handle<> handle, detail::TaskRuntime* task) noexcept {
+    if (impl_->shutting_down) {
+        return; // the frame is destroyed by the loop's shutdown instead
+    }
+    impl_->ready.push_back({nullptr, handle, task});
+    start_idle();
+}
+
+std::weak_ptr<void> Loop::lifetime_token() const noexcept {
+    return impl_->lifetime;
 }
 
 CallbackHandle Loop::call_later_ms(std::chrono::milliseconds delay, Callback callback) {

@@ -2,6 +2,7 @@
 /// Loop: the event loop (one uv_loop_t), its callbacks, timers, signals and executor.
 
 #include <chrono>
+#include <coroutine>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -21,7 +22,13 @@ class Loop;
 
 namespace detail {
 struct ScheduledCallback;
+class TaskRuntime;
 } // namespace detail
+
+template <class T>
+class Task;
+template <class T>
+class TaskHandle;
 
 /// A cancellable reference to a callback scheduled with call_soon, call_later or call_at.
 /// Dropping the handle does not cancel the callback. Loop thread only.
@@ -105,6 +112,14 @@ public:
     /// Throws ferry::Error if stop() is called before the operation completes.
     template <class T>
     T run_until_complete(const std::function<void(std::function<void(Result<T>)>)>& start);
+    /// Spawns `task` as a task the loop owns; it starts on the next iteration. The handle
+    /// cancels it, tells whether it is done and gives its result. (Defined in task.hpp.)
+    template <class T>
+    TaskHandle<T> create_task(Task<T> task);
+    /// Runs the loop until `task` finishes; returns its value or rethrows its exception.
+    /// (Defined in task.hpp.)
+    template <class T>
+    T run_until_complete(Task<T> task);
     /// Makes run() return after the current iteration. Thread-safe.
     void stop() noexcept;
     /// True while run() or run_once() executes.
@@ -146,6 +161,12 @@ public:
     /// The default handler: logs the message and exception at error level.
     static void default_exception_handler(const ExceptionContext& context);
 
+    /// Resumes `handle` on the next iteration, in FIFO order with call_soon callbacks, with
+    /// `task` as the current task. Used by awaitables; dropped once the loop is closing.
+    void resume_soon(std::coroutine_handle<> handle, detail::TaskRuntime* task) noexcept;
+    /// A token that expires when the loop is destroyed (for objects that may outlive it).
+    std::weak_ptr<void> lifetime_token() const noexcept;
+
     /// Scratch memory transports read into (64 KiB, one per loop). Its contents are valid only
     /// until the next read on this loop: data_received runs synchronously, so a view of it
     /// handed to a protocol stays valid for exactly that call.
@@ -183,6 +204,7 @@ private:
     CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
     unsigned stop_count() const noexcept;
     void close_open_resources() noexcept;
+    void start_idle() noexcept;
     void queue_work(std::function<void()> work, std::function<void(bool cancelled)> after);
 
     std::unique_ptr<Impl> impl_;

@@ -1,0 +1,130 @@
+#pragma once
+/// The runtime under coroutines: which task is running, what it waits in, and cancellation.
+/// Library awaitables build on Suspension; users normally never see these types.
+
+#include <coroutine>
+
+#include <ferry/loop.hpp>
+
+namespace ferry::detail {
+
+class Suspension;
+
+/// One spawned task as the loop sees it: resumed through resume(), which makes it the
+/// current task so that the awaitables it reaches can register with it. Loop thread only.
+class TaskRuntime : public LoopResource {
+public:
+    explicit TaskRuntime(Loop& loop) : loop_(&loop) {}
+
+    /// The loop the task runs on.
+    Loop& loop() const noexcept { return *loop_; }
+    /// The task being resumed on this thread right now, or null outside any task.
+    static TaskRuntime* current() noexcept;
+    /// Resumes `handle` (a coroutine of this task) with this task as current.
+    void resume(std::coroutine_handle<> handle) noexcept;
+    /// Asks the task to stop: the awaitable it waits in (or the next one it reaches) throws
+    /// CancelledError. False when the task has already finished.
+    bool cancel() noexcept;
+    /// True once the task has finished (value, exception or cancelled).
+    bool done() const noexcept { return done_; }
+
+protected:
+    ~TaskRuntime() = default;
+    bool done_ = false;
+
+private:
+    friend class Suspension;
+    Loop* loop_;
+    Suspension* waiting_in_ = nullptr;
+    bool cancel_requested_ = false;
+};
+
+/// Base of every library awaitable that parks a task and can be cancelled while parked.
+/// Lives inside the awaiting coroutine's frame, between await_suspend and await_resume.
+class Suspension {
+public:
+    Suspension(const Suspension&) = delete;
+    Suspension& operator=(const Suspension&) = delete;
+
+protected:
+    Suspension() = default;
+    ~Suspension();
+
+    /// Parks `handle` in the current task. Returns false (do not suspend) when a cancel is
+    /// already pending: await_resume then throws CancelledError.
+    bool park(std::coroutine_handle<> handle) noexcept;
+    /// Schedules the parked coroutine to resume on the next loop iteration.
+    void wake() noexcept;
+    /// In await_resume: throws CancelledError if the wait was cancelled.
+    void throw_if_cancelled() const;
+    /// True when the wait ended by cancellation.
+    bool was_cancelled() const noexcept { return cancelled_; }
+    /// The loop of the parked task (valid once parked).
+    Loop& loop() const noexcept;
+
+    /// The task was cancelled while parked here. Stop waiting (leave wait lists, cancel
+    /// timers) and return true to be woken at once with CancelledError; return false when
+    /// the wait will end by itself soon (e.g. it waits for a task that is now cancelling).
+    virtual bool on_cancel() noexcept = 0;
+
+private:
+    friend class TaskRuntime;
+    std::coroutine_handle<> handle_;
+    TaskRuntime* task_ = nullptr;
+    Loop* loop_ = nullptr;
+    bool cancelled_ = false;
+    bool woken_ = false;
+    bool park_attempted_ = false;
+};
+
+class WaitQueue;
+
+/// A Suspension that waits in a WaitQueue (FIFO); cancelling it leaves the queue.
+class Waiter : public Suspension {
+public:
+    /// Wakes the parked coroutine (after it was taken off its queue).
+    void notify() noexcept { wake(); }
+
+protected:
+    Waiter() = default;
+    ~Waiter();
+    bool on_cancel() noexcept override;
+
+private:
+    friend class WaitQueue;
+    Waiter* prev_ = nullptr;
+    Waiter* next_ = nullptr;
+    WaitQueue* queue_ = nullptr;
+};
+
+/// An intrusive FIFO of parked waiters: what every primitive (Event, Lock, Queue, task
+/// completion...) waits in. No allocation per wait.
+class WaitQueue {
+public:
+    WaitQueue() = default;
+    WaitQueue(const WaitQueue&) = delete;
+    WaitQueue& operator=(const WaitQueue&) = delete;
+    ~WaitQueue();
+
+    /// Appends a waiter.
+    void push_back(Waiter& waiter) noexcept;
+    /// Removes a waiter (no-op if it is not queued here).
+    void remove(Waiter& waiter) noexcept;
+    /// Takes the first waiter off the queue, or null.
+    Waiter* pop_front() noexcept;
+    /// Wakes the first waiter; false if there was none.
+    bool wake_one() noexcept;
+    /// Wakes every waiter, in order.
+    void wake_all() noexcept;
+    /// True when nobody waits.
+    bool empty() const noexcept { return head_ == nullptr; }
+
+private:
+    Waiter* head_ = nullptr;
+    Waiter* tail_ = nullptr;
+};
+
+/// The running loop of the current task; throws ferry::Error outside any task.
+Loop& running_loop();
+
+} // namespace ferry::detail

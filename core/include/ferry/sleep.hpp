@@ -1,0 +1,46 @@
+#pragma once
+/// sleep(duration): suspend the current task; sleep(0) yields to the loop once.
+
+#include <chrono>
+
+#include <ferry/detail/task_runtime.hpp>
+
+namespace ferry {
+
+/// The awaiter sleep() returns. Cancellable: cancelling the task cancels the timer.
+class SleepAwaiter : private detail::Suspension {
+public:
+    /// Sleeps for `delay` (zero: yield once, as asyncio.sleep(0)).
+    explicit SleepAwaiter(std::chrono::milliseconds delay) noexcept : delay_(delay) {}
+    ~SleepAwaiter() { timer_.cancel(); }
+
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        if (!park(awaiting)) {
+            return false;
+        }
+        if (delay_.count() <= 0) {
+            wake();
+        } else {
+            timer_ = loop().call_later(delay_, [this] { wake(); });
+        }
+        return true;
+    }
+    void await_resume() const { throw_if_cancelled(); }
+
+private:
+    bool on_cancel() noexcept override {
+        timer_.cancel();
+        return true;
+    }
+    std::chrono::milliseconds delay_;
+    CallbackHandle timer_;
+};
+
+/// Suspends the current task for `delay` (rounded up to milliseconds; never early).
+template <class Rep, class Period>
+SleepAwaiter sleep(std::chrono::duration<Rep, Period> delay) noexcept {
+    return SleepAwaiter(std::chrono::ceil<std::chrono::milliseconds>(delay));
+}
+
+} // namespace ferry

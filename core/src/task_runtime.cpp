@@ -1,0 +1,166 @@
+// The task runtime: the current task, parking and waking, and cancellation.
+#include <ferry/detail/task_runtime.hpp>
+
+namespace ferry::detail {
+namespace {
+thread_local TaskRuntime* current_task = nullptr;
+} // namespace
+
+TaskRuntime* TaskRuntime::current() noexcept {
+    return current_task;
+}
+
+void TaskRuntime::resume(std::coroutine_handle<> handle) noexcept {
+    TaskRuntime* previous = current_task;
+    current_task = this;
+    handle.resume();
+    current_task = previous;
+}
+
+bool TaskRuntime::cancel() noexcept {
+    if (done_) {
+        return false;
+    }
+    Suspension* parked = waiting_in_;
+    if (parked == nullptr || parked->woken_) {
+        // Running, not started, or about to resume: the next await throws.
+        cancel_requested_ = true;
+        return true;
+    }
+    if (parked->on_cancel()) {
+        parked->cancelled_ = true;
+        parked->wake();
+    }
+    return true;
+}
+
+Suspension::~Suspension() {
+    if (task_ != nullptr && task_->waiting_in_ == this) {
+        task_->waiting_in_ = nullptr;
+    }
+}
+
+bool Suspension::park(std::coroutine_handle<> handle) noexcept {
+    park_attempted_ = true;
+    task_ = TaskRuntime::current();
+    if (task_ == nullptr) {
+        return false; // throw_if_cancelled reports the misuse
+    }
+    loop_ = &task_->loop();
+    if (task_->cancel_requested_) {
+        task_->cancel_requested_ = false; // delivered once, as asyncio does
+        cancelled_ = true;
+        return false;
+    }
+    handle_ = handle;
+    task_->waiting_in_ = this;
+    return true;
+}
+
+void Suspension::wake() noexcept {
+    if (woken_) {
+        return;
+    }
+    woken_ = true;
+    if (task_->waiting_in_ == this) {
+        task_->waiting_in_ = nullptr;
+    }
+    loop_->resume_soon(handle_, task_);
+}
+
+void Suspension::throw_if_cancelled() const {
+    if (park_attempted_ && task_ == nullptr) {
+        throw Error(make_error_code(errc::invalid_argument),
+                    "a ferry awaitable was awaited outside a ferry task (use create_task or "
+                    "run_until_complete)");
+    }
+    if (cancelled_) {
+        throw CancelledError();
+    }
+}
+
+Loop& Suspension::loop() const noexcept {
+    return *loop_;
+}
+
+Loop& running_loop() {
+    TaskRuntime* task = TaskRuntime::current();
+    if (task == nullptr) {
+        throw Error(make_error_code(errc::invalid_argument), "no ferry task is running");
+    }
+    return task->loop();
+}
+
+} // namespace ferry::detail
+
+namespace ferry::detail {
+
+Waiter::~Waiter() {
+    if (queue_ != nullptr) {
+        queue_->remove(*this);
+    }
+}
+
+bool Waiter::on_cancel() noexcept {
+    if (queue_ != nullptr) {
+        queue_->remove(*this);
+    }
+    return true;
+}
+
+WaitQueue::~WaitQueue() {
+    // Waiters still queued belong to frames that outlive this queue: detach them so their
+    // destructors do not touch freed memory.
+    for (Waiter* w = head_; w != nullptr;) {
+        Waiter* next = w->next_;
+        w->queue_ = nullptr;
+        w->prev_ = w->next_ = nullptr;
+        w = next;
+    }
+}
+
+void WaitQueue::push_back(Waiter& waiter) noexcept {
+    waiter.queue_ = this;
+    waiter.prev_ = tail_;
+    waiter.next_ = nullptr;
+    if (tail_ != nullptr) {
+        tail_->next_ = &waiter;
+    } else {
+        head_ = &waiter;
+    }
+    tail_ = &waiter;
+}
+
+void WaitQueue::remove(Waiter& waiter) noexcept {
+    if (waiter.queue_ != this) {
+        return;
+    }
+    (waiter.prev_ != nullptr ? waiter.prev_->next_ : head_) = waiter.next_;
+    (waiter.next_ != nullptr ? waiter.next_->prev_ : tail_) = waiter.prev_;
+    waiter.queue_ = nullptr;
+    waiter.prev_ = waiter.next_ = nullptr;
+}
+
+Waiter* WaitQueue::pop_front() noexcept {
+    Waiter* first = head_;
+    if (first != nullptr) {
+        remove(*first);
+    }
+    return first;
+}
+
+bool WaitQueue::wake_one() noexcept {
+    Waiter* first = pop_front();
+    if (first == nullptr) {
+        return false;
+    }
+    first->notify();
+    return true;
+}
+
+void WaitQueue::wake_all() noexcept {
+    while (wake_one()) {
+    }
+}
+
+} // namespace ferry::detail
