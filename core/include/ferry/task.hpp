@@ -254,7 +254,7 @@ public:
 
     /// Asks the task to stop (asyncio's Task.cancel): the await it is parked in throws
     /// CancelledError. False if it has already finished.
-    bool cancel() noexcept { return state_->cancel(); }
+    bool cancel() const noexcept { return state_->cancel(); }
     /// True once the task finished with a value, an exception or by cancellation.
     bool done() const noexcept { return state_->done(); }
     /// True when the task ended by CancelledError.

@@ -48,6 +48,9 @@ public:
 
 protected:
     Suspension() = default;
+    /// Awaiters may be moved (returned, wrapped) only before they are awaited; the new one
+    /// starts unparked.
+    Suspension(Suspension&&) noexcept {}
     ~Suspension();
 
     /// Parks `handle` in the current task. Returns false (do not suspend) when a cancel is
@@ -87,6 +90,8 @@ public:
 
 protected:
     Waiter() = default;
+    /// Moving is for not-yet-awaited awaiters only: the new one is in no queue.
+    Waiter(Waiter&& other) noexcept : Suspension(std::move(other)) {}
     ~Waiter();
     bool on_cancel() noexcept override;
 

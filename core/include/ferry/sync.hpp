@@ -1,0 +1,162 @@
+#pragma once
+/// asyncio's synchronisation primitives for tasks on one loop: Event, Lock, Semaphore,
+/// BoundedSemaphore, Condition. Every wait is cancellable and waiters are served FIFO:
+/// a released Lock or Semaphore is handed to the first waiter, never grabbed by a newcomer.
+/// Loop thread only; not for synchronising threads.
+
+#include <cstddef>
+#include <functional>
+
+#include <ferry/detail/task_runtime.hpp>
+#include <ferry/task.hpp>
+
+namespace ferry {
+
+/// A flag tasks can wait for (asyncio.Event).
+class Event {
+public:
+    /// True once set() was called (until clear()).
+    bool is_set() const noexcept { return set_; }
+    /// Sets the flag and wakes every waiter.
+    void set() noexcept {
+        set_ = true;
+        waiters_.wake_all();
+    }
+    /// Clears the flag; later waits block again.
+    void clear() noexcept { set_ = false; }
+
+    /// The awaiter wait() returns.
+    struct WaitAwaiter : detail::Waiter {
+        explicit WaitAwaiter(Event& event) noexcept : event_(event) {}
+        bool await_ready() const noexcept { return event_.set_; }
+        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+            if (!park(awaiting)) {
+                return false;
+            }
+            event_.waiters_.push_back(*this);
+            return true;
+        }
+        void await_resume() const { throw_if_cancelled(); }
+
+    private:
+        Event& event_;
+    };
+    /// Waits until the flag is set (returns at once if it is).
+    WaitAwaiter wait() noexcept { return WaitAwaiter(*this); }
+
+private:
+    bool set_ = false;
+    detail::WaitQueue waiters_;
+};
+
+/// A counter of permits (asyncio.Semaphore): acquire takes one, waiting while none is free.
+class Semaphore {
+public:
+    /// A semaphore with `value` permits. Throws ferry::Error for a negative value.
+    explicit Semaphore(std::ptrdiff_t value = 1);
+    Semaphore(const Semaphore&) = delete;
+    Semaphore& operator=(const Semaphore&) = delete;
+    virtual ~Semaphore() = default;
+
+    /// True when acquire() would wait.
+    bool locked() const noexcept { return value_ == 0 || !waiters_.empty(); }
+    /// Free permits.
+    std::ptrdiff_t value() const noexcept { return value_; }
+    /// Returns a permit: handed to the first waiter if there is one.
+    virtual void release();
+
+    /// The awaiter acquire() returns.
+    struct AcquireAwaiter : detail::Waiter {
+        explicit AcquireAwaiter(Semaphore& semaphore) noexcept : semaphore_(semaphore) {}
+        bool await_ready() noexcept { return semaphore_.try_take(); }
+        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+            if (!park(awaiting)) {
+                return false;
+            }
+            semaphore_.waiters_.push_back(*this);
+            return true;
+        }
+        void await_resume() const { throw_if_cancelled(); }
+
+    private:
+        Semaphore& semaphore_;
+    };
+    /// Takes a permit, waiting (FIFO) while none is free.
+    AcquireAwaiter acquire() noexcept { return AcquireAwaiter(*this); }
+
+protected:
+    /// Takes a permit at once if one is free and nobody is queued before us.
+    bool try_take() noexcept;
+    std::ptrdiff_t value_;
+    detail::WaitQueue waiters_;
+};
+
+/// A Semaphore that refuses to be released above its initial value (asyncio.BoundedSemaphore).
+class BoundedSemaphore : public Semaphore {
+public:
+    /// A semaphore with `value` permits, never more.
+    explicit BoundedSemaphore(std::ptrdiff_t value = 1) : Semaphore(value), bound_(value) {}
+    /// Throws ferry::Error when every permit is already free.
+    void release() override;
+
+private:
+    std::ptrdiff_t bound_;
+};
+
+/// A mutual-exclusion lock for tasks (asyncio.Lock). Not reentrant.
+class Lock {
+public:
+    /// True while held.
+    bool locked() const noexcept { return semaphore_.value() == 0; }
+    /// Takes the lock, waiting (FIFO) while another task holds it.
+    Semaphore::AcquireAwaiter acquire() noexcept { return semaphore_.acquire(); }
+    /// Releases the lock (to the first waiter, if any). Throws ferry::Error if not held.
+    void release();
+
+    /// Releases a held lock when destroyed.
+    class Guard {
+    public:
+        explicit Guard(Lock& lock) noexcept : lock_(&lock) {}
+        Guard(Guard&& other) noexcept : lock_(std::exchange(other.lock_, nullptr)) {}
+        Guard& operator=(Guard&&) = delete;
+        ~Guard() {
+            if (lock_ != nullptr) {
+                lock_->release();
+            }
+        }
+
+    private:
+        Lock* lock_;
+    };
+    /// Takes the lock and returns a guard that releases it: `auto held = co_await lock.scoped();`
+    Task<Guard> scoped();
+
+private:
+    Semaphore semaphore_{1};
+};
+
+/// A condition variable for tasks (asyncio.Condition), tied to a Lock.
+class Condition {
+public:
+    /// A condition using `lock` (which must outlive it).
+    explicit Condition(Lock& lock) noexcept : lock_(lock) {}
+
+    /// The lock this condition uses.
+    Lock& lock() noexcept { return lock_; }
+    /// With the lock held: releases it, waits for notify, and re-acquires it before returning
+    /// (also when cancelled, as asyncio does). Throws ferry::Error if the lock is not held.
+    Task<void> wait();
+    /// Waits until `predicate()` is true, re-checking after each notify. Lock held throughout.
+    Task<void> wait_for(std::function<bool()> predicate);
+    /// Wakes up to `n` waiters. Requires the lock to be held.
+    void notify(std::size_t n = 1);
+    /// Wakes every waiter. Requires the lock to be held.
+    void notify_all();
+
+private:
+    struct NotifyAwaiter;
+    Lock& lock_;
+    detail::WaitQueue waiters_;
+};
+
+} // namespace ferry
