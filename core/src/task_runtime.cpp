@@ -48,9 +48,14 @@ bool Suspension::park(std::coroutine_handle<> handle) noexcept {
     }
     loop_ = &task_->loop();
     if (task_->cancel_requested_) {
-        task_->cancel_requested_ = false; // delivered once, as asyncio does
-        cancelled_ = true;
-        return false;
+        // A cancel that came before this await is delivered here, once (as asyncio does),
+        // through the same hook as a cancel while parked: a Future gets cancelled, an awaited
+        // task gets cancelled and waited for.
+        task_->cancel_requested_ = false;
+        if (on_cancel()) {
+            cancelled_ = true;
+            return false;
+        }
     }
     handle_ = handle;
     task_->waiting_in_ = this;

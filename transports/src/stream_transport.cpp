@@ -170,7 +170,8 @@ void StreamTransport::on_eof() {
                        [&] { keep_open = protocol().eof_received(); })) {
         return;
     }
-    if (!keep_open) {
+    // Both directions shut (we already sent EOF): nothing more can happen, so close.
+    if (!keep_open || eof_requested_) {
         close();
     }
 }
@@ -331,6 +332,10 @@ void StreamTransport::write_eof() {
         return;
     }
     eof_requested_ = true;
+    if (eof_received_) {
+        close(); // the peer already finished: both directions are now shut
+        return;
+    }
     if (queue_.empty()) {
         begin_shutdown();
     }

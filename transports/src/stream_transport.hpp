@@ -17,9 +17,7 @@ namespace ferry::detail {
 /// exists (a connect attempt or an accept target); start() makes it live. It holds a
 /// reference to itself from creation until libuv's close callback, so the loop owns it
 /// while its handle is open, and registers with the loop so ~Loop closes it.
-class StreamTransport final : public Transport,
-                              public LoopResource,
-                              public std::enable_shared_from_this<StreamTransport> {
+class StreamTransport final : public Transport, public LoopResource {
 public:
     /// Which libuv handle type is embedded.
     enum class Kind { tcp, pipe };

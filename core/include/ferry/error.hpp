@@ -61,6 +61,12 @@ public:
     CancelledError() : Error(make_error_code(errc::cancelled), "operation cancelled") {}
 };
 
+/// The connection was lost or reset while an operation needed it (ConnectionResetError).
+class ConnectionResetError : public Error {
+public:
+    using Error::Error;
+};
+
 /// Throws the matching ferry exception for `code`, with `what` as context.
 [[noreturn]] void throw_error(std::error_code code, const std::string& what);
 

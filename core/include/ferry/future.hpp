@@ -13,6 +13,7 @@
 #include <ferry/error.hpp>
 #include <ferry/loop.hpp>
 #include <ferry/result.hpp>
+#include <ferry/task.hpp>
 
 namespace ferry {
 
@@ -103,8 +104,9 @@ public:
             return future_.result();
         }
         bool on_cancel() noexcept override {
-            future_.cancel(); // wakes this awaiter with the future's CancelledError
-            return false;
+            Waiter::on_cancel(); // leave the queue first, then cancel the future (asyncio)
+            future_.cancel();
+            return true;
         }
 
     private:
@@ -140,5 +142,21 @@ private:
     }
     std::shared_ptr<State> state_;
 };
+
+/// Runs `work` on libuv's thread pool and yields its result on the loop thread (asyncio's
+/// loop.run_in_executor). Cancelling the awaiting task stops the wait; a job that already
+/// started runs to the end and its result is dropped. `work` must not touch the loop.
+template <class Work, class Value = std::invoke_result_t<Work&>>
+Task<Value> run_in_executor(Loop& loop, Work work) {
+    using Stored = std::conditional_t<std::is_void_v<Value>, Empty, Value>;
+    Future<Value> result(loop);
+    loop.run_in_executor(std::move(work),
+                         std::function<void(Result<Stored>)>([result](Result<Stored> r) mutable {
+                             if (!result.done()) {
+                                 result.set(std::move(r));
+                             }
+                         }));
+    co_return co_await result;
+}
 
 } // namespace ferry

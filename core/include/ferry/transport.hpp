@@ -33,7 +33,7 @@ struct WriteBufferLimits {
 /// write() never blocks and never fails synchronously: errors arrive as connection_lost.
 /// The transport owns its protocol and stays valid until connection_lost returns; users
 /// hold std::shared_ptr<Transport>.
-class Transport {
+class Transport : public std::enable_shared_from_this<Transport> {
 public:
     virtual ~Transport();
     Transport(const Transport&) = delete;

@@ -12,6 +12,7 @@
 #include <ferry/protocol.hpp>
 #include <ferry/result.hpp>
 #include <ferry/server.hpp>
+#include <ferry/task.hpp>
 #include <ferry/transport.hpp>
 
 namespace ferry {
@@ -67,5 +68,17 @@ void create_connection(Loop& loop, ProtocolFactory factory, std::string host, st
 /// The factory is called once per accepted connection.
 void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::uint16_t port,
                    ServerOptions options, ServerCallback done);
+
+/// Awaitable create_connection: yields the connected transport or throws ferry::Error naming
+/// host:port. Cancelling the awaiting task abandons the attempt; a connection that completes
+/// afterwards is aborted, never leaked.
+Task<std::shared_ptr<Transport>> create_connection(Loop& loop, ProtocolFactory factory,
+                                                   std::string host, std::uint16_t port,
+                                                   ConnectOptions options = {});
+
+/// Awaitable create_server: yields the listening server or throws ferry::Error. A server that
+/// starts after the awaiting task was cancelled is closed at once.
+Task<std::shared_ptr<Server>> create_server(Loop& loop, ProtocolFactory factory, std::string host,
+                                            std::uint16_t port, ServerOptions options = {});
 
 } // namespace ferry

@@ -29,6 +29,10 @@ void create_unix_connection(Loop& loop, ProtocolFactory factory, std::string pat
 
 /// Listens on the Unix socket (or Windows named pipe) at `path`. Binding happens at once, so
 /// the result is returned, not called back; a failure names the path and the OS reason.
+/// Awaitable create_unix_connection (same cancellation guarantee as create_connection).
+Task<std::shared_ptr<Transport>> create_unix_connection(Loop& loop, ProtocolFactory factory,
+                                                        std::string path);
+
 Result<std::shared_ptr<Server>> create_unix_server(Loop& loop, ProtocolFactory factory,
                                                    std::string path,
                                                    UnixServerOptions options = {});

@@ -53,8 +53,9 @@ protected:
     Suspension(Suspension&&) noexcept {}
     ~Suspension();
 
-    /// Parks `handle` in the current task. Returns false (do not suspend) when a cancel is
-    /// already pending: await_resume then throws CancelledError.
+    /// Parks `handle` in the current task. A cancel already pending is delivered now through
+    /// on_cancel(); when that returns true, park returns false (do not suspend) and
+    /// await_resume throws CancelledError.
     bool park(std::coroutine_handle<> handle) noexcept;
     /// Schedules the parked coroutine to resume on the next loop iteration.
     void wake() noexcept;

@@ -1,0 +1,187 @@
+#pragma once
+/// asyncio's streams: StreamReader / StreamWriter over any transport, open_connection,
+/// start_server and their Unix-socket forms. `co_await reader.readline()`.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <ferry/bytes.hpp>
+#include <ferry/error.hpp>
+#include <ferry/server.hpp>
+#include <ferry/task.hpp>
+#include <ferry/tcp.hpp>
+#include <ferry/transport.hpp>
+
+namespace ferry {
+
+/// EOF came before the requested bytes (asyncio.IncompleteReadError).
+class IncompleteReadError : public Error {
+public:
+    /// `partial` is what was read before EOF; `expected` the size asked for (0 = a separator).
+    IncompleteReadError(Bytes partial, std::size_t expected);
+    /// The bytes read before EOF (no longer in the reader).
+    Bytes partial;
+    /// The number of bytes asked for, or 0 when a separator was awaited.
+    std::size_t expected;
+};
+
+/// The reader's limit was reached before a separator (asyncio.LimitOverrunError).
+class LimitOverrunError : public Error {
+public:
+    /// `consumed` bytes would have to be consumed to get past the problem.
+    LimitOverrunError(const std::string& what, std::size_t consumed);
+    /// How many bytes lie before the point where the search stopped (still in the buffer).
+    std::size_t consumed;
+};
+
+namespace detail {
+struct ReaderState;
+struct WriterState;
+struct StreamConnection;
+struct ClientSet;
+} // namespace detail
+
+/// Default buffer limit of a StreamReader: 64 KiB.
+inline constexpr std::size_t default_stream_limit = 64 * 1024;
+
+/// Buffers incoming bytes and hands them out by count, up to a separator, or until EOF.
+/// A handle: copies share the same reader. One read may wait at a time; a second read while
+/// one waits throws ferry::Error. A cancelled read consumes nothing. While more than twice the
+/// limit is buffered the transport is paused; it resumes once at most `limit` remain.
+/// Loop thread only.
+class StreamReader {
+public:
+    /// A reader on `loop` with the given buffer limit.
+    explicit StreamReader(Loop& loop, std::size_t limit = default_stream_limit);
+
+    /// Reads up to `n` bytes (at least one unless at EOF); n = -1 reads until EOF.
+    Task<Bytes> read(std::ptrdiff_t n = -1) const;
+    /// Reads exactly `n` bytes; IncompleteReadError (with `partial`) if EOF comes first.
+    Task<Bytes> readexactly(std::size_t n) const;
+    /// Reads up to and including `separator`. At EOF: IncompleteReadError with what is
+    /// left. Over the limit: LimitOverrunError, and the data stays in the buffer.
+    Task<Bytes> readuntil(Bytes separator) const;
+    /// Reads up to the separator that ends the shortest chunk of several.
+    Task<Bytes> readuntil(std::vector<Bytes> separators) const;
+    /// Reads one line including "\n"; at EOF returns what is left (possibly empty). A line
+    /// longer than the limit is discarded up to the next "\n" (or the buffer is cleared) and
+    /// LimitOverrunError is thrown, so the next readline starts on a fresh line (asyncio).
+    Task<Bytes> readline() const;
+    /// True when EOF was fed and the buffer is empty.
+    bool at_eof() const noexcept;
+    /// Bytes buffered and not yet read.
+    std::size_t buffered() const noexcept;
+    /// The limit given at construction.
+    std::size_t limit() const noexcept;
+
+    /// Adds received bytes (from the protocol). Ignored after EOF.
+    void feed_data(ByteView data);
+    /// Marks the end of the stream.
+    void feed_eof();
+    /// Ends the stream with an error: reads that cannot be served from the buffer throw it
+    /// (bytes already buffered are still delivered first).
+    void set_exception(std::exception_ptr error);
+    /// The transport to pause and resume for flow control (null to detach).
+    void set_transport(Transport* transport) noexcept;
+
+private:
+    std::shared_ptr<detail::ReaderState> state_;
+};
+
+/// Writes to a transport with back-pressure (asyncio.StreamWriter). A handle: copies share.
+class StreamWriter {
+public:
+    /// Queues bytes; never blocks (call drain() to respect flow control).
+    void write(ByteView data) const;
+    /// Queues several buffers as one gathered write.
+    void writelines(std::span<const ByteView> parts) const;
+    /// Waits until the write buffer is at or below its low-water mark. Throws if the
+    /// connection is lost (it never hides a disconnect).
+    Task<void> drain() const;
+    /// Closes the sending side once flushed.
+    void write_eof() const;
+    /// True when write_eof() is supported.
+    bool can_write_eof() const noexcept;
+    /// Flushes and closes the transport.
+    void close() const;
+    /// True once closing or closed.
+    bool is_closing() const noexcept;
+    /// Waits until the connection is fully closed (connection_lost ran).
+    Task<void> wait_closed() const;
+    /// The transport, for extras (peername, serial settings...).
+    Transport& transport() const noexcept;
+
+private:
+    friend struct detail::StreamConnection;
+    StreamWriter(std::shared_ptr<detail::WriterState> state, std::shared_ptr<Transport> transport)
+        : state_(std::move(state)), transport_(std::move(transport)) {}
+    std::shared_ptr<detail::WriterState> state_;
+    std::shared_ptr<Transport> transport_; // the writer keeps its transport object alive
+};
+
+namespace detail {
+/// Builds the reader/writer pair for a transport; shared by the stream factories.
+struct StreamConnection {
+    static ProtocolFactory factory(Loop& loop, std::size_t limit,
+                                   std::function<void(StreamReader, StreamWriter)> on_connect);
+    static std::pair<StreamReader, StreamWriter> pair_of(Transport& transport);
+};
+} // namespace detail
+
+/// A reader and writer for one connection.
+using StreamPair = std::pair<StreamReader, StreamWriter>;
+
+/// Connects to host:port and yields (reader, writer) (asyncio.open_connection).
+Task<StreamPair> open_connection(Loop& loop, std::string host, std::uint16_t port,
+                                 ConnectOptions options = {},
+                                 std::size_t limit = default_stream_limit);
+/// Connects to the Unix socket at `path` and yields (reader, writer).
+Task<StreamPair> open_unix_connection(Loop& loop, std::string path,
+                                      std::size_t limit = default_stream_limit);
+
+/// Handles one client: spawned as a task per connection, the connection is closed when it ends.
+using ClientConnected = std::function<Task<void>(StreamReader, StreamWriter)>;
+
+/// A server whose clients are served by tasks it owns (what start_server returns).
+class StreamServer {
+public:
+    /// The listening server (addresses, port, close_clients...).
+    Server& server() const noexcept { return *server_; }
+    /// The port of the first listening socket.
+    std::uint16_t port() const { return server_->port(); }
+    /// Stops listening; client tasks go on.
+    void close() { server_->close(); }
+    /// Cancels every client task (their connections close as each task ends).
+    void cancel_clients();
+    /// Client tasks still running.
+    std::size_t client_count() const noexcept;
+    /// Waits until the server is closed and every client task has finished.
+    Task<void> wait_closed() const;
+
+    /// Use start_server / start_unix_server.
+    StreamServer(std::shared_ptr<Server> server, std::shared_ptr<detail::ClientSet> clients);
+
+private:
+    std::shared_ptr<Server> server_;
+    std::shared_ptr<detail::ClientSet> clients_;
+};
+
+/// Listens on host:port and runs `client_connected(reader, writer)` as a task per client
+/// (asyncio.start_server).
+Task<std::shared_ptr<StreamServer>> start_server(Loop& loop, ClientConnected client_connected,
+                                                 std::string host, std::uint16_t port,
+                                                 ServerOptions options = {},
+                                                 std::size_t limit = default_stream_limit);
+/// Listens on the Unix socket at `path`, one task per client.
+Task<std::shared_ptr<StreamServer>> start_unix_server(Loop& loop, ClientConnected client_connected,
+                                                      std::string path,
+                                                      std::size_t limit = default_stream_limit);
+
+} // namespace ferry
