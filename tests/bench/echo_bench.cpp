@@ -30,6 +30,7 @@ struct ServerKind {
 const ServerKind servers[] = {
     {"raw libuv", bench::run_libuv_server},
     {"ferry", bench::run_ferry_server},
+    {"ferry streams", bench::run_ferry_streams_server},
     {"asio", bench::run_asio_server},
 };
 
@@ -137,8 +138,8 @@ int main(int argc, char** argv) {
     std::map<std::string, std::vector<Sample>> samples;
     for (int round = 0; round < rounds; ++round) {
         // Rotate the order each round so no server always runs first.
-        for (int i = 0; i < 3; ++i) {
-            const ServerKind& kind = servers[(i + round) % 3];
+        for (std::size_t i = 0; i < std::size(servers); ++i) {
+            const ServerKind& kind = servers[(i + round) % std::size(servers)];
             if (!only.empty() && only != kind.name) {
                 continue;
             }
@@ -193,20 +194,20 @@ int main(int argc, char** argv) {
         std::sort(values.begin(), values.end());
         return values;
     };
-    std::printf("\n%-10s %14s %14s %16s | %-36s\n", "server", "round trips/s", "server us/rt",
+    std::printf("\n%-14s %14s %14s %16s | %-36s\n", "server", "round trips/s", "server us/rt",
                 "stream MB/CPU-s", "ratio to raw libuv: median (min-max)");
     for (const ServerKind& kind : servers) {
         auto rate = per_round(kind.name, &Sample::round_trips_per_s, false);
         auto cpu = per_round(kind.name, &Sample::cpu_us_per_round_trip, false);
         auto stream = per_round(kind.name, &Sample::stream_mb_per_cpu_s, false);
-        std::printf("%-10s %14.0f %14.3f %16.1f |\n", kind.name, median(rate), median(cpu),
+        std::printf("%-14s %14.0f %14.3f %16.1f |\n", kind.name, median(rate), median(cpu),
                     median(stream));
     }
-    for (const char* name : {"ferry", "asio"}) {
+    for (const char* name : {"ferry", "ferry streams", "asio"}) {
         auto rate = per_round(name, &Sample::round_trips_per_s, true);
         auto cpu = per_round(name, &Sample::cpu_us_per_round_trip, true);
         auto stream = per_round(name, &Sample::stream_mb_per_cpu_s, true);
-        std::printf("%-10s rt/s %.3fx (%.3f-%.3f)   CPU/rt %.3fx (%.3f-%.3f)   "
+        std::printf("%-14s rt/s %.3fx (%.3f-%.3f)   CPU/rt %.3fx (%.3f-%.3f)   "
                     "stream eff %.3fx (%.3f-%.3f)\n",
                     name, median(rate), rate.front(), rate.back(), median(cpu), cpu.front(),
                     cpu.back(), median(stream), stream.front(), stream.back());

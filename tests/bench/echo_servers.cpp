@@ -16,6 +16,8 @@
 namespace bench {
 namespace {
 
+using ferry::Task;
+
 constexpr std::size_t buffer_size = 64 * 1024;
 constexpr std::size_t high_water = 64 * 1024;
 
@@ -38,6 +40,17 @@ public:
 private:
     ferry::Transport* transport_ = nullptr;
 };
+
+Task<void> stream_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
+    for (;;) {
+        ferry::Bytes data = co_await reader.read(buffer_size);
+        if (data.empty()) {
+            co_return;
+        }
+        writer.write(data);
+        co_await writer.drain();
+    }
+}
 
 // --- raw libuv -------------------------------------------------------------------------
 
@@ -178,6 +191,14 @@ void run_ferry_server(int port_fd) {
         [&](ferry::Result<std::shared_ptr<ferry::Server>> server) {
             report_port(port_fd, server.value()->port());
         });
+    loop.run();
+    std::exit(0);
+}
+
+void run_ferry_streams_server(int port_fd) {
+    ferry::Loop loop;
+    auto server = loop.run_until_complete(ferry::start_server(loop, stream_echo, "127.0.0.1", 0));
+    report_port(port_fd, server->port());
     loop.run();
     std::exit(0);
 }

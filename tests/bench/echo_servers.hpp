@@ -7,6 +7,8 @@ namespace bench {
 
 /// ferry's Protocol API: data_received -> write; pause_writing pauses reading.
 [[noreturn]] void run_ferry_server(int port_fd);
+/// ferry's streams: `read(64 KiB)` -> write -> drain, one task per connection.
+[[noreturn]] void run_ferry_streams_server(int port_fd);
 /// Raw libuv: read callback -> uv_try_write, remainder copied into a uv_write.
 [[noreturn]] void run_libuv_server(int port_fd);
 /// Asio: async_read_some -> async_write -> read again, the canonical Asio echo.

@@ -1,0 +1,227 @@
+// The data-collection pattern ferry exists for: N producers read lines from their sources
+// (instruments on TCP today; serial ports once the serial issue lands) into one bounded
+// Queue; one consumer appends them, timestamped, to a CSV file. A source that drops is
+// reconnected with backoff; a failed file write is retried, and nothing queued is lost.
+//
+//   producer_consumer --source 127.0.0.1:5001 --source 127.0.0.1:5002 --csv out.csv
+//   producer_consumer demo [--lines N] [--csv out.csv]   simulated instruments, one drops
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <ferry/ferry.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using ferry::Task;
+
+/// One reading: where it came from, when, and the line itself.
+struct Sample {
+    std::string source;
+    std::string received_at; // ISO 8601, UTC, milliseconds
+    std::string line;
+};
+
+std::string utc_now() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[96];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms.count()));
+    return text;
+}
+
+/// CSV field quoting (RFC 4180).
+std::string csv_field(const std::string& value) {
+    std::string quoted = "\"";
+    for (char c : value) {
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    }
+    return quoted + "\"";
+}
+
+/// Reads lines from host:port into `queue` for ever, reconnecting with backoff (0.1 s
+/// doubling to 5 s) when the source cannot be reached or drops. `put` waits while the queue
+/// is full, so a slow disk slows the readers (and then the sources) instead of growing memory.
+Task<void> producer(ferry::Loop& loop, std::string host, std::uint16_t port,
+                    ferry::Queue<Sample>& queue) {
+    const std::string name = host + ":" + std::to_string(port);
+    auto backoff = 100ms;
+    for (;;) {
+        try {
+            auto [reader, writer] = co_await ferry::open_connection(
+                loop, host, port, ferry::ConnectOptions{.timeout = 3s});
+            std::printf("[%s] connected\n", name.c_str());
+            backoff = 100ms;
+            for (;;) {
+                ferry::Bytes raw = co_await reader.readline();
+                if (raw.empty()) {
+                    break; // the source closed
+                }
+                std::string line = ferry::ByteView(raw).to_string();
+                while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
+                    line.pop_back();
+                }
+                // A named Sample, not a temporary in the co_await operand: GCC 12 mishandles
+                // class temporaries there (see docs/design.md, "Compiler notes").
+                Sample sample{name, utc_now(), std::move(line)};
+                co_await queue.put(std::move(sample));
+            }
+            std::printf("[%s] source closed the connection\n", name.c_str());
+        } catch (const ferry::CancelledError&) {
+            throw;
+        } catch (const ferry::Error& e) {
+            std::printf("[%s] %s; retrying in %lld ms\n", name.c_str(), e.what(),
+                        static_cast<long long>(backoff.count()));
+        }
+        co_await ferry::sleep(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(5s));
+    }
+}
+
+/// Appends samples to `path` in batches, on the executor (file I/O would block the loop).
+/// A failed write is retried with the same batch, so no sample is dropped.
+Task<void> consumer(ferry::Loop& loop, std::string path, ferry::Queue<Sample>& queue,
+                    std::size_t stop_after, std::size_t& written) {
+    while (stop_after == 0 || written < stop_after) {
+        std::vector<Sample> batch;
+        batch.push_back(co_await queue.get());
+        while (!queue.empty() && batch.size() < 256) {
+            batch.push_back(queue.get_nowait());
+        }
+        auto append_batch = [path, batch] {
+            std::ofstream out(path, std::ios::app);
+            for (const Sample& s : batch) {
+                out << s.received_at << ',' << csv_field(s.source) << ',' << csv_field(s.line)
+                    << '\n';
+            }
+            out.flush();
+            if (!out) {
+                throw std::runtime_error("cannot append to " + path);
+            }
+        };
+        for (int attempt = 1;; ++attempt) {
+            std::string failure;
+            try {
+                co_await ferry::run_in_executor(loop, append_batch);
+                break;
+            } catch (const std::runtime_error& e) {
+                failure = e.what(); // no co_await inside a handler: retry below
+            }
+            std::printf("write failed (attempt %d): %s; retrying\n", attempt, failure.c_str());
+            co_await ferry::sleep(std::chrono::milliseconds(std::min(100 * attempt, 2000)));
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            queue.task_done();
+        }
+        written += batch.size();
+    }
+}
+
+/// A simulated instrument: sends "<name>,<reading>" lines every `period`; after `drop_after`
+/// lines (if non-zero) it hangs up on the client, to show the producer reconnecting.
+ferry::ClientConnected instrument(std::string name, std::chrono::milliseconds period,
+                                  int drop_after) {
+    return
+        [name, period, drop_after](ferry::StreamReader, ferry::StreamWriter writer) -> Task<void> {
+            for (int n = 1; drop_after == 0 || n <= drop_after; ++n) {
+                writer.write(name + ",reading=" + std::to_string(20.0 + n * 0.25) + "\r\n");
+                co_await writer.drain();
+                co_await ferry::sleep(period);
+            }
+        };
+}
+
+Task<int> run(ferry::Loop& loop, std::vector<std::pair<std::string, std::uint16_t>> sources,
+              std::string csv, std::size_t lines) {
+    ferry::Queue<Sample> queue(64); // bounded: the backlog never exceeds 64 samples
+    std::size_t written = 0;
+    ferry::TaskGroup producers(loop);
+    for (auto& [host, port] : sources) {
+        producers.create_task(producer(loop, host, port, queue));
+    }
+    co_await consumer(loop, csv, queue, lines, written);
+    std::printf("wrote %zu samples to %s\n", written, csv.c_str());
+    co_return 0; // leaving the scope cancels the producers
+}
+
+Task<int> demo(ferry::Loop& loop, std::string csv, std::size_t lines) {
+    // Three instruments; the second hangs up after 5 lines to show reconnection.
+    auto thermometer = instrument("thermometer", 20ms, 0);
+    auto flaky = instrument("flaky-scale", 30ms, 5);
+    auto barometer = instrument("barometer", 50ms, 0);
+    std::vector<std::shared_ptr<ferry::StreamServer>> servers;
+    servers.push_back(co_await ferry::start_server(loop, thermometer, "127.0.0.1", 0));
+    servers.push_back(co_await ferry::start_server(loop, flaky, "127.0.0.1", 0));
+    servers.push_back(co_await ferry::start_server(loop, barometer, "127.0.0.1", 0));
+    std::vector<std::pair<std::string, std::uint16_t>> sources;
+    for (auto& server : servers) {
+        sources.emplace_back("127.0.0.1", server->port());
+    }
+    const int status = co_await run(loop, sources, csv, lines);
+    for (auto& server : servers) {
+        server->close();
+        server->cancel_clients();
+        co_await server->wait_closed();
+    }
+    co_return status;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Collect lines from several sources into a timestamped CSV file"};
+    std::vector<std::string> sources;
+    std::string csv = "samples.csv";
+    std::size_t lines = 0;
+    app.add_option("--source", sources, "host:port of a line-oriented source (repeatable)");
+    app.add_option("--csv", csv, "CSV file to append to");
+    app.add_option("--lines", lines, "stop after this many samples (0: run for ever)");
+    auto* demo_mode = app.add_subcommand("demo", "simulated instruments on loopback");
+    demo_mode->add_option("--lines", lines, "samples to collect")->default_val(40);
+    demo_mode->add_option("--csv", csv, "CSV file to append to");
+    CLI11_PARSE(app, argc, argv);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+    ferry::Loop loop;
+    try {
+        if (*demo_mode) {
+            return loop.run_until_complete(demo(loop, csv, lines == 0 ? 40 : lines));
+        }
+        if (sources.empty()) {
+            std::fprintf(stderr, "producer_consumer: give at least one --source, or use demo\n");
+            return 2;
+        }
+        std::vector<std::pair<std::string, std::uint16_t>> parsed;
+        for (const std::string& source : sources) {
+            const auto colon = source.rfind(':');
+            if (colon == std::string::npos) {
+                std::fprintf(stderr, "producer_consumer: bad --source %s (want host:port)\n",
+                             source.c_str());
+                return 2;
+            }
+            const int port = std::atoi(source.c_str() + colon + 1);
+            if (port <= 0 || port > 65535) {
+                std::fprintf(stderr, "producer_consumer: bad port in --source %s\n",
+                             source.c_str());
+                return 2;
+            }
+            parsed.emplace_back(source.substr(0, colon), static_cast<std::uint16_t>(port));
+        }
+        return loop.run_until_complete(run(loop, parsed, csv, lines));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "producer_consumer: %s\n", e.what());
+        return 1;
+    }
+}
