@@ -125,7 +125,7 @@ Loop::Loop() : impl_(std::make_unique<Impl>()) {
 #endif
     const int rc = uv_loop_init(&impl_->uv);
     if (rc != 0) {
-        throw Error(uv_error(rc), "uv_loop_init failed");
+        throw Error(uv_error(rc), std::string("uv_loop_init failed: ") + uv_strerror(rc));
     }
     impl_->uv.data = this;
     uv_idle_init(&impl_->uv, &impl_->idle);
@@ -383,7 +383,8 @@ void Loop::queue_work(std::function<void()> work, std::function<void(bool cancel
         });
     if (rc != 0) {
         std::unique_ptr<detail::WorkRequest> failed(request);
-        throw Error(uv_error(rc), "run_in_executor: uv_queue_work failed");
+        throw Error(uv_error(rc),
+                    std::string("run_in_executor: uv_queue_work failed: ") + uv_strerror(rc));
     }
     impl_->work.insert(request);
 }
@@ -418,7 +419,8 @@ void Loop::add_signal_handler(int signum, Callback handler) {
         signum);
     if (rc != 0) {
         entry->close();
-        throw Error(uv_error(rc), "add_signal_handler(" + std::to_string(signum) + ")");
+        throw Error(uv_error(rc), "add_signal_handler(" + std::to_string(signum) +
+                                      "): " + uv_strerror(rc));
     }
     impl_->signals.emplace(signum, entry);
 }

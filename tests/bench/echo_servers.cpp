@@ -42,13 +42,17 @@ private:
 };
 
 Task<void> stream_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
-    for (;;) {
-        ferry::Bytes data = co_await reader.read(buffer_size);
-        if (data.empty()) {
-            co_return;
+    try {
+        for (;;) {
+            ferry::Bytes data = co_await reader.read(buffer_size);
+            if (data.empty()) {
+                co_return;
+            }
+            writer.write(data);
+            co_await writer.drain();
         }
-        writer.write(data);
-        co_await writer.drain();
+    } catch (const ferry::ConnectionResetError&) {
+        // The load generator closes its connections abruptly between phases: a normal end.
     }
 }
 

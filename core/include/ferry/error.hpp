@@ -41,12 +41,22 @@ std::error_code make_error_code(errc value) noexcept;
 std::error_code uv_error(int status) noexcept;
 
 /// Base of every exception ferry throws: a std::system_error with a message saying what failed.
+/// what() is exactly that message (ferry's messages already name the reason; libstdc++'s
+/// system_error would append the code's text a second time).
 class Error : public std::system_error {
 public:
     /// An error with its code and a message naming what failed (host:port, path, option...).
-    Error(std::error_code code, const std::string& what) : std::system_error(code, what) {}
-    /// An error with just a code.
+    Error(std::error_code code, const std::string& what)
+        : std::system_error(code, what), message_(what) {}
+    /// An error with just a code; what() is the code's message.
     explicit Error(std::error_code code) : std::system_error(code) {}
+    /// The message given, or the code's message when none was.
+    const char* what() const noexcept override {
+        return message_.empty() ? std::system_error::what() : message_.c_str();
+    }
+
+private:
+    std::string message_;
 };
 
 /// The operation timed out (asyncio.TimeoutError).
