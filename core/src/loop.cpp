@@ -419,8 +419,8 @@ void Loop::add_signal_handler(int signum, Callback handler) {
         signum);
     if (rc != 0) {
         entry->close();
-        throw Error(uv_error(rc), "add_signal_handler(" + std::to_string(signum) +
-                                      "): " + uv_strerror(rc));
+        throw Error(uv_error(rc),
+                    "add_signal_handler(" + std::to_string(signum) + "): " + uv_strerror(rc));
     }
     impl_->signals.emplace(signum, entry);
 }

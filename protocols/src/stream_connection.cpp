@@ -50,8 +50,9 @@ private:
     WaitQueue& queue_;
 };
 
-/// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol).
-class StreamProtocol final : public Protocol {
+/// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol). A
+/// BufferedProtocol: the transport receives straight into the reader's buffer.
+class StreamProtocol final : public BufferedProtocol {
 public:
     StreamProtocol(Loop& loop, std::size_t limit,
                    std::function<void(StreamReader, StreamWriter)> on_connect)
@@ -65,7 +66,10 @@ public:
             on_connect_(reader, StreamConnection::pair_of(transport).second);
         }
     }
-    void data_received(ByteView data) override { reader.feed_data(data); }
+    std::span<std::byte> get_buffer(std::size_t size_hint) override {
+        return reader.prepare(size_hint);
+    }
+    void buffer_updated(std::size_t nbytes) override { reader.commit(nbytes); }
     bool eof_received() override {
         reader.feed_eof();
         return true; // keep the sending side open; the writer closes it

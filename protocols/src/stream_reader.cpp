@@ -21,13 +21,16 @@ LimitOverrunError::LimitOverrunError(const std::string& what, std::size_t consum
 namespace detail {
 
 /// The reader's buffer and waiting state, shared by every StreamReader handle and the protocol.
+/// Unread bytes are buffer[start, end); buffer[end, size) is scratch space the transport
+/// receives into (prepare/commit), so incoming data is never copied.
 struct ReaderState {
     ReaderState(Loop& l, std::size_t lim) : loop(l), limit(lim) {}
 
     Loop& loop;
     std::size_t limit;
     Bytes buffer;
-    std::size_t start = 0; // unread bytes are buffer[start, size)
+    std::size_t start = 0;
+    std::size_t end = 0;
     bool eof = false;
     std::exception_ptr error;
     Transport* transport = nullptr;
@@ -35,10 +38,42 @@ struct ReaderState {
     bool reading = false; // a read is waiting for data
     WaitQueue waiting;
 
-    std::size_t size() const noexcept { return buffer.size() - start; }
+    std::size_t size() const noexcept { return end - start; }
     ByteView view() const noexcept { return ByteView(buffer.data() + start, size()); }
 
+    /// Room for at least `want` more bytes after `end`.
+    std::span<std::byte> prepare(std::size_t want) {
+        if (buffer.size() - end < want) {
+            if (start > 0 && start >= size()) {
+                // Reuse the dead prefix instead of growing (a cheap move: it is the smaller part).
+                std::memmove(buffer.data(), buffer.data() + start, size());
+                end -= start;
+                start = 0;
+            }
+            if (buffer.size() - end < want) {
+                buffer.resize(end + want); // Bytes does not zero-fill
+            }
+        }
+        return {buffer.data() + end, buffer.size() - end};
+    }
+    /// `n` bytes were written at the start of the last prepared space.
+    void commit(std::size_t n) {
+        end += n;
+        maybe_pause();
+        waiting.wake_one();
+    }
     Bytes take(std::size_t n) {
+        if (start == 0 && n == end && n * 4 >= buffer.capacity()) {
+            // Everything buffered goes out and fills a good part of the buffer: hand over the
+            // buffer itself instead of copying (small reads are copied, so a 64-byte result
+            // does not carry a 64 KiB allocation).
+            buffer.resize(end);
+            Bytes out = std::move(buffer);
+            buffer = Bytes();
+            start = end = 0;
+            maybe_resume();
+            return out;
+        }
         Bytes out(buffer.begin() + static_cast<std::ptrdiff_t>(start),
                   buffer.begin() + static_cast<std::ptrdiff_t>(start + n));
         consume(n);
@@ -46,13 +81,8 @@ struct ReaderState {
     }
     void consume(std::size_t n) {
         start += n;
-        if (start == buffer.size()) {
-            buffer.clear();
-            start = 0;
-        } else if (start >= 64 * 1024 && start >= size()) {
-            // Compact once the dead prefix is large and at least as big as what is left.
-            buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(start));
-            start = 0;
+        if (start == end) {
+            start = end = 0; // keep the memory for the next receive
         }
         maybe_resume();
     }
@@ -285,9 +315,18 @@ void StreamReader::feed_data(ByteView data) {
     if (data.empty() || state_->eof) {
         return;
     }
-    append(state_->buffer, data);
-    state_->maybe_pause();
-    state_->waiting.wake_one();
+    std::memcpy(state_->prepare(data.size()).data(), data.data(), data.size());
+    state_->commit(data.size());
+}
+
+std::span<std::byte> StreamReader::prepare(std::size_t size_hint) {
+    return state_->prepare(size_hint);
+}
+
+void StreamReader::commit(std::size_t n) {
+    if (!state_->eof) {
+        state_->commit(n);
+    }
 }
 
 void StreamReader::feed_eof() {

@@ -1,5 +1,8 @@
 // Event, Lock, Semaphore, BoundedSemaphore, Condition, Queue and Future: semantics, FIFO
 // fairness, and cancellation while waiting in each (nothing held or lost afterwards).
+#include <atomic>
+#include <thread>
+
 #include <ferry/future.hpp>
 #include <ferry/queue.hpp>
 #include <ferry/sleep.hpp>
@@ -287,6 +290,65 @@ TEST_F(SyncTest, FutureWrapsACallbackApi) {
     EXPECT_TRUE(transport->peername());
     transport->close();
     server->close();
+}
+
+} // namespace
+} // namespace ferry
+
+namespace ferry {
+namespace {
+
+class CancelAtEveryAwaitTest : public test::LoopTest {
+protected:
+    /// Spawns `body`, lets it park, cancels it, and expects it to end cancelled.
+    void expect_cancellable(Task<void> body) {
+        auto task = loop.create_task(std::move(body));
+        loop.run_once(false);
+        loop.run_once(false);
+        ASSERT_FALSE(task.done()) << "the await did not park";
+        task.cancel();
+        ASSERT_TRUE(test::run_until(
+            loop, [&] { return task.done(); }, std::chrono::seconds(5)));
+        EXPECT_TRUE(task.cancelled());
+    }
+};
+
+TEST_F(CancelAtEveryAwaitTest, SemaphoreAcquireKeepsItsPermitCount) {
+    Semaphore semaphore(0);
+    expect_cancellable([](Semaphore& s) -> Task<void> { co_await s.acquire(); }(semaphore));
+    semaphore.release();
+    EXPECT_EQ(semaphore.value(), 1); // the cancelled waiter took nothing
+}
+
+TEST_F(CancelAtEveryAwaitTest, QueueJoin) {
+    Queue<int> queue;
+    queue.put_nowait(1);
+    expect_cancellable([](Queue<int>& q) -> Task<void> { co_await q.join(); }(queue));
+    EXPECT_EQ(queue.size(), 1u);
+}
+
+TEST_F(CancelAtEveryAwaitTest, RunInExecutorStopsWaitingAndDropsTheResult) {
+    // Shared: the job may still be polling it after this test body has returned.
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    expect_cancellable([](Loop& l, std::shared_ptr<std::atomic<bool>> r) -> Task<void> {
+        auto job = [r] {
+            while (!*r) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        };
+        co_await run_in_executor(l, job);
+    }(loop, release));
+    *release = true; // the job finishes later; its result goes nowhere
+}
+
+TEST_F(CancelAtEveryAwaitTest, ConditionWaitFor) {
+    Lock lock;
+    Condition condition(lock);
+    expect_cancellable([](Lock& l, Condition& c) -> Task<void> {
+        auto held = co_await l.scoped();
+        co_await c.wait_for([] { return false; });
+    }(lock, condition));
+    EXPECT_FALSE(lock.locked()); // re-acquired on cancel, then released by the guard
 }
 
 } // namespace

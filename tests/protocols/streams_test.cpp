@@ -338,3 +338,48 @@ TEST_F(StreamsTest, ExecutorResultsAreAwaitable) {
 
 } // namespace
 } // namespace ferry
+
+namespace ferry {
+namespace {
+
+TEST_F(StreamsTest, CancellingDrainAndWaitClosedLeavesTheConnectionUsable) {
+    auto body = [](Loop& l) -> Task<std::string> {
+        auto server = co_await start_server(l, echo_lines, "127.0.0.1", 0);
+        auto [reader, writer] = co_await open_connection(l, "127.0.0.1", server->port());
+        auto closing = l.create_task(writer.wait_closed());
+        co_await sleep(std::chrono::milliseconds(1));
+        closing.cancel();
+        co_await sleep(std::chrono::milliseconds(1));
+        EXPECT_TRUE(closing.cancelled());
+        writer.write("still works\n");
+        co_await writer.drain();
+        auto line = text(co_await reader.readline());
+        writer.close();
+        co_await writer.wait_closed();
+        server->close();
+        co_await server->wait_closed();
+        co_return line;
+    };
+    EXPECT_EQ(loop.run_until_complete(body(loop)), "still works\n");
+}
+
+TEST_F(StreamReaderTest, BulkReadsHandOverTheBufferAndStayCorrect) {
+    StreamReader reader(loop);
+    const std::string big(100'000, 'b');
+    reader.feed_data(big);
+    reader.feed_data("tail");
+    reader.feed_eof();
+    auto all = [](StreamReader r) -> Task<std::string> { co_return text(co_await r.read()); };
+    EXPECT_EQ(loop.run_until_complete(all(reader)), big + "tail");
+    StreamReader second(loop);
+    second.feed_data("x");
+    auto one = [](StreamReader r) -> Task<std::size_t> {
+        Bytes b = co_await r.read(10);
+        co_return b.capacity();
+    };
+    EXPECT_LT(loop.run_until_complete(one(second)),
+              1024u); // small reads are copied, not handed over
+}
+
+} // namespace
+} // namespace ferry

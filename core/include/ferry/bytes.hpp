@@ -3,15 +3,45 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace ferry {
 
-/// An owned, growable byte buffer.
-using Bytes = std::vector<std::byte>;
+namespace detail {
+/// std::allocator, except that growing a vector leaves new elements uninitialised instead of
+/// zero-filling them: a reader can resize its buffer and let the OS write into it without
+/// first paying for a memset of every byte.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = DefaultInitAllocator<U>;
+    };
+    DefaultInitAllocator() noexcept = default;
+    template <class U>
+    DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* where) noexcept(std::is_nothrow_default_constructible_v<U>) {
+        ::new (static_cast<void*>(where)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* where, Args&&... args) {
+        ::new (static_cast<void*>(where)) U(std::forward<Args>(args)...);
+    }
+};
+} // namespace detail
+
+/// An owned, growable byte buffer. Like std::vector<std::byte>, except that `Bytes(n)` and
+/// `resize(n)` leave the new bytes unspecified (as malloc does); write `Bytes(n, std::byte{0})`
+/// for zeros. That is what lets streams hand their buffers to the caller without copying.
+using Bytes = std::vector<std::byte, detail::DefaultInitAllocator<std::byte>>;
 
 /// A non-owning view of bytes; built implicitly from strings, byte spans and byte vectors.
 /// Valid only as long as the memory it points at: a protocol must copy what it keeps.
@@ -38,6 +68,8 @@ public:
     ByteView(std::span<const std::uint8_t> bytes) noexcept : ByteView(bytes.data(), bytes.size()) {}
     /// A view of an owned buffer.
     ByteView(const Bytes& bytes) noexcept : ByteView(bytes.data(), bytes.size()) {}
+    /// A view of a std::vector of bytes.
+    ByteView(const std::vector<std::byte>& bytes) noexcept : ByteView(bytes.data(), bytes.size()) {}
     /// A view of a vector of unsigned chars.
     ByteView(const std::vector<std::uint8_t>& bytes) noexcept
         : ByteView(bytes.data(), bytes.size()) {}

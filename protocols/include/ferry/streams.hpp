@@ -83,6 +83,10 @@ public:
 
     /// Adds received bytes (from the protocol). Ignored after EOF.
     void feed_data(ByteView data);
+    /// Space to receive at least `size_hint` bytes into directly (then call commit()).
+    std::span<std::byte> prepare(std::size_t size_hint);
+    /// `n` bytes were received into the space prepare() returned.
+    void commit(std::size_t n);
     /// Marks the end of the stream.
     void feed_eof();
     /// Ends the stream with an error: reads that cannot be served from the buffer throw it
