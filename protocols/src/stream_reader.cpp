@@ -74,8 +74,7 @@ struct ReaderState {
             maybe_resume();
             return out;
         }
-        Bytes out(buffer.begin() + static_cast<std::ptrdiff_t>(start),
-                  buffer.begin() + static_cast<std::ptrdiff_t>(start + n));
+        Bytes out = ByteView(buffer.data() + start, n).to_bytes();
         consume(n);
         return out;
     }

@@ -273,7 +273,7 @@ void StreamTransport::enqueue(ByteView data) {
     if (queue_.size() > in_flight_ && queue_.back().size() + data.size() <= coalesce_limit) {
         append(queue_.back(), data);
     } else {
-        queue_.emplace_back(data.begin(), data.end());
+        queue_.push_back(data.to_bytes());
     }
     queued_bytes_ += data.size();
 }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <span>
@@ -100,7 +101,7 @@ public:
     /// The same bytes as a span.
     constexpr std::span<const std::byte> as_span() const noexcept { return {data_, size_}; }
     /// An owned copy.
-    Bytes to_bytes() const { return Bytes(begin(), end()); }
+    Bytes to_bytes() const;
     /// An owned copy as a string.
     std::string to_string() const { return std::string(as_string_view()); }
 
@@ -112,9 +113,21 @@ private:
 /// True when both views hold the same bytes.
 bool operator==(ByteView a, ByteView b) noexcept;
 
-/// Appends `bytes` to `buffer`.
+/// Appends `bytes` to `buffer` with one memcpy. (Range insert would copy byte by byte:
+/// libstdc++ only uses memcpy for std::allocator itself.)
 inline void append(Bytes& buffer, ByteView bytes) {
-    buffer.insert(buffer.end(), bytes.begin(), bytes.end());
+    if (bytes.empty()) {
+        return;
+    }
+    const std::size_t old_size = buffer.size();
+    buffer.resize(old_size + bytes.size()); // default-initialises: no per-byte work
+    std::memcpy(buffer.data() + old_size, bytes.data(), bytes.size());
+}
+
+inline Bytes ByteView::to_bytes() const {
+    Bytes copy;
+    append(copy, *this);
+    return copy;
 }
 
 /// Renders bytes as a classic hex dump (offset, hex, ASCII), for trace logging and tests.
