@@ -46,22 +46,6 @@ Task<Lock::Guard> Lock::scoped() {
     co_return Guard(*this);
 }
 
-struct Condition::NotifyAwaiter : detail::Waiter {
-    explicit NotifyAwaiter(detail::WaitQueue& queue) noexcept : queue_(queue) {}
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        if (!park(awaiting)) {
-            return false;
-        }
-        queue_.push_back(*this);
-        return true;
-    }
-    void await_resume() const { throw_if_cancelled(); }
-
-private:
-    detail::WaitQueue& queue_;
-};
-
 Task<void> Condition::wait() {
     if (!lock_.locked()) {
         throw Error(make_error_code(errc::invalid_argument),
@@ -70,7 +54,7 @@ Task<void> Condition::wait() {
     lock_.release();
     std::exception_ptr cancelled;
     try {
-        co_await NotifyAwaiter(waiters_);
+        co_await detail::QueueWait(waiters_);
     } catch (const CancelledError&) {
         cancelled = std::current_exception();
     }

@@ -32,24 +32,6 @@ struct ClientSet {
 
 namespace {
 
-/// Parks a task in one of the writer's wait queues.
-class WriterWait : public Waiter {
-public:
-    explicit WriterWait(WaitQueue& queue) noexcept : queue_(queue) {}
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        if (!park(awaiting)) {
-            return false;
-        }
-        queue_.push_back(*this);
-        return true;
-    }
-    void await_resume() const { throw_if_cancelled(); }
-
-private:
-    WaitQueue& queue_;
-};
-
 /// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol). A
 /// BufferedProtocol: the transport receives straight into the reader's buffer.
 class StreamProtocol final : public BufferedProtocol {
@@ -110,7 +92,7 @@ private:
 
 Task<void> drain_writer(std::shared_ptr<WriterState> state) {
     while (state->paused && !state->lost) {
-        co_await WriterWait(state->drainers);
+        co_await QueueWait(state->drainers);
     }
     if (state->lost) {
         throw_lost(*state);
@@ -119,7 +101,7 @@ Task<void> drain_writer(std::shared_ptr<WriterState> state) {
 
 Task<void> wait_writer_closed(std::shared_ptr<WriterState> state) {
     while (!state->lost) {
-        co_await WriterWait(state->closers);
+        co_await QueueWait(state->closers);
     }
 }
 

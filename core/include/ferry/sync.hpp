@@ -154,7 +154,6 @@ public:
     void notify_all();
 
 private:
-    struct NotifyAwaiter;
     Lock& lock_;
     detail::WaitQueue waiters_;
 };

@@ -130,6 +130,25 @@ private:
     Waiter* tail_ = nullptr;
 };
 
+/// Parks the current task in `queue` until something wakes it (or it is cancelled).
+class QueueWait : public Waiter {
+public:
+    /// A wait in `queue`, which must outlive it.
+    explicit QueueWait(WaitQueue& queue) noexcept : queue_(queue) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        if (!park(awaiting)) {
+            return false;
+        }
+        queue_.push_back(*this);
+        return true;
+    }
+    void await_resume() const { throw_if_cancelled(); }
+
+private:
+    WaitQueue& queue_;
+};
+
 /// The running loop of the current task; throws ferry::Error outside any task.
 Loop& running_loop();
 
