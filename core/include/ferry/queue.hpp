@@ -120,18 +120,10 @@ public:
         }
     }
 
-    /// The awaiter join() returns.
-    struct JoinAwaiter : detail::Waiter {
-        explicit JoinAwaiter(Queue& queue) noexcept : queue_(queue) {}
+    /// The awaiter join() returns: ready at once when nothing is unfinished.
+    struct JoinAwaiter : detail::QueueWait {
+        explicit JoinAwaiter(Queue& queue) noexcept : QueueWait(queue.joiners_), queue_(queue) {}
         bool await_ready() const noexcept { return queue_.unfinished_ == 0; }
-        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-            if (!park(awaiting)) {
-                return false;
-            }
-            queue_.joiners_.push_back(*this);
-            return true;
-        }
-        void await_resume() const { throw_if_cancelled(); }
 
     private:
         Queue& queue_;

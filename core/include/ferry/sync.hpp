@@ -25,18 +25,10 @@ public:
     /// Clears the flag; later waits block again.
     void clear() noexcept { set_ = false; }
 
-    /// The awaiter wait() returns.
-    struct WaitAwaiter : detail::Waiter {
-        explicit WaitAwaiter(Event& event) noexcept : event_(event) {}
+    /// The awaiter wait() returns: ready at once when the flag is set.
+    struct WaitAwaiter : detail::QueueWait {
+        explicit WaitAwaiter(Event& event) noexcept : QueueWait(event.waiters_), event_(event) {}
         bool await_ready() const noexcept { return event_.set_; }
-        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-            if (!park(awaiting)) {
-                return false;
-            }
-            event_.waiters_.push_back(*this);
-            return true;
-        }
-        void await_resume() const { throw_if_cancelled(); }
 
     private:
         Event& event_;
@@ -65,18 +57,11 @@ public:
     /// Returns a permit: handed to the first waiter if there is one.
     virtual void release();
 
-    /// The awaiter acquire() returns.
-    struct AcquireAwaiter : detail::Waiter {
-        explicit AcquireAwaiter(Semaphore& semaphore) noexcept : semaphore_(semaphore) {}
+    /// The awaiter acquire() returns: takes a free permit at once, else queues.
+    struct AcquireAwaiter : detail::QueueWait {
+        explicit AcquireAwaiter(Semaphore& semaphore) noexcept
+            : QueueWait(semaphore.waiters_), semaphore_(semaphore) {}
         bool await_ready() noexcept { return semaphore_.try_take(); }
-        bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-            if (!park(awaiting)) {
-                return false;
-            }
-            semaphore_.waiters_.push_back(*this);
-            return true;
-        }
-        void await_resume() const { throw_if_cancelled(); }
 
     private:
         Semaphore& semaphore_;
