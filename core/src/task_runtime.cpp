@@ -73,6 +73,18 @@ void Suspension::wake() noexcept {
     loop_->resume_soon(handle_, task_);
 }
 
+void Suspension::wake_now() noexcept {
+    if (woken_ || current_task != nullptr) {
+        wake(); // inside a task: never resume another one re-entrantly
+        return;
+    }
+    woken_ = true;
+    if (task_->waiting_in_ == this) {
+        task_->waiting_in_ = nullptr;
+    }
+    task_->resume(handle_);
+}
+
 void Suspension::throw_if_cancelled() const {
     if (park_attempted_ && task_ == nullptr) {
         throw Error(make_error_code(errc::invalid_argument),
@@ -160,6 +172,15 @@ bool WaitQueue::wake_one() noexcept {
         return false;
     }
     first->notify();
+    return true;
+}
+
+bool WaitQueue::wake_one_now() noexcept {
+    Waiter* first = pop_front();
+    if (first == nullptr) {
+        return false;
+    }
+    first->notify_now();
     return true;
 }
 

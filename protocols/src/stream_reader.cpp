@@ -60,7 +60,11 @@ struct ReaderState {
     void commit(std::size_t n) {
         end += n;
         maybe_pause();
-        waiting.wake_one();
+        // The reader runs now, from the transport's read callback, so it consumes the bytes
+        // while they are still in cache, as a Protocol's data_received would; waking it on
+        // the next iteration instead let every connection's reads pile up first (measured:
+        // 0.6x raw libuv's stream efficiency, against 1.0x for a Protocol echo).
+        waiting.wake_one_now();
     }
     Bytes take(std::size_t n) {
         if (start == 0 && n == end && n * 4 >= buffer.capacity()) {

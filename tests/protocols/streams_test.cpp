@@ -182,6 +182,45 @@ TEST_F(StreamReaderTest, AnErrorComesAfterTheBufferedBytes) {
     EXPECT_THROW(loop.run_until_complete(line(reader)), ConnectionResetError);
 }
 
+TEST_F(StreamReaderTest, DataFedFromACallbackResumesTheReaderBeforeReturning) {
+    StreamReader reader(loop);
+    auto first_line = [](StreamReader r) -> Task<std::string> {
+        co_return text(co_await r.readline());
+    };
+    auto task = loop.create_task(first_line(reader));
+    std::size_t buffered_after_feed = 99;
+    bool done_after_feed = false;
+    loop.call_soon([&] { // FIFO: runs once the new task has started and parked
+        reader.feed_data("line\n");
+        // Resumed in place (as data_received would run), so the line is already taken.
+        buffered_after_feed = reader.buffered();
+        done_after_feed = task.done();
+    });
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return task.done(); }, 5s));
+    EXPECT_EQ(buffered_after_feed, 0u);
+    EXPECT_TRUE(done_after_feed);
+    EXPECT_EQ(task.result(), "line\n");
+}
+
+TEST_F(StreamReaderTest, DataFedFromATaskWakesTheReaderOnTheNextIteration) {
+    StreamReader reader(loop);
+    auto first_line = [](StreamReader r) -> Task<std::string> {
+        co_return text(co_await r.readline());
+    };
+    auto reading = loop.create_task(first_line(reader));
+    auto feed = [](StreamReader r, TaskHandle<std::string> other) -> Task<std::size_t> {
+        co_await sleep(1ms); // the reader is parked by now
+        r.feed_data("line\n");
+        EXPECT_FALSE(other.done()); // tasks never nest: it runs after this one yields
+        co_return r.buffered();
+    };
+    EXPECT_EQ(loop.run_until_complete(feed(reader, reading)), 5u);
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return reading.done(); }, 5s));
+    EXPECT_EQ(reading.result(), "line\n");
+}
+
 class StreamsTest : public LoopTest {};
 
 Task<void> echo_lines(StreamReader reader, StreamWriter writer) {
@@ -262,6 +301,46 @@ TEST_F(StreamsTest, AReaderThatDoesNotReadPausesTheTransport) {
         co_return all.size();
     };
     EXPECT_EQ(loop.run_until_complete(body(loop)), 16u * 64 * 1024);
+}
+
+TEST_F(StreamsTest, AHandlerThatAbortsOrClosesInsideItsFirstReadIsSafe) {
+    // The handler is resumed inside the transport's read callback while more data is still
+    // in the socket: aborting or closing there must end the connection once, cleanly.
+    for (const bool abort : {true, false}) {
+        auto body = [](Loop& l, bool abort_it) -> Task<std::size_t> {
+            ClientConnected handler = [abort_it](StreamReader r, StreamWriter w) -> Task<void> {
+                Bytes first = co_await r.read(1);
+                EXPECT_EQ(first.size(), 1u);
+                if (abort_it) {
+                    w.transport().abort();
+                } else {
+                    w.write("bye");
+                    w.close();
+                }
+                co_await w.wait_closed();
+            };
+            auto server = co_await start_server(l, handler, "127.0.0.1", 0);
+            auto [reader, writer] = co_await open_connection(l, "127.0.0.1", server->port());
+            const std::string mebibyte(1024 * 1024, 'x');
+            writer.write(mebibyte);
+            Bytes reply;
+            try {
+                reply = co_await reader.read(); // until the server's side ends
+            } catch (const ConnectionResetError&) {
+                // abort() may reset the connection: also a clean end for this test
+            }
+            writer.close();
+            co_await writer.wait_closed();
+            while (server->client_count() > 0) {
+                co_await sleep(1ms);
+            }
+            server->close();
+            co_await server->wait_closed();
+            co_return reply.size();
+        };
+        const std::size_t reply = loop.run_until_complete(body(loop, abort));
+        EXPECT_EQ(reply, abort ? 0u : 3u);
+    }
 }
 
 TEST_F(StreamsTest, CancelClientsEndsHandlersAndTheirConnections) {

@@ -59,6 +59,9 @@ protected:
     bool park(std::coroutine_handle<> handle) noexcept;
     /// Schedules the parked coroutine to resume on the next loop iteration.
     void wake() noexcept;
+    /// Resumes the parked coroutine now when no task is running (an I/O callback), else as
+    /// wake(). For handing freshly received data to its reader while it is hot in cache.
+    void wake_now() noexcept;
     /// In await_resume: throws CancelledError if the wait was cancelled.
     void throw_if_cancelled() const;
     /// True when the wait ended by cancellation.
@@ -88,6 +91,8 @@ class Waiter : public Suspension {
 public:
     /// Wakes the parked coroutine (after it was taken off its queue).
     void notify() noexcept { wake(); }
+    /// Resumes the parked coroutine at once when called outside any task (see wake_now).
+    void notify_now() noexcept { wake_now(); }
 
 protected:
     Waiter() = default;
@@ -120,6 +125,8 @@ public:
     Waiter* pop_front() noexcept;
     /// Wakes the first waiter; false if there was none.
     bool wake_one() noexcept;
+    /// Wakes the first waiter, resuming it before returning when no task is running.
+    bool wake_one_now() noexcept;
     /// Wakes every waiter, in order.
     void wake_all() noexcept;
     /// True when nobody waits.
