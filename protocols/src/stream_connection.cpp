@@ -5,6 +5,7 @@
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
+#include <ferry/serial.hpp>
 #include <ferry/streams.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/unix.hpp>
@@ -200,6 +201,14 @@ Task<StreamPair> open_unix_connection(Loop& loop, std::string path, std::size_t 
     auto transport = co_await create_unix_connection(
         loop, detail::StreamConnection::factory(loop, limit, {}), std::move(path));
     co_return detail::StreamConnection::pair_of(*transport);
+}
+
+Task<StreamPair> open_serial_connection(Loop& loop, std::string path, SerialOptions options,
+                                        std::size_t limit) {
+    auto transport =
+        create_serial_connection(loop, detail::StreamConnection::factory(loop, limit, {}),
+                                 std::move(path), std::move(options));
+    co_return detail::StreamConnection::pair_of(*transport.value()); // throws the open error
 }
 
 StreamServer::StreamServer(std::shared_ptr<Server> server,

@@ -7,6 +7,7 @@
 
 #include <ferry/ferry.hpp>
 
+#include "../support/pty_pair.hpp"
 #include "../support/test_support.hpp"
 
 namespace ferry {
@@ -458,6 +459,44 @@ TEST_F(StreamReaderTest, BulkReadsHandOverTheBufferAndStayCorrect) {
     };
     EXPECT_LT(loop.run_until_complete(one(second)),
               1024u); // small reads are copied, not handed over
+}
+
+TEST_F(StreamsTest, SerialPortsAsStreams) {
+    test::PtyPair device;
+    // The instrument sends readings split at awkward places, as a UART would deliver them.
+    ASSERT_EQ(::write(device.master(), "T=21.", 5), 5);
+    auto body = [](Loop& l, std::string path, int master) -> Task<std::vector<std::string>> {
+        SerialOptions options;
+        options.baud_rate = 115200;
+        auto [reader, writer] = co_await open_serial_connection(l, path, options);
+        EXPECT_NE(dynamic_cast<SerialTransport*>(&writer.transport()), nullptr);
+        std::vector<std::string> got;
+        EXPECT_EQ(::write(master, "5\nT=2", 5), 5);
+        got.push_back(text(co_await reader.readline()));
+        EXPECT_EQ(::write(master, "2.0\n", 4), 4);
+        got.push_back(text(co_await reader.readline()));
+        writer.write("READ?\n");
+        co_await writer.drain();
+        co_await dynamic_cast<SerialTransport&>(writer.transport()).drain_to_wire();
+        char sent[16] = {};
+        const ssize_t n = ::read(master, sent, sizeof sent);
+        got.emplace_back(sent, n > 0 ? static_cast<std::size_t>(n) : 0);
+        writer.close();
+        co_await writer.wait_closed();
+        co_return got;
+    };
+    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), device.master())),
+              (std::vector<std::string>{"T=21.5\n", "T=22.0\n", "READ?\n"}));
+    auto missing = [](Loop& l) -> Task<void> {
+        co_await open_serial_connection(l, "/dev/ferry-no-such-port");
+    };
+    try {
+        loop.run_until_complete(missing(loop));
+        ADD_FAILURE() << "opening a missing port succeeded";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "no such serial port: /dev/ferry-no-such-port (is the device plugged in?)");
+    }
 }
 
 } // namespace

@@ -11,6 +11,7 @@
 #include <ferry/protocol.hpp>
 #include <ferry/queue.hpp>
 #include <ferry/result.hpp>
+#include <ferry/serial.hpp>
 #include <ferry/server.hpp>
 #include <ferry/sleep.hpp>
 #include <ferry/streams.hpp>

@@ -14,6 +14,7 @@
 
 #include <ferry/bytes.hpp>
 #include <ferry/error.hpp>
+#include <ferry/serial.hpp>
 #include <ferry/server.hpp>
 #include <ferry/task.hpp>
 #include <ferry/tcp.hpp>
@@ -149,6 +150,12 @@ Task<StreamPair> open_connection(Loop& loop, std::string host, std::uint16_t por
 /// Connects to the Unix socket at `path` and yields (reader, writer).
 Task<StreamPair> open_unix_connection(Loop& loop, std::string path,
                                       std::size_t limit = default_stream_limit);
+
+/// Opens the serial port at `path` and yields (reader, writer); the writer's transport is a
+/// SerialTransport (`writer.transport()`), for drain_to_wire, break and the modem lines.
+/// Throws the open error (no such port, permission, busy, invalid option).
+Task<StreamPair> open_serial_connection(Loop& loop, std::string path, SerialOptions options = {},
+                                        std::size_t limit = default_stream_limit);
 
 /// Handles one client: spawned as a task per connection, the connection is closed when it ends.
 using ClientConnected = std::function<Task<void>(StreamReader, StreamWriter)>;

@@ -1,0 +1,49 @@
+#pragma once
+// The POSIX serial device underneath SerialTransport: opening with errors a user can act on,
+// termios configuration, modem lines, break, purge and queue sizes. Private to
+// ferry::transports. Every function throws ferry::Error naming the port and what failed.
+
+#include <termios.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <ferry/serial.hpp>
+
+namespace ferry::detail {
+
+/// Opens `path` non-blocking, raw, VMIN = VTIME = 0, with `options` applied (exclusive
+/// access, lines on open, low latency, RS-485). Returns the descriptor.
+int open_serial_device(const std::string& path, const SerialOptions& options);
+/// Writes `options` into `settings` (raw mode, speed, bits, parity, stop bits, flow control,
+/// HUPCL, VMIN = VTIME = 0). False when the rate has no termios constant (termios2 needed).
+bool apply_to_termios(termios& settings, const SerialOptions& options) noexcept;
+/// Applies the line settings of `options` (speed, bits, parity, stop bits, flow control,
+/// HUPCL) to an open port, at once (TCSANOW).
+void configure_serial_device(int fd, const std::string& path, const SerialOptions& options);
+/// Releases exclusive access and closes the descriptor.
+void close_serial_device(int fd, bool exclusive) noexcept;
+
+/// Sets (on) or clears one modem output line (TIOCM_RTS or TIOCM_DTR).
+void set_modem_line(int fd, const std::string& path, int line, bool on);
+/// Reads the modem input lines.
+ModemStatus read_modem_status(int fd, const std::string& path);
+/// Blocks until a line in `watch` changes (TIOCMIWAIT). Executor threads only. Returns 0 or
+/// an errno value (EINTR when interrupted).
+int wait_modem_lines(int fd, const ModemStatus& watch) noexcept;
+/// Starts (on) or ends a break condition.
+void set_break(int fd, const std::string& path, bool on);
+/// Discards the input queue, the output queue or both.
+void purge_device(int fd, const std::string& path, Purge which);
+/// Bytes received and not read (TIOCINQ).
+std::size_t device_input_waiting(int fd, const std::string& path);
+/// Bytes in the transmit queue (TIOCOUTQ); a pseudo-terminal always reports 0.
+std::size_t device_output_waiting(int fd, const std::string& path);
+
+/// Sets a baud rate termios has no constant for (Linux termios2/BOTHER). 0 or -1 (errno).
+int set_custom_baud_rate(int fd, std::uint32_t baud_rate) noexcept;
+/// The output baud rate as the kernel stores it (termios2), 0 if unknown.
+std::uint32_t current_baud_rate(int fd) noexcept;
+
+} // namespace ferry::detail

@@ -1,0 +1,64 @@
+// create_serial_connection and SerialTransport's awaitable forms. Portable.
+#include <ferry/future.hpp>
+#include <ferry/serial.hpp>
+
+#include "serial_transport_posix.hpp"
+#include "stream_transport.hpp" // make_protocol
+
+namespace ferry {
+Task<void> SerialTransport::drain_to_wire() {
+    std::shared_ptr<Transport> keep_alive = shared_from_this();
+    Future<> done(loop());
+    drain_to_wire([done, path = path()](std::error_code error) mutable {
+        if (done.done()) {
+            return;
+        }
+        if (error) {
+            done.set_exception(std::make_exception_ptr(
+                ConnectionResetError(error, "drain_to_wire on " + path + ": " + error.message())));
+        } else {
+            done.set_result();
+        }
+    });
+    co_await done;
+}
+
+Task<void> SerialTransport::send_break(std::chrono::milliseconds duration) {
+    std::shared_ptr<Transport> keep_alive = shared_from_this();
+    Future<> done(loop());
+    send_break(duration, [done, path = path()](std::error_code error) mutable {
+        if (done.done()) {
+            return;
+        }
+        if (error) {
+            done.set_exception(std::make_exception_ptr(
+                Error(error, "send_break on " + path + ": " + error.message())));
+        } else {
+            done.set_result();
+        }
+    });
+    co_await done;
+}
+
+Result<std::shared_ptr<SerialTransport>> create_serial_connection(Loop& loop,
+                                                                  ProtocolFactory factory,
+                                                                  std::string path,
+                                                                  SerialOptions options) {
+    std::shared_ptr<detail::PosixSerialTransport> transport;
+    try {
+        transport = detail::PosixSerialTransport::open(loop, std::move(path), std::move(options));
+    } catch (const Error&) {
+        return std::current_exception();
+    }
+    std::unique_ptr<Protocol> protocol;
+    try {
+        protocol = detail::make_protocol(factory);
+    } catch (...) {
+        transport->discard();
+        return std::current_exception();
+    }
+    transport->start(std::move(protocol));
+    return std::shared_ptr<SerialTransport>(transport);
+}
+
+} // namespace ferry

@@ -1,0 +1,636 @@
+// PosixSerialTransport: poll-driven reads and writes, flow control, break, drain_to_wire,
+// device removal and the close sequence over a tty descriptor.
+#include "serial_transport_posix.hpp"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+
+#include <ferry/future.hpp>
+#include <ferry/log.hpp>
+
+#include "serial_device_posix.hpp"
+#include "serial_modem_wait_posix.hpp"
+
+namespace ferry::detail {
+namespace {
+
+// Small writes queued behind a full device buffer are appended to the last chunk up to here.
+constexpr std::size_t coalesce_limit = 64 * 1024;
+// At most this many chunks per writev.
+constexpr int max_iovecs = 64;
+// Reads per readiness report before returning to the loop (fairness between ports).
+constexpr int max_reads_per_event = 16;
+
+PosixSerialTransport& transport_of(uv_handle_t* handle) {
+    return *static_cast<PosixSerialTransport*>(handle->data);
+}
+
+std::error_code closed_error() {
+    return make_error_code(errc::closed);
+}
+
+/// Milliseconds (at least 1) that `characters` take on the wire with `options`.
+std::uint64_t wire_time_ms(std::size_t characters, const SerialOptions& options) {
+    const double seconds = static_cast<double>(characters) * character_time(options);
+    return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(seconds * 1000.0)));
+}
+
+} // namespace
+
+std::shared_ptr<PosixSerialTransport> PosixSerialTransport::open(Loop& loop, std::string path,
+                                                                 SerialOptions options) {
+    if (loop.is_shutting_down()) {
+        throw Error(make_error_code(errc::loop_closed), "the loop is closing");
+    }
+    const int fd = open_serial_device(path, options);
+    auto transport =
+        std::make_shared<PosixSerialTransport>(loop, std::move(path), std::move(options), fd);
+    const int rc = uv_poll_init(loop.native(), &transport->poll_, fd);
+    if (rc != 0) {
+        close_serial_device(fd, transport->options_.exclusive);
+        throw Error(uv_error(rc), "cannot watch " + transport->path_ + ": " + uv_strerror(rc));
+    }
+    uv_timer_init(loop.native(), &transport->break_timer_);
+    uv_timer_init(loop.native(), &transport->drain_timer_);
+    for (auto* handle : {reinterpret_cast<uv_handle_t*>(&transport->poll_),
+                         reinterpret_cast<uv_handle_t*>(&transport->break_timer_),
+                         reinterpret_cast<uv_handle_t*>(&transport->drain_timer_)}) {
+        handle->data = transport.get();
+    }
+    transport->open_handles_ = 3;
+    transport->read_buffer_ = loop.read_buffer();
+    transport->self_ = transport;
+    loop.register_resource(*transport);
+    return transport;
+}
+
+PosixSerialTransport::PosixSerialTransport(Loop& loop, std::string path, SerialOptions options,
+                                           int fd)
+    : SerialTransport(loop), fd_(fd), path_(std::move(path)), options_(std::move(options)) {}
+
+PosixSerialTransport::~PosixSerialTransport() = default;
+
+void PosixSerialTransport::start(std::unique_ptr<Protocol> protocol) {
+    set_protocol(std::move(protocol));
+    state_ = State::open;
+    started_ = true;
+    reading_ = true;
+    log().debug("{} open at {}", path_, describe(options_));
+    if (!call_protocol("exception in connection_made",
+                       [this] { this->protocol().connection_made(*this); })) {
+        return;
+    }
+    if (state_ == State::open) {
+        reading_ = !read_paused_;
+        update_poll();
+    }
+}
+
+void PosixSerialTransport::discard() noexcept {
+    state_ = State::closing;
+    begin_close();
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+void PosixSerialTransport::update_poll() {
+    if (state_ == State::closed || uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_))) {
+        return;
+    }
+    // UV_PRIORITIZED (POLLPRI) never fires on a tty; it keeps the descriptor registered while
+    // reading is paused and nothing is queued, so a hang-up is still reported.
+    int events = UV_PRIORITIZED;
+    if (reading_) {
+        events |= UV_READABLE;
+    }
+    if (!queue_.empty() && !in_break_) {
+        events |= UV_WRITABLE;
+    }
+    if (events == poll_events_) {
+        return;
+    }
+    const int rc = uv_poll_start(&poll_, events, [](uv_poll_t* handle, int status, int ready) {
+        transport_of(reinterpret_cast<uv_handle_t*>(handle)).on_poll(status, ready);
+    });
+    if (rc != 0) {
+        fail(uv_error(rc));
+        return;
+    }
+    poll_events_ = events;
+}
+
+void PosixSerialTransport::on_poll(int status, int events) {
+    if (state_ != State::open && state_ != State::closing) {
+        return;
+    }
+    if (status < 0) {
+        // libuv reports POLLERR this way (and has stopped the handle): what the device still
+        // holds is delivered, then the loss. A tty raises POLLERR when it is hung up.
+        poll_events_ = -1;
+        if (reading_) {
+            read_ready();
+        }
+        fail(make_error_code(errc::device_removed));
+        return;
+    }
+    if ((events & UV_READABLE) != 0 && reading_) {
+        read_ready();
+    }
+    if ((events & UV_WRITABLE) != 0 && (state_ == State::open || state_ == State::closing)) {
+        flush();
+    }
+    if ((events & (UV_READABLE | UV_WRITABLE)) == 0) {
+        check_hangup(); // only a hang-up wakes a descriptor registered for nothing else
+    }
+}
+
+void PosixSerialTransport::read_ready() {
+    for (int i = 0; i < max_reads_per_event && reading_ && state_ == State::open; ++i) {
+        std::span<std::byte> space = read_buffer_;
+        BufferedProtocol* buffered = buffered_protocol();
+        if (buffered != nullptr) {
+            const bool ok = call_protocol("exception in get_buffer", [&] {
+                space = buffered->get_buffer(read_buffer_.size());
+                if (space.empty()) {
+                    throw Error(make_error_code(errc::invalid_argument),
+                                "BufferedProtocol::get_buffer returned an empty buffer");
+                }
+            });
+            if (!ok) {
+                return;
+            }
+        }
+        const ssize_t n = ::read(fd_, space.data(), space.size());
+        if (n > 0) {
+            const auto count = static_cast<std::size_t>(n);
+            if (log().should_log(spdlog::level::trace)) {
+                log().trace("{}: read {} bytes\n{}", path_, count,
+                            hex_dump(ByteView(space.data(), count)));
+            }
+            if (buffered != nullptr) {
+                call_protocol("exception in buffer_updated",
+                              [&] { buffered->buffer_updated(count); });
+            } else {
+                call_protocol("exception in data_received",
+                              [&] { protocol().data_received(ByteView(space.data(), count)); });
+            }
+            if (count < space.size()) {
+                return; // the device had no more
+            }
+            continue;
+        }
+        if (n == 0) {
+            // With VMIN = VTIME = 0 the tty answers "nothing yet" with 0 rather than EAGAIN
+            // (n_tty checks the zero timeout before O_NONBLOCK), so 0 alone is no hang-up.
+            check_hangup();
+            return;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            fail(io_error(errno));
+        }
+        return;
+    }
+}
+
+void PosixSerialTransport::check_hangup() {
+    pollfd probe{fd_, POLLIN, 0};
+    if (::poll(&probe, 1, 0) == 1 && (probe.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+        fail(make_error_code(errc::device_removed));
+    }
+}
+
+std::error_code PosixSerialTransport::io_error(int error) const noexcept {
+    if (error == EIO || error == ENXIO || error == ENODEV) {
+        return make_error_code(errc::device_removed);
+    }
+    return uv_error(uv_translate_sys_error(error));
+}
+
+void PosixSerialTransport::pause_reading() {
+    read_paused_ = true;
+    if (reading_) {
+        reading_ = false;
+        update_poll();
+    }
+}
+
+void PosixSerialTransport::resume_reading() {
+    read_paused_ = false;
+    if (!reading_ && state_ == State::open) {
+        reading_ = true;
+        update_poll();
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+void PosixSerialTransport::write(ByteView data) {
+    if (state_ != State::open) {
+        log().debug("{}: write ignored: the transport is closing", path_);
+        return;
+    }
+    if (data.empty()) {
+        return;
+    }
+    if (queue_.empty() && !in_break_) {
+        const ssize_t n = ::write(fd_, data.data(), data.size());
+        if (n > 0) {
+            sent_since_drain_ = true;
+            drain_tail_waited_ = false;
+            if (static_cast<std::size_t>(n) == data.size()) {
+                return;
+            }
+            data = data.subview(static_cast<std::size_t>(n));
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            fail(io_error(errno));
+            return;
+        }
+    }
+    enqueue(data);
+    update_poll();
+    maybe_pause_protocol();
+}
+
+void PosixSerialTransport::enqueue(ByteView data) {
+    if (queue_.size() > 1 && queue_.back().size() + data.size() <= coalesce_limit) {
+        append(queue_.back(), data); // never the front: it may be partly written
+    } else {
+        queue_.push_back(data.to_bytes());
+    }
+    queued_bytes_ += data.size();
+}
+
+void PosixSerialTransport::flush() {
+    while (!queue_.empty() && !in_break_) {
+        std::array<iovec, max_iovecs> parts;
+        int count = 0;
+        for (auto it = queue_.begin(); it != queue_.end() && count < max_iovecs; ++it, ++count) {
+            const std::size_t skip = count == 0 ? front_offset_ : 0;
+            parts[count].iov_base = it->data() + skip;
+            parts[count].iov_len = it->size() - skip;
+        }
+        const ssize_t n = ::writev(fd_, parts.data(), count);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN) {
+                fail(io_error(errno));
+                return;
+            }
+            break;
+        }
+        sent_since_drain_ = true;
+        drain_tail_waited_ = false;
+        auto written = static_cast<std::size_t>(n);
+        queued_bytes_ -= written;
+        while (written > 0) {
+            const std::size_t left = queue_.front().size() - front_offset_;
+            if (written < left) {
+                front_offset_ += written;
+                break;
+            }
+            written -= left;
+            queue_.pop_front();
+            front_offset_ = 0;
+        }
+        if (n == 0) {
+            break;
+        }
+    }
+    after_queue_change();
+}
+
+void PosixSerialTransport::after_queue_change() {
+    maybe_resume_protocol(); // may write more
+    if (state_ == State::closed) {
+        return;
+    }
+    update_poll();
+    if (queue_.empty()) {
+        if (state_ == State::closing) {
+            begin_close();
+            return;
+        }
+        check_drain();
+    }
+}
+
+void PosixSerialTransport::write_eof() {
+    log().debug("{}: write_eof ignored: a serial port has no end-of-stream", path_);
+}
+
+// ---- serial controls -------------------------------------------------------------------
+
+void PosixSerialTransport::require_open(const char* what) const {
+    if (state_ != State::open) {
+        throw Error(closed_error(), std::string(what) + " on " + path_ + ": the port is closed");
+    }
+}
+
+void PosixSerialTransport::reconfigure(const SerialOptions& options) {
+    require_open("reconfigure");
+    validate(options);
+    configure_serial_device(fd_, path_, options);
+    options_ = options;
+    log().debug("{} reconfigured to {}", path_, describe(options_));
+}
+
+void PosixSerialTransport::set_rts(bool on) {
+    require_open("set_rts");
+    set_modem_line(fd_, path_, TIOCM_RTS, on);
+}
+
+void PosixSerialTransport::set_dtr(bool on) {
+    require_open("set_dtr");
+    set_modem_line(fd_, path_, TIOCM_DTR, on);
+}
+
+ModemStatus PosixSerialTransport::modem_status() const {
+    require_open("modem_status");
+    return read_modem_status(fd_, path_);
+}
+
+Task<ModemStatus> PosixSerialTransport::wait_modem_change(ModemStatus watch) {
+    require_open("wait_modem_change");
+    read_modem_status(fd_, path_); // fails fast, without an executor trip, if there are none
+    // The job's completion holds the transport: the descriptor must stay open (and this
+    // object alive to close it) until the job has left the ioctl.
+    std::shared_ptr<Transport> keep_alive = shared_from_this();
+    auto wait = std::make_shared<ModemWait>(fd_, watch);
+    modem_waits_.push_back(wait);
+    Future<int> outcome(loop());
+    loop().run_in_executor(
+        std::function<int()>([wait] { return run_modem_wait(*wait); }),
+        std::function<void(Result<int>)>([this, keep_alive, wait, outcome](Result<int> r) mutable {
+            std::erase(modem_waits_, wait);
+            if (state_ == State::closed && modem_waits_.empty()) {
+                release_descriptor(); // the close was waiting for this job
+            }
+            if (!outcome.done()) {
+                outcome.set(std::move(r));
+            }
+        }));
+    int result = 0;
+    bool cancelled = false;
+    try {
+        result = co_await outcome;
+    } catch (const CancelledError&) {
+        cancelled = true;
+    }
+    if (cancelled) {
+        interrupt_modem_wait(loop(), wait);
+        throw CancelledError();
+    }
+    if (result == ECANCELED) {
+        throw Error(closed_error(), "wait_modem_change on " + path_ + ": the port was closed");
+    }
+    if (result == ENOTTY || result == EINVAL) {
+        throw Error(make_error_code(errc::not_supported),
+                    "wait_modem_change on " + path_ + ": not supported by this device");
+    }
+    if (result != 0) {
+        throw Error(io_error(result), "wait_modem_change on " + path_ + ": " +
+                                          uv_strerror(uv_translate_sys_error(result)));
+    }
+    require_open("wait_modem_change");
+    co_return read_modem_status(fd_, path_);
+}
+
+void PosixSerialTransport::send_break(std::chrono::milliseconds duration, SerialCallback done) {
+    auto report = [this, &done](std::error_code error) {
+        if (done) {
+            loop().call_soon([done = std::move(done), error] { done(error); });
+        }
+    };
+    if (state_ != State::open) {
+        report(closed_error());
+        return;
+    }
+    if (in_break_) {
+        report(make_error_code(errc::invalid_argument));
+        return;
+    }
+    try {
+        set_break(fd_, path_, true);
+    } catch (const Error& e) {
+        report(e.code());
+        return;
+    }
+    in_break_ = true;
+    break_done_ = std::move(done);
+    update_poll(); // no writable interest while the line is held in break
+    uv_timer_start(
+        &break_timer_,
+        [](uv_timer_t* timer) { transport_of(reinterpret_cast<uv_handle_t*>(timer)).end_break(); },
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())), 0);
+}
+
+void PosixSerialTransport::end_break() {
+    std::error_code error;
+    try {
+        set_break(fd_, path_, false);
+    } catch (const Error& e) {
+        error = e.code();
+    }
+    in_break_ = false;
+    if (SerialCallback done = std::move(break_done_)) {
+        loop().invoke_guarded("exception in send_break callback", [&] { done(error); });
+    }
+    if (state_ == State::open || state_ == State::closing) {
+        flush(); // what was written during the break
+    }
+}
+
+void PosixSerialTransport::purge(Purge which) {
+    require_open("purge");
+    if (which != Purge::input) {
+        queue_.clear();
+        front_offset_ = 0;
+        queued_bytes_ = 0;
+    }
+    purge_device(fd_, path_, which);
+    if (which != Purge::input) {
+        after_queue_change();
+    }
+}
+
+std::size_t PosixSerialTransport::input_waiting() const {
+    require_open("input_waiting");
+    return device_input_waiting(fd_, path_);
+}
+
+std::size_t PosixSerialTransport::output_waiting() const {
+    require_open("output_waiting");
+    return device_output_waiting(fd_, path_);
+}
+
+// ---- drain_to_wire ---------------------------------------------------------------------
+
+void PosixSerialTransport::drain_to_wire(SerialCallback done) {
+    if (state_ != State::open) {
+        loop().call_soon([done = std::move(done)] {
+            if (done) {
+                done(closed_error());
+            }
+        });
+        return;
+    }
+    drain_waiters_.push_back(std::move(done));
+    if (!drain_timer_running_) {
+        // Checked from a zero timer, not here: a callback never runs inside drain_to_wire().
+        drain_timer_running_ = true;
+        uv_timer_start(
+            &drain_timer_,
+            [](uv_timer_t* timer) {
+                auto& self = transport_of(reinterpret_cast<uv_handle_t*>(timer));
+                self.drain_timer_running_ = false;
+                self.check_drain();
+            },
+            0, 0);
+    }
+}
+
+void PosixSerialTransport::check_drain() {
+    if (drain_waiters_.empty() || drain_timer_running_ || state_ != State::open) {
+        return;
+    }
+    if (!queue_.empty()) {
+        return; // flush() calls again once the queue is empty
+    }
+    std::size_t in_os = 0;
+    int pending = 0;
+    if (ioctl(fd_, TIOCOUTQ, &pending) == 0 && pending > 0) {
+        in_os = static_cast<std::size_t>(pending);
+    }
+    std::uint64_t wait_ms = 0;
+    if (in_os > 0) {
+        wait_ms = wire_time_ms(in_os, options_); // when the queue should be empty
+    } else if (sent_since_drain_ && !drain_tail_waited_) {
+        // The queue is empty but the last character may still be in the shift register.
+        drain_tail_waited_ = true;
+        wait_ms = wire_time_ms(1, options_);
+    }
+    if (wait_ms > 0) {
+        drain_timer_running_ = true;
+        uv_timer_start(
+            &drain_timer_,
+            [](uv_timer_t* timer) {
+                auto& self = transport_of(reinterpret_cast<uv_handle_t*>(timer));
+                self.drain_timer_running_ = false;
+                self.check_drain();
+            },
+            wait_ms, 0);
+        return;
+    }
+    sent_since_drain_ = false;
+    drain_tail_waited_ = false;
+    finish_drains({});
+}
+
+void PosixSerialTransport::finish_drains(std::error_code error) {
+    std::vector<SerialCallback> waiters = std::move(drain_waiters_);
+    drain_waiters_.clear();
+    for (SerialCallback& done : waiters) {
+        if (done) {
+            loop().invoke_guarded("exception in drain_to_wire callback", [&] { done(error); });
+        }
+    }
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+void PosixSerialTransport::close() noexcept {
+    if (state_ != State::open) {
+        return;
+    }
+    state_ = State::closing;
+    reading_ = false;
+    if (queue_.empty()) {
+        begin_close();
+    } else {
+        update_poll(); // flush() closes once the queue is empty
+    }
+}
+
+void PosixSerialTransport::abort() noexcept {
+    if (state_ == State::closed) {
+        return;
+    }
+    state_ = State::closing;
+    begin_close();
+}
+
+void PosixSerialTransport::fail(std::error_code error) noexcept {
+    if (state_ == State::closed) {
+        return;
+    }
+    if (!error_) {
+        error_ = error;
+    }
+    log().debug("{}: {}", path_, error.message());
+    state_ = State::closing;
+    begin_close();
+}
+
+void PosixSerialTransport::begin_close() noexcept {
+    auto* poll_handle = reinterpret_cast<uv_handle_t*>(&poll_);
+    if (uv_is_closing(poll_handle)) {
+        return;
+    }
+    reading_ = false;
+    if (in_break_) {
+        ioctl(fd_, TIOCCBRK); // never leave the line in break
+        in_break_ = false;
+    }
+    for (const auto& wait : modem_waits_) {
+        interrupt_modem_wait(loop(), wait);
+    }
+    for (auto* handle : {poll_handle, reinterpret_cast<uv_handle_t*>(&break_timer_),
+                         reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
+        uv_close(handle, [](uv_handle_t* h) { transport_of(h).on_handle_closed(); });
+    }
+}
+
+void PosixSerialTransport::on_handle_closed() noexcept {
+    if (--open_handles_ > 0) {
+        return;
+    }
+    // The self reference is released last: connection_lost may drop every other reference.
+    std::shared_ptr<PosixSerialTransport> keep_alive = std::move(self_);
+    state_ = State::closed;
+    queue_.clear();
+    queued_bytes_ = 0;
+    if (modem_waits_.empty()) {
+        release_descriptor(); // else the last modem-wait job releases it
+    }
+    const std::error_code lost = error_ ? error_ : closed_error();
+    finish_drains(lost);
+    if (SerialCallback done = std::move(break_done_)) {
+        loop().invoke_guarded("exception in send_break callback", [&] { done(lost); });
+    }
+    if (started_) {
+        call_protocol("exception in connection_lost",
+                      [this] { protocol().connection_lost(error_); });
+    }
+    loop().unregister_resource(*this);
+}
+
+void PosixSerialTransport::release_descriptor() noexcept {
+    if (fd_ >= 0) {
+        close_serial_device(fd_, options_.exclusive);
+        fd_ = -1;
+    }
+}
+
+} // namespace ferry::detail
