@@ -12,6 +12,7 @@
 #include <ferry/queue.hpp>
 #include <ferry/result.hpp>
 #include <ferry/serial.hpp>
+#include <ferry/serial_ports.hpp>
 #include <ferry/server.hpp>
 #include <ferry/sleep.hpp>
 #include <ferry/streams.hpp>
