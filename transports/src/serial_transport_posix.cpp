@@ -489,16 +489,20 @@ void PosixSerialTransport::drain_to_wire(SerialCallback done) {
     drain_waiters_.push_back(std::move(done));
     if (!drain_timer_running_) {
         // Checked from a zero timer, not here: a callback never runs inside drain_to_wire().
-        drain_timer_running_ = true;
-        uv_timer_start(
-            &drain_timer_,
-            [](uv_timer_t* timer) {
-                auto& self = transport_of(reinterpret_cast<uv_handle_t*>(timer));
-                self.drain_timer_running_ = false;
-                self.check_drain();
-            },
-            0, 0);
+        start_drain_timer(0);
     }
+}
+
+void PosixSerialTransport::start_drain_timer(std::uint64_t delay_ms) {
+    drain_timer_running_ = true;
+    uv_timer_start(
+        &drain_timer_,
+        [](uv_timer_t* timer) {
+            auto& self = transport_of(reinterpret_cast<uv_handle_t*>(timer));
+            self.drain_timer_running_ = false;
+            self.check_drain();
+        },
+        delay_ms, 0);
 }
 
 void PosixSerialTransport::check_drain() {
@@ -522,15 +526,7 @@ void PosixSerialTransport::check_drain() {
         wait_ms = wire_time_ms(1, options_);
     }
     if (wait_ms > 0) {
-        drain_timer_running_ = true;
-        uv_timer_start(
-            &drain_timer_,
-            [](uv_timer_t* timer) {
-                auto& self = transport_of(reinterpret_cast<uv_handle_t*>(timer));
-                self.drain_timer_running_ = false;
-                self.check_drain();
-            },
-            wait_ms, 0);
+        start_drain_timer(wait_ms);
         return;
     }
     sent_since_drain_ = false;

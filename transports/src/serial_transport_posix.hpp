@@ -77,6 +77,7 @@ private:
     void enqueue(ByteView data);
     void update_poll();
     void after_queue_change();
+    void start_drain_timer(std::uint64_t delay_ms);
     void check_drain();
     void finish_drains(std::error_code error);
     void end_break();
