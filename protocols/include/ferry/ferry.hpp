@@ -8,8 +8,10 @@
 #include <ferry/log.hpp>
 #include <ferry/loop.hpp>
 #include <ferry/pipe.hpp>
+#include <ferry/port_watcher.hpp>
 #include <ferry/protocol.hpp>
 #include <ferry/queue.hpp>
+#include <ferry/reconnect.hpp>
 #include <ferry/result.hpp>
 #include <ferry/serial.hpp>
 #include <ferry/serial_ports.hpp>
