@@ -16,6 +16,7 @@
 
 #include "../../transports/src/serial_device_posix.hpp"
 #include "../support/pty_pair.hpp"
+#include "../support/transfer.hpp"
 #include "../support/test_support.hpp"
 
 namespace ferry {
@@ -306,23 +307,8 @@ TEST_F(SerialTest, ModemLinesOnAPtyAreClearlyUnsupported) {
     EXPECT_NE(message.find("rs485"), std::string::npos) << message;
 }
 
-/// Fills `block` with random bytes, eight at a time.
-void fill_random(std::string& block, std::mt19937_64& random) {
-    for (std::size_t i = 0; i + 8 <= block.size(); i += 8) {
-        const std::uint64_t word = random();
-        std::memcpy(block.data() + i, &word, 8);
-    }
-}
-
-/// FNV-1a, to compare large transfers without keeping both copies.
-struct Checksum {
-    std::uint64_t value = 1469598103934665603ull;
-    void add(const char* data, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) {
-            value = (value ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
-        }
-    }
-};
+using test::Checksum;
+using test::fill_random;
 
 TEST_F(SerialTest, SixtyFourMebibytesEachWayWithChecksums) {
     constexpr std::size_t total = 64 * 1024 * 1024;
