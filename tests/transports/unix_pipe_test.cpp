@@ -198,6 +198,22 @@ TEST_F(PipeTest, InvalidDescriptorsAreRefusedClearly) {
                      .ok());
 }
 
+TEST_F(PipeTest, DescriptorsTheLoopCannotWaitOnAreRefusedClearly) {
+    // epoll refuses regular files, directories and /dev/null, and libuv aborts when it does:
+    // the factories must say so instead (stdin redirected from a file is the usual case).
+    for (const char* path : {"/dev/null", "/etc/hostname", "/tmp"}) {
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0) << path;
+        auto result = connect_read_pipe(loop, [] { return std::make_unique<Protocol>(); }, fd);
+        ASSERT_FALSE(result.ok()) << path;
+        EXPECT_EQ(result.code(), make_error_code(errc::not_supported)) << path;
+        EXPECT_NE(result.message().find("the loop cannot wait on this descriptor"),
+                  std::string::npos)
+            << result.message();
+        ::close(fd); // not taken: the caller still owns it
+    }
+}
+
 TEST_F(PipeTest, BufferedProtocolReceivesIntoItsOwnMemory) {
     /// Collects into a fixed 7-byte window to exercise partial buffers.
     class Collector : public BufferedProtocol {

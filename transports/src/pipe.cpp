@@ -1,6 +1,7 @@
 // Transports over descriptors the caller already has: pipes, FIFOs, socketpairs.
 #include <ferry/pipe.hpp>
 
+#include "socket_platform.hpp"
 #include "stream_transport.hpp"
 
 namespace ferry {
@@ -9,6 +10,13 @@ namespace {
 Result<std::shared_ptr<Transport>> adopt(Loop& loop, ProtocolFactory factory, NativeHandle fd,
                                          detail::StreamTransport::Direction direction,
                                          const char* what) {
+    if (!detail::descriptor_is_pollable(static_cast<uv_os_fd_t>(fd))) {
+        return Result<std::shared_ptr<Transport>>::failure(
+            make_error_code(errc::not_supported),
+            std::string(what) + "(" + std::to_string(fd) +
+                "): the loop cannot wait on this descriptor (a regular file, a directory or "
+                "/dev/null); read or write it directly, or on the executor");
+    }
     std::shared_ptr<detail::StreamTransport> transport;
     try {
         transport = detail::StreamTransport::create(loop, detail::StreamTransport::Kind::pipe);

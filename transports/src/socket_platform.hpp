@@ -27,4 +27,9 @@ int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
 /// libuv-style error when `path` exists and is something else (which must not be removed).
 int remove_stale_unix_socket(const std::string& path);
 
+/// True when the loop can wait for `fd` to become readable or writable: pipes, sockets,
+/// terminals and most character devices. Regular files, directories and /dev/null cannot be
+/// (epoll refuses them), and libuv aborts if asked to, so the pipe factories check first.
+bool descriptor_is_pollable(uv_os_fd_t fd);
+
 } // namespace ferry::detail

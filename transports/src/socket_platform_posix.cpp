@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
+
 namespace ferry::detail {
 
 int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
@@ -46,6 +50,32 @@ int remove_stale_unix_socket(const std::string& path) {
         return UV_EEXIST;
     }
     return unlink(path.c_str()) == 0 ? 0 : -errno;
+}
+
+bool descriptor_is_pollable(uv_os_fd_t fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        return true; // let uv_pipe_open report the bad descriptor
+    }
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        return false;
+    }
+#ifdef __linux__
+    // Character devices vary: a tty polls, /dev/null does not (its driver has no poll method
+    // and epoll refuses it with EPERM). Ask epoll itself, as libuv will.
+    if (S_ISCHR(st.st_mode)) {
+        const int probe = ::epoll_create1(EPOLL_CLOEXEC);
+        if (probe < 0) {
+            return true;
+        }
+        epoll_event event{};
+        event.events = EPOLLIN;
+        const bool accepted = ::epoll_ctl(probe, EPOLL_CTL_ADD, fd, &event) == 0 || errno != EPERM;
+        ::close(probe);
+        return accepted;
+    }
+#endif
+    return true;
 }
 
 } // namespace ferry::detail
