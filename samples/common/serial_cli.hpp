@@ -23,17 +23,15 @@ inline void add_serial_options(CLI::App& app, ferry::SerialOptions& options,
         ->capture_default_str();
     app.add_option(p + "data-bits", options.data_bits, "5, 6, 7 or 8")->capture_default_str();
     app.add_option(p + "parity", options.parity, "none, even, odd, mark or space")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, Parity>{{"none", Parity::none},
-                                          {"even", Parity::even},
-                                          {"odd", Parity::odd},
-                                          {"mark", Parity::mark},
-                                          {"space", Parity::space}},
-            CLI::ignore_case));
+        ->transform(CLI::CheckedTransformer(std::map<std::string, Parity>{{"none", Parity::none},
+                                                                          {"even", Parity::even},
+                                                                          {"odd", Parity::odd},
+                                                                          {"mark", Parity::mark},
+                                                                          {"space", Parity::space}},
+                                            CLI::ignore_case));
     app.add_option(p + "stop-bits", options.stop_bits, "1, 1.5 or 2")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, StopBits>{
-                {"1", StopBits::one}, {"1.5", StopBits::one_and_half}, {"2", StopBits::two}}));
+        ->transform(CLI::CheckedTransformer(std::map<std::string, StopBits>{
+            {"1", StopBits::one}, {"1.5", StopBits::one_and_half}, {"2", StopBits::two}}));
     app.add_option(p + "flow", options.flow_control, "none, rts-cts, xon-xoff or dsr-dtr")
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, FlowControl>{{"none", FlowControl::none},

@@ -16,7 +16,9 @@ VirtualSerialDevice::VirtualSerialDevice(ferry::Loop& loop, std::filesystem::pat
     plug_in();
 }
 
-VirtualSerialDevice::~VirtualSerialDevice() { unplug(); }
+VirtualSerialDevice::~VirtualSerialDevice() {
+    unplug();
+}
 
 void VirtualSerialDevice::plug_in() {
     if (plugged_in()) {

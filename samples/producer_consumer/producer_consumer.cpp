@@ -1,20 +1,25 @@
 // The data-collection pattern ferry exists for: N producers read lines from their sources
-// (instruments on TCP today; serial ports once the serial issue lands) into one bounded
-// Queue; one consumer appends them, timestamped, to a CSV file. A source that drops is
-// reconnected with backoff; a failed file write is retried, and nothing queued is lost.
+// (instruments on serial ports or TCP) into one bounded Queue; one consumer appends them,
+// timestamped, to a CSV file. A source that drops (or is unplugged) is reopened with backoff;
+// a failed file write is retried, and nothing queued is lost.
 //
-//   producer_consumer --source 127.0.0.1:5001 --source 127.0.0.1:5002 --csv out.csv
+//   producer_consumer --serial /dev/ttyUSB0@9600 --source 127.0.0.1:5001 --csv out.csv
 //   producer_consumer demo [--lines N] [--csv out.csv]   simulated instruments, one drops
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
 #include <ferry/ferry.hpp>
+
+#include "virtual_serial_device.hpp"
 
 namespace {
 
@@ -51,17 +56,39 @@ std::string csv_field(const std::string& value) {
     return quoted + "\"";
 }
 
-/// Reads lines from host:port into `queue` for ever, reconnecting with backoff (0.1 s
-/// doubling to 5 s) when the source cannot be reached or drops. `put` waits while the queue
-/// is full, so a slow disk slows the readers (and then the sources) instead of growing memory.
-Task<void> producer(ferry::Loop& loop, std::string host, std::uint16_t port,
-                    ferry::Queue<Sample>& queue) {
-    const std::string name = host + ":" + std::to_string(port);
+/// Where a producer reads from: a serial port, or host:port over TCP.
+struct Source {
+    /// A serial port's path (then host and port are unused).
+    std::string serial_path;
+    /// The serial port's settings.
+    ferry::SerialOptions serial_options;
+    std::string host;
+    std::uint16_t port = 0;
+
+    std::string name() const {
+        return serial_path.empty() ? host + ":" + std::to_string(port) : serial_path;
+    }
+};
+
+/// Opens a source as a stream pair.
+Task<ferry::StreamPair> open_source(ferry::Loop& loop, Source source) {
+    if (!source.serial_path.empty()) {
+        co_return co_await ferry::open_serial_connection(loop, source.serial_path,
+                                                         source.serial_options);
+    }
+    co_return co_await ferry::open_connection(loop, source.host, source.port,
+                                              ferry::ConnectOptions{.timeout = 3s});
+}
+
+/// Reads lines from `source` into `queue` for ever, reopening it with backoff (0.1 s doubling
+/// to 5 s) when it cannot be reached, drops, or is unplugged. `put` waits while the queue is
+/// full, so a slow disk slows the readers (and then the sources) instead of growing memory.
+Task<void> producer(ferry::Loop& loop, Source source, ferry::Queue<Sample>& queue) {
+    const std::string name = source.name();
     auto backoff = 100ms;
     for (;;) {
         try {
-            auto [reader, writer] = co_await ferry::open_connection(
-                loop, host, port, ferry::ConnectOptions{.timeout = 3s});
+            auto [reader, writer] = co_await open_source(loop, source);
             std::printf("[%s] connected\n", name.c_str());
             backoff = 100ms;
             for (;;) {
@@ -143,21 +170,52 @@ ferry::ClientConnected instrument(std::string name, std::chrono::milliseconds pe
         };
 }
 
-Task<int> run(ferry::Loop& loop, std::vector<std::pair<std::string, std::uint16_t>> sources,
-              std::string csv, std::size_t lines) {
+Task<int> run(ferry::Loop& loop, std::vector<Source> sources, std::string csv, std::size_t lines) {
     ferry::Queue<Sample> queue(64); // bounded: the backlog never exceeds 64 samples
     std::size_t written = 0;
     ferry::TaskGroup producers(loop);
-    for (auto& [host, port] : sources) {
-        producers.create_task(producer(loop, host, port, queue));
+    for (const Source& source : sources) {
+        producers.create_task(producer(loop, source, queue));
     }
     co_await consumer(loop, csv, queue, lines, written);
     std::printf("wrote %zu samples to %s\n", written, csv.c_str());
     co_return 0; // leaving the scope cancels the producers
 }
 
+/// A simulated serial instrument: a "<name>,reading=..." line every `period`.
+class SerialInstrument final : public ferry::Protocol {
+public:
+    SerialInstrument(ferry::Loop& loop, std::string name, std::chrono::milliseconds period)
+        : loop_(loop), name_(std::move(name)), period_(period) {}
+    ~SerialInstrument() override { timer_.cancel(); }
+    void connection_made(ferry::Transport& transport) override {
+        transport_ = &transport;
+        tick();
+    }
+    void connection_lost(std::error_code) override { timer_.cancel(); }
+
+private:
+    void tick() {
+        transport_->write(name_ + ",reading=" + std::to_string(40.0 + ++count_ * 0.5) + "\r\n");
+        timer_ = loop_.call_later(period_, [this] { tick(); });
+    }
+    ferry::Loop& loop_;
+    std::string name_;
+    std::chrono::milliseconds period_;
+    ferry::Transport* transport_ = nullptr;
+    ferry::CallbackHandle timer_;
+    int count_ = 0;
+};
+
 Task<int> demo(ferry::Loop& loop, std::string csv, std::size_t lines) {
-    // Three instruments; the second hangs up after 5 lines to show reconnection.
+    // A serial instrument on a pty, and three on TCP; the second TCP one hangs up after 5
+    // lines to show reconnection.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("ferry-producer-demo-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    sample::VirtualSerialDevice hygrometer(loop, dir / "ttyUSB0", [&loop] {
+        return std::make_unique<SerialInstrument>(loop, "hygrometer", 25ms);
+    });
     auto thermometer = instrument("thermometer", 20ms, 0);
     auto flaky = instrument("flaky-scale", 30ms, 5);
     auto barometer = instrument("barometer", 50ms, 0);
@@ -165,11 +223,20 @@ Task<int> demo(ferry::Loop& loop, std::string csv, std::size_t lines) {
     servers.push_back(co_await ferry::start_server(loop, thermometer, "127.0.0.1", 0));
     servers.push_back(co_await ferry::start_server(loop, flaky, "127.0.0.1", 0));
     servers.push_back(co_await ferry::start_server(loop, barometer, "127.0.0.1", 0));
-    std::vector<std::pair<std::string, std::uint16_t>> sources;
+    std::vector<Source> sources;
+    Source serial;
+    serial.serial_path = hygrometer.port();
+    serial.serial_options.baud_rate = 9600;
+    sources.push_back(serial);
     for (auto& server : servers) {
-        sources.emplace_back("127.0.0.1", server->port());
+        Source tcp;
+        tcp.host = "127.0.0.1";
+        tcp.port = server->port();
+        sources.push_back(tcp);
     }
     const int status = co_await run(loop, sources, csv, lines);
+    hygrometer.unplug();
+    std::filesystem::remove_all(dir);
     for (auto& server : servers) {
         server->close();
         server->cancel_clients();
@@ -183,9 +250,12 @@ Task<int> demo(ferry::Loop& loop, std::string csv, std::size_t lines) {
 int main(int argc, char** argv) {
     CLI::App app{"Collect lines from several sources into a timestamped CSV file"};
     std::vector<std::string> sources;
+    std::vector<std::string> serial_ports;
     std::string csv = "samples.csv";
     std::size_t lines = 0;
     app.add_option("--source", sources, "host:port of a line-oriented source (repeatable)");
+    app.add_option("--serial", serial_ports,
+                   "a serial port sending lines, PATH or PATH@BAUD (repeatable; default 9600 8N1)");
     app.add_option("--csv", csv, "CSV file to append to");
     app.add_option("--lines", lines, "stop after this many samples (0: run for ever)");
     auto* demo_mode = app.add_subcommand("demo", "simulated instruments on loopback");
@@ -199,11 +269,28 @@ int main(int argc, char** argv) {
         if (*demo_mode) {
             return loop.run_until_complete(demo(loop, csv, lines == 0 ? 40 : lines));
         }
-        if (sources.empty()) {
-            std::fprintf(stderr, "producer_consumer: give at least one --source, or use demo\n");
+        if (sources.empty() && serial_ports.empty()) {
+            std::fprintf(stderr, "producer_consumer: give at least one --serial or --source, "
+                                 "or use demo\n");
             return 2;
         }
-        std::vector<std::pair<std::string, std::uint16_t>> parsed;
+        std::vector<Source> parsed;
+        for (const std::string& spec : serial_ports) {
+            Source serial;
+            const auto at = spec.rfind('@');
+            serial.serial_path = spec.substr(0, at);
+            if (at != std::string::npos) {
+                const long baud = std::atol(spec.c_str() + at + 1);
+                if (baud <= 0) {
+                    std::fprintf(stderr, "producer_consumer: bad baud rate in --serial %s\n",
+                                 spec.c_str());
+                    return 2;
+                }
+                serial.serial_options.baud_rate = static_cast<std::uint32_t>(baud);
+            }
+            ferry::validate(serial.serial_options);
+            parsed.push_back(serial);
+        }
         for (const std::string& source : sources) {
             const auto colon = source.rfind(':');
             if (colon == std::string::npos) {
@@ -217,7 +304,10 @@ int main(int argc, char** argv) {
                              source.c_str());
                 return 2;
             }
-            parsed.emplace_back(source.substr(0, colon), static_cast<std::uint16_t>(port));
+            Source tcp;
+            tcp.host = source.substr(0, colon);
+            tcp.port = static_cast<std::uint16_t>(port);
+            parsed.push_back(tcp);
         }
         return loop.run_until_complete(run(loop, parsed, csv, lines));
     } catch (const std::exception& e) {

@@ -61,7 +61,9 @@ private:
     int count_ = 0;
 };
 
-Task<void> wait_event(ferry::Event& event) { co_await event.wait(); }
+Task<void> wait_event(ferry::Event& event) {
+    co_await event.wait();
+}
 
 /// Waits until `done()` holds (re-checked whenever the monitor reports a change) or `timeout`.
 Task<bool> until(ferry::Loop& loop, ferry::Event& changed, std::function<bool()> done,
@@ -87,8 +89,8 @@ Task<bool> until(ferry::Loop& loop, ferry::Event& changed, std::function<bool()>
 }
 
 Task<int> script(ferry::Loop& loop) {
-    const std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / ("ferry-monitor-demo-" + std::to_string(::getpid()));
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("ferry-monitor-demo-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     VirtualSerialDevice instrument(loop, dir / "ttyUSB0",
                                    [&loop] { return std::make_unique<Instrument>(loop); });
@@ -121,27 +123,29 @@ Task<int> script(ferry::Loop& loop) {
         return n;
     };
     // Each step: a name for the verdict, then what must become true.
-    if (!co_await until(loop, changed, [&] { return monitor.connected(); }, 5s)) {
+    if (!co_await until(
+            loop, changed, [&] { return monitor.connected(); }, 5s)) {
         failed = "opening the port";
     }
     if (failed.empty()) {
         monitor.keys("v\r"); // typed: the instrument answers with its version
-        if (!co_await until(loop, changed,
-                            [&] { return screen.find("ferry-demo-instrument 1.0") != std::string::npos; },
-                            5s)) {
+        if (!co_await until(
+                loop, changed,
+                [&] { return screen.find("ferry-demo-instrument 1.0") != std::string::npos; },
+                5s)) {
             failed = "the version reply";
         }
     }
-    if (failed.empty() && !co_await until(loop, changed,
-                                          [&] { return count(screen, "temp=") >= 3; }, 5s)) {
+    if (failed.empty() && !co_await until(
+                              loop, changed, [&] { return count(screen, "temp=") >= 3; }, 5s)) {
         failed = "three readings";
     }
     if (failed.empty()) {
         std::printf("\n[demo] unplugging the instrument\n");
         instrument.unplug();
-        if (!co_await until(loop, changed,
-                            [&] { return status.find("device removed") != std::string::npos; },
-                            5s)) {
+        if (!co_await until(
+                loop, changed, [&] { return status.find("device removed") != std::string::npos; },
+                5s)) {
             failed = "noticing the unplug";
         }
     }
@@ -149,18 +153,17 @@ Task<int> script(ferry::Loop& loop) {
         co_await ferry::sleep(300ms);
         std::printf("[demo] plugging it back in\n");
         instrument.plug_in();
-        if (!co_await until(loop, changed, [&] { return monitor.connections() == 2; }, 5s)) {
+        if (!co_await until(
+                loop, changed, [&] { return monitor.connections() == 2; }, 5s)) {
             failed = "reconnecting";
         }
     }
     const std::size_t before_hex = screen.size();
     if (failed.empty()) {
         monitor.keys("\x14h"); // Ctrl-T h: hex display ("temp" is 74 65 6d 70)
-        if (!co_await until(loop, changed,
-                            [&] {
-                                return screen.find("74 65 6d 70", before_hex) != std::string::npos;
-                            },
-                            5s)) {
+        if (!co_await until(
+                loop, changed,
+                [&] { return screen.find("74 65 6d 70", before_hex) != std::string::npos; }, 5s)) {
             failed = "the hex display";
         }
     }

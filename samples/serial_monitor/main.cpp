@@ -83,7 +83,9 @@ void write_screen(std::string_view bytes) {
     std::fflush(stdout);
 }
 
-void write_status(const std::string& line) { std::fprintf(stderr, "%s\r\n", line.c_str()); }
+void write_status(const std::string& line) {
+    std::fprintf(stderr, "%s\r\n", line.c_str());
+}
 
 int list(const std::string& pattern) {
     const auto ports = pattern.empty() ? ferry::list_ports() : ferry::grep_ports(pattern);

@@ -26,9 +26,7 @@ std::string regex_escape(const std::string& text) {
 class Monitor::PortProtocol final : public ferry::Protocol {
 public:
     explicit PortProtocol(Monitor& monitor) : monitor_(monitor) {}
-    void data_received(ferry::ByteView data) override {
-        monitor_.received(data.as_string_view());
-    }
+    void data_received(ferry::ByteView data) override { monitor_.received(data.as_string_view()); }
 
 private:
     Monitor& monitor_;
@@ -38,9 +36,13 @@ Monitor::Monitor(ferry::Loop& loop, MonitorOptions options, Screen screen, Statu
     : loop_(loop), options_(std::move(options)), screen_(std::move(screen)),
       status_(std::move(status)) {}
 
-Monitor::~Monitor() { stop(); }
+Monitor::~Monitor() {
+    stop();
+}
 
-bool Monitor::connected() const noexcept { return reconnector_ && reconnector_->is_connected(); }
+bool Monitor::connected() const noexcept {
+    return reconnector_ && reconnector_->is_connected();
+}
 
 void Monitor::start() {
     ferry::validate(options_.serial); // a bad option is an error now, not a retry for ever
@@ -102,7 +104,8 @@ void Monitor::watch_for_the_port() {
             watch);
     } catch (const ferry::Error& e) {
         // Not fatal: the backoff still finds the port, only later.
-        report(std::string("--- not watching for the port (") + e.what() + "); retrying on a timer ---");
+        report(std::string("--- not watching for the port (") + e.what() +
+               "); retrying on a timer ---");
     }
 }
 

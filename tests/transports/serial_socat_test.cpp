@@ -29,8 +29,8 @@ using test::Checksum;
 using test::fill_random;
 using test::LoopTest;
 using test::Recording;
-using test::RecordingProtocol;
 using test::recording_factory;
+using test::RecordingProtocol;
 using test::run_until;
 
 /// `socat pty,rawer,link=DIR/a pty,rawer,link=DIR/b`, killed on destruction.
@@ -134,7 +134,8 @@ TEST_F(SocatSerialTest, SixteenMebibytesEachWayBetweenTwoPorts) {
     for (auto& port : ports) {
         port->close();
     }
-    EXPECT_TRUE(run_until(loop, [&] { return recordings[0]->lost && recordings[1]->lost; }, 5s));
+    EXPECT_TRUE(run_until(
+        loop, [&] { return recordings[0]->lost && recordings[1]->lost; }, 5s));
 }
 
 TEST_F(SocatSerialTest, KillingSocatRemovesBothPortsOnce) {
@@ -146,10 +147,13 @@ TEST_F(SocatSerialTest, KillingSocatRemovesBothPortsOnce) {
     auto port_b = open(socat.end_b(), b);
     ASSERT_TRUE(port_a && port_b);
     port_a->write("ping");
-    ASSERT_TRUE(run_until(loop, [&] { return b->data == "ping"; }, 5s));
+    ASSERT_TRUE(run_until(
+        loop, [&] { return b->data == "ping"; }, 5s));
     socat.kill();
-    ASSERT_TRUE(run_until(loop, [&] { return a->lost && b->lost; }, 5s));
-    run_until(loop, [] { return false; }, 50ms);
+    ASSERT_TRUE(run_until(
+        loop, [&] { return a->lost && b->lost; }, 5s));
+    run_until(
+        loop, [] { return false; }, 50ms);
     EXPECT_EQ(a->lost, 1);
     EXPECT_EQ(b->lost, 1);
     EXPECT_EQ(a->lost_error, make_error_code(errc::device_removed));
@@ -161,8 +165,8 @@ TEST_F(SocatSerialTest, ASecondOpenOfASocatEndIsBusy) {
     ASSERT_TRUE(socat.ready()) << "socat did not start (is the socat package installed?)";
     auto first = open(socat.end_a(), std::make_shared<Recording>());
     ASSERT_TRUE(first);
-    auto second = create_serial_connection(loop, [] { return std::make_unique<Protocol>(); },
-                                           socat.end_a());
+    auto second = create_serial_connection(
+        loop, [] { return std::make_unique<Protocol>(); }, socat.end_a());
     ASSERT_FALSE(second.ok());
     EXPECT_NE(second.message().find("port is busy"), std::string::npos) << second.message();
     first->close();

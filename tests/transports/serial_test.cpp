@@ -16,8 +16,8 @@
 
 #include "../../transports/src/serial_device_posix.hpp"
 #include "../support/pty_pair.hpp"
-#include "../support/transfer.hpp"
 #include "../support/test_support.hpp"
+#include "../support/transfer.hpp"
 
 namespace ferry {
 namespace {

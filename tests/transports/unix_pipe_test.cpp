@@ -204,7 +204,8 @@ TEST_F(PipeTest, DescriptorsTheLoopCannotWaitOnAreRefusedClearly) {
     for (const char* path : {"/dev/null", "/etc/hostname", "/tmp"}) {
         const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
         ASSERT_GE(fd, 0) << path;
-        auto result = connect_read_pipe(loop, [] { return std::make_unique<Protocol>(); }, fd);
+        auto result = connect_read_pipe(
+            loop, [] { return std::make_unique<Protocol>(); }, fd);
         ASSERT_FALSE(result.ok()) << path;
         EXPECT_EQ(result.code(), make_error_code(errc::not_supported)) << path;
         EXPECT_NE(result.message().find("the loop cannot wait on this descriptor"),
