@@ -152,6 +152,7 @@ void PosixSerialTransport::on_poll(int status, int events) {
 }
 
 void PosixSerialTransport::read_ready() {
+    bool got_data = false;
     for (int i = 0; i < max_reads_per_event && reading_ && state_ == State::open; ++i) {
         std::span<std::byte> space = read_buffer_;
         BufferedProtocol* buffered = buffered_protocol();
@@ -181,15 +182,20 @@ void PosixSerialTransport::read_ready() {
                 call_protocol("exception in data_received",
                               [&] { protocol().data_received(ByteView(space.data(), count)); });
             }
-            if (count < space.size()) {
-                return; // the device had no more
-            }
+            // A short read does not mean the device is drained: the line discipline hands
+            // over at most its 4 KiB buffer per read while the driver keeps filling it, so
+            // read on until "nothing yet" (the raw loop's pattern; it halves the wake-ups
+            // under load).
+            got_data = true;
             continue;
         }
         if (n == 0) {
             // With VMIN = VTIME = 0 the tty answers "nothing yet" with 0 rather than EAGAIN
             // (n_tty checks the zero timeout before O_NONBLOCK), so 0 alone is no hang-up.
-            check_hangup();
+            // Only a wake-up that found nothing at all is worth asking poll() about.
+            if (!got_data) {
+                check_hangup();
+            }
             return;
         }
         if (errno == EINTR) {
