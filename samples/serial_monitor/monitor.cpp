@@ -86,17 +86,23 @@ void Monitor::start() {
 }
 
 void Monitor::watch_for_the_port() {
-    // Watch the port's own directory for its name: the moment udev (or the demo) creates the
-    // node or link, retry at once instead of waiting out the backoff.
+    // The moment udev (or the demo) creates the node or link, retry at once instead of
+    // waiting out the backoff. A port under /dev is followed with the standard watch (which
+    // also follows /dev/serial/by-id as udev creates and removes it); any other path through
+    // its own directory, for its name only.
     const std::filesystem::path port(options_.port);
     ferry::PortWatchOptions watch;
-    watch.dev_root = port.parent_path().string();
-    watch.name_pattern = regex_escape(port.filename().string());
-    watch.watch_by_id = false;
+    if (options_.port.rfind("/dev/", 0) != 0) {
+        watch.dev_root = port.parent_path().string();
+        watch.name_pattern = regex_escape(port.filename().string());
+        watch.watch_by_id = false;
+    }
     try {
         watcher_ = ferry::watch_ports(
             loop_,
             [this](const ferry::PortChange& change) {
+                // Any serial device appearing is worth one early attempt: the port's own node
+                // may be named differently from the path given (a by-id link to ttyUSB0).
                 if (change.kind == ferry::PortChangeKind::added && reconnector_) {
                     reconnector_->retry_now();
                 }
