@@ -31,6 +31,10 @@ public:
             return "invalid argument";
         case errc::loop_closed:
             return "event loop was destroyed";
+        case errc::bad_frame:
+            return "malformed frame";
+        case errc::checksum_mismatch:
+            return "checksum mismatch";
         }
         return "unknown ferry error " + std::to_string(value);
     }

@@ -39,6 +39,7 @@ public:
     std::size_t write_buffer_size() const noexcept override { return queued_bytes_; }
     void close() noexcept override;
     void abort() noexcept override;
+    using Transport::abort;
     bool is_closing() const noexcept override { return state_ != State::open; }
     void pause_reading() override;
     void resume_reading() override;

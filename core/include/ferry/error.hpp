@@ -28,6 +28,10 @@ enum class errc {
     invalid_argument,
     /// The loop was destroyed while the operation was pending.
     loop_closed,
+    /// Bytes that do not form a valid frame for the codec (a bad escape, a bad length field).
+    bad_frame,
+    /// A frame's checksum (CRC) did not match its contents.
+    checksum_mismatch,
 };
 
 /// The category of ferry::errc values.

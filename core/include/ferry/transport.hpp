@@ -61,6 +61,9 @@ public:
     virtual void close() noexcept = 0;
     /// Closes at once, dropping what is queued; connection_lost follows. Safe to call twice.
     virtual void abort() noexcept = 0;
+    /// Closes at once, dropping what is queued, and hands `reason` to connection_lost: for a
+    /// protocol that found the peer's input unusable (e.g. errc::frame_too_large).
+    void abort(std::error_code reason) noexcept { fail(reason); }
     /// True once close() or abort() was called or the connection was lost.
     virtual bool is_closing() const noexcept = 0;
 
