@@ -3,7 +3,11 @@
 
 #include <ferry/address.hpp>
 #include <ferry/bytes.hpp>
+#include <ferry/crc.hpp>
 #include <ferry/error.hpp>
+#include <ferry/framed_protocol.hpp>
+#include <ferry/framed_stream.hpp>
+#include <ferry/framing.hpp>
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
 #include <ferry/loop.hpp>
@@ -12,6 +16,7 @@
 #include <ferry/protocol.hpp>
 #include <ferry/queue.hpp>
 #include <ferry/reconnect.hpp>
+#include <ferry/request_client.hpp>
 #include <ferry/result.hpp>
 #include <ferry/serial.hpp>
 #include <ferry/serial_ports.hpp>
