@@ -2,6 +2,7 @@
 // frames fed in 1-, 64- and 4096-byte chunks, and CRC throughput over 4 KiB blocks. Frames
 // carry 32 to 160 payload bytes (96 on average), like instrument readings and device
 // telegrams; payload bytes are random, with zeros and SLIP specials among them.
+#include <cstdlib>
 #include <random>
 #include <string>
 
@@ -13,7 +14,15 @@ namespace {
 
 using namespace ferry;
 
-constexpr std::size_t stream_size = 64 * 1024 * 1024;
+/// 64 MiB, or FERRY_CODEC_BENCH_MIB (the CTest smoke run uses 1).
+std::size_t stream_size() {
+    static const std::size_t mib = [] {
+        const char* text = std::getenv("FERRY_CODEC_BENCH_MIB");
+        const long value = text != nullptr ? std::atol(text) : 0;
+        return value > 0 ? static_cast<std::size_t>(value) : std::size_t{64};
+    }();
+    return mib * 1024 * 1024;
+}
 
 /// Counts what the decoder delivers, so nothing is optimised away.
 struct CountingSink : FrameSink {
@@ -32,9 +41,9 @@ template <class Codec>
 Bytes make_stream(const Codec& codec, bool printable) {
     std::mt19937 random(42);
     Bytes stream;
-    stream.reserve(stream_size + 512);
+    stream.reserve(stream_size() + 512);
     std::string payload;
-    while (stream.size() < stream_size) {
+    while (stream.size() < stream_size()) {
         payload.resize(32 + random() % 129);
         for (char& c : payload) {
             c = printable ? static_cast<char>(' ' + random() % 95) : static_cast<char>(random());
