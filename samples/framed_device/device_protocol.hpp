@@ -16,7 +16,9 @@ namespace sample {
 using DeviceCodec = ferry::CrcCodec<ferry::CobsCodec>;
 
 /// A codec for the device protocol (frames up to 256 bytes).
-inline DeviceCodec device_codec() { return DeviceCodec(ferry::CobsCodec(256), ferry::crc::crc16_modbus()); }
+inline DeviceCodec device_codec() {
+    return DeviceCodec(ferry::CobsCodec(256), ferry::crc::crc16_modbus());
+}
 
 /// What a request asks.
 enum class Command : std::uint8_t {

@@ -120,9 +120,10 @@ public:
         ferry::append(request, arguments);
         Bytes answer = co_await host_.request(std::move(request));
         if (answer.size() < 2 || answer[1] != std::byte{0}) {
-            throw ferry::Error(ferry::make_error_code(ferry::errc::bad_frame),
-                               "the device refused the command (status " +
-                                   std::to_string(answer.size() < 2 ? -1 : static_cast<int>(answer[1])) + ")");
+            throw ferry::Error(
+                ferry::make_error_code(ferry::errc::bad_frame),
+                "the device refused the command (status " +
+                    std::to_string(answer.size() < 2 ? -1 : static_cast<int>(answer[1])) + ")");
         }
         co_return Bytes(answer.begin() + 2, answer.end());
     }
@@ -137,7 +138,8 @@ public:
         Bytes arguments{std::byte(channel)};
         Bytes data = co_await call(Command::read_sensor, std::move(arguments));
         if (data.size() != 2) {
-            throw ferry::Error(ferry::make_error_code(ferry::errc::bad_frame), "bad sensor reading");
+            throw ferry::Error(ferry::make_error_code(ferry::errc::bad_frame),
+                               "bad sensor reading");
         }
         const auto raw = static_cast<std::int16_t>(static_cast<std::uint16_t>(data[0]) << 8 |
                                                    static_cast<std::uint16_t>(data[1]));
@@ -171,7 +173,11 @@ ferry::RequestOptions host_options(std::chrono::milliseconds timeout, unsigned r
 Task<int> query(ferry::Loop& loop, std::string path, ferry::SerialOptions serial,
                 std::chrono::milliseconds timeout, unsigned retries, bool demo) {
     auto port = ferry::create_serial_connection(
-                    loop, [&] { return std::make_unique<Host>(sample::device_codec(), host_options(timeout, retries)); },
+                    loop,
+                    [&] {
+                        return std::make_unique<Host>(sample::device_codec(),
+                                                      host_options(timeout, retries));
+                    },
                     path, serial)
                     .value();
     Host& host = port->protocol_as<Host>();
@@ -182,8 +188,9 @@ Task<int> query(ferry::Loop& loop, std::string path, ferry::SerialOptions serial
         std::printf("[host] version: %s\n", (co_await device.version()).c_str());
         for (int round = 1; round <= 3; ++round) {
             // Four channels at once: pipelined, matched by id whatever order they come back in.
-            auto [a, b, c, d] = co_await ferry::gather(device.read_sensor(0), device.read_sensor(1),
-                                                       device.read_sensor(2), device.read_sensor(3));
+            auto [a, b, c, d] =
+                co_await ferry::gather(device.read_sensor(0), device.read_sensor(1),
+                                       device.read_sensor(2), device.read_sensor(3));
             std::printf("[host] round %d: %.2f %.2f %.2f %.2f degC\n", round, a, b, c, d);
         }
         co_await device.set_output(1, true);
@@ -212,7 +219,8 @@ Task<int> query(ferry::Loop& loop, std::string path, ferry::SerialOptions serial
                         static_cast<unsigned long long>(host.late_responses()));
             co_return 0;
         }
-        std::printf("demo: FAILED (%s)\n", failures ? "a request failed" : "no retry or late answer seen");
+        std::printf("demo: FAILED (%s)\n",
+                    failures ? "a request failed" : "no retry or late answer seen");
         co_return 1;
     }
     co_return failures == 0 ? 0 : 1;
@@ -241,7 +249,8 @@ Task<int> demo(ferry::Loop& loop) {
 int main(int argc, char** argv) {
     CLI::App app{"A COBS + CRC-16 framed device, and a host querying it with retries"};
     app.require_subcommand(1);
-    auto* demo_mode = app.add_subcommand("demo", "device and host on a pty, with a slow and silent device");
+    auto* demo_mode =
+        app.add_subcommand("demo", "device and host on a pty, with a slow and silent device");
     auto* device_mode = app.add_subcommand("device", "run the simulated device on a pty");
     int silent_every = 0;
     int slow_every = 0;
@@ -255,7 +264,8 @@ int main(int argc, char** argv) {
     unsigned retries = 2;
     host_mode->add_option("port", port, "the serial port")->required();
     sample::add_serial_options(*host_mode, serial);
-    host_mode->add_option("--timeout", timeout_ms, "ms to wait for each answer")->capture_default_str();
+    host_mode->add_option("--timeout", timeout_ms, "ms to wait for each answer")
+        ->capture_default_str();
     host_mode->add_option("--retries", retries, "attempts after a timeout")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
