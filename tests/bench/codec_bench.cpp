@@ -82,6 +82,11 @@ void BM_LineSeveralDelimiters(benchmark::State& state) {
     options.delimiters = {"\r\n", "\n"};
     decode_stream(state, LineCodec(options), true);
 }
+void BM_LineRareDelimiter(benchmark::State& state) {
+    LineOptions options;
+    options.delimiters = {"\r\n", "\x1e"}; // the second never occurs in the text
+    decode_stream(state, LineCodec(options), true);
+}
 void BM_LengthField(benchmark::State& state) {
     LengthFieldOptions options;
     options.initial_bytes_to_strip = 2;
@@ -130,6 +135,7 @@ void BM_Crc8(benchmark::State& state) {
 #define FERRY_CHUNKS ->Arg(1)->Arg(64)->Arg(4096)->Unit(benchmark::kMillisecond)->UseRealTime()
 BENCHMARK(BM_Line) FERRY_CHUNKS;
 BENCHMARK(BM_LineSeveralDelimiters) FERRY_CHUNKS;
+BENCHMARK(BM_LineRareDelimiter) FERRY_CHUNKS;
 BENCHMARK(BM_LengthField) FERRY_CHUNKS;
 BENCHMARK(BM_Netstring) FERRY_CHUNKS;
 BENCHMARK(BM_Cobs) FERRY_CHUNKS;

@@ -54,6 +54,18 @@ TEST(LineCodecTest, SeveralDelimitersTheEarliestAndLongestWins) {
     EXPECT_EQ(ByteView(out).to_string(), "x\n"); // the first delimiter frames
 }
 
+TEST(LineCodecTest, ARareDelimiterIsFoundWhereverItFalls) {
+    // ";" appears in few lines: its remembered position must stay right as lines go by.
+    LineOptions options;
+    options.delimiters = {"\r\n", ";"};
+    const std::string input = "a;b\r\nccc\r\ndddd\r\ne;\r\n;;f\r\n";
+    for (std::size_t chunk = 1; chunk <= input.size(); ++chunk) {
+        EXPECT_EQ(decode_in_chunks(LineCodec(options), input, chunk).frames,
+                  (Lines{"a", "b", "ccc", "dddd", "e", "", "", "", "f"}))
+            << chunk;
+    }
+}
+
 TEST(LineCodecTest, AnOversizedLineIsReportedOnceAndSkippedToItsDelimiter) {
     LineOptions options;
     options.max_length = 5;

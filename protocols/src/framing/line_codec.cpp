@@ -17,18 +17,50 @@ LineCodec::LineCodec(LineOptions options) : options_(std::move(options)) {
             throw Error(make_error_code(errc::invalid_argument), "LineCodec: empty delimiter");
         }
         longest_delimiter_ = std::max(longest_delimiter_, delimiter.size());
-    }
-}
-
-LineCodec::Match LineCodec::find_delimiter(std::string_view text, std::size_t from) const noexcept {
-    Match best{std::string_view::npos, 0};
-    for (const std::string& delimiter : options_.delimiters) {
-        const std::size_t at = text.find(delimiter, from);
-        if (at < best.position || (at == best.position && delimiter.size() > best.length)) {
-            best = {at, delimiter.size()};
+        if (first_bytes_.find(delimiter.front()) == std::string::npos) {
+            first_bytes_.push_back(delimiter.front());
         }
     }
-    return best;
+    next_first_.resize(first_bytes_.size());
+    searched_from_.resize(first_bytes_.size());
+}
+
+LineCodec::Match LineCodec::find_delimiter(std::string_view text, std::size_t from) noexcept {
+    if (options_.delimiters.size() == 1) { // memchr-backed search for the common case
+        const std::string& delimiter = options_.delimiters.front();
+        return {text.find(delimiter, from), delimiter.size()};
+    }
+    // Several delimiters: candidates are where some delimiter's first byte occurs. Each first
+    // byte's next occurrence is found with memchr and remembered for this text, so the text
+    // is read about once however rare a delimiter is (searching for every delimiter from
+    // every line start would cost lines x length).
+    constexpr std::size_t npos = std::string_view::npos;
+    for (;;) {
+        std::size_t candidate = npos;
+        for (std::size_t k = 0; k < first_bytes_.size(); ++k) {
+            const bool known =
+                next_first_[k] != npos ? next_first_[k] >= from : searched_from_[k] <= from;
+            if (!known) {
+                next_first_[k] = text.find(first_bytes_[k], from);
+                searched_from_[k] = from;
+            }
+            candidate = std::min(candidate, next_first_[k]);
+        }
+        if (candidate == npos) {
+            return {npos, 0};
+        }
+        std::size_t longest = 0;
+        for (const std::string& delimiter : options_.delimiters) {
+            if (delimiter.size() > longest &&
+                text.compare(candidate, delimiter.size(), delimiter) == 0) {
+                longest = delimiter.size();
+            }
+        }
+        if (longest > 0) {
+            return {candidate, longest};
+        }
+        from = candidate + 1; // a first byte not followed by the rest: look further
+    }
 }
 
 void LineCodec::decode(ByteView data, FrameSink& sink) {
@@ -74,6 +106,9 @@ std::string LineCodec::decode_lines(std::string_view input, FrameSink& sink) {
         held ? std::string_view(reinterpret_cast<const char*>(buffer_.data()) + consumed_,
                                 buffer_.size() - consumed_)
              : input;
+    // A new text: forget where first bytes were seen.
+    std::fill(next_first_.begin(), next_first_.end(), std::string_view::npos);
+    std::fill(searched_from_.begin(), searched_from_.end(), std::string_view::npos);
     std::size_t pos = 0;
     while (pos < work.size()) {
         const Match match = find_delimiter(work, std::max(pos, search_from));

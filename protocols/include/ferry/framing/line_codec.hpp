@@ -53,7 +53,8 @@ private:
         std::size_t position;
         std::size_t length;
     };
-    Match find_delimiter(std::string_view text, std::size_t from) const noexcept;
+    /// The earliest delimiter in `text` at or after `from` (the longest one at that place).
+    Match find_delimiter(std::string_view text, std::size_t from) noexcept;
     /// Splits `input` into lines, holding what is left; returns the bytes that go to raw_data
     /// when the sink switched to raw mode (empty otherwise).
     std::string decode_lines(std::string_view input, FrameSink& sink);
@@ -70,6 +71,11 @@ private:
     bool raw_ = false;
     /// What set_line_mode() handed back, split into lines when raw_data returns.
     Bytes handed_back_;
+    /// The distinct first bytes of the delimiters, and per first byte where it next occurs
+    /// in the text being split (found searching from searched_from_; npos: not after it).
+    std::string first_bytes_;
+    std::vector<std::size_t> next_first_;
+    std::vector<std::size_t> searched_from_;
 };
 
 } // namespace ferry
