@@ -81,7 +81,6 @@ public:
             std::weak_ptr<Pending> weak = pending;
             CallbackHandle timer = this->transport()->loop().call_later(timeout, [weak] {
                 if (auto p = weak.lock(); p && !p->response.done()) {
-                    p->timed_out = true;
                     p->response.set_exception(std::make_exception_ptr(TimeoutError(
                         std::make_error_code(std::errc::timed_out), "request timed out")));
                 }
@@ -163,7 +162,6 @@ private:
         Pending(const Bytes& frame, Loop& loop) : request(frame), response(loop) {}
         Bytes request;
         Future<Bytes> response;
-        bool timed_out = false;
     };
     /// Returns the pipelining slot however request() ends.
     struct SlotGuard {

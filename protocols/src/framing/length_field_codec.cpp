@@ -35,13 +35,15 @@ std::size_t LengthFieldCodec::decode_one(ByteView work, FrameSink& sink) {
         return 0;
     }
     const std::uint64_t field = read_field(work.data() + options_.length_field_offset);
-    // Whole frame size, computed in signed 128-bit-safe steps: a hostile field can be 2^64-1.
+    // Whole frame size, in signed arithmetic: a hostile field can be 2^64-1, so a field too
+    // large to add to safely is refused as nonsense before any addition.
     std::int64_t adjustment = options_.length_adjustment;
     if (options_.length_includes_header) {
         adjustment -= static_cast<std::int64_t>(header_size_);
     }
     const auto header = static_cast<std::int64_t>(header_size_);
-    bool sane = field <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2);
+    const bool sane =
+        field <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 2);
     const std::int64_t frame_length =
         sane ? static_cast<std::int64_t>(field) + adjustment + header : -1;
     if (!sane || frame_length < header) {
