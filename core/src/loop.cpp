@@ -1,8 +1,10 @@
 // Loop: the ready queue, timers, thread-safe posting, executor jobs, signals and shutdown.
 #include <ferry/loop.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -256,6 +258,8 @@ bool Loop::is_running() const noexcept {
 }
 
 std::chrono::milliseconds Loop::time() const noexcept {
+    // Fresh, as asyncio's monotonic time(): libuv's cached time may be a whole slow callback old.
+    uv_update_time(&impl_->uv);
     return std::chrono::milliseconds(uv_now(&impl_->uv));
 }
 
@@ -318,6 +322,10 @@ std::weak_ptr<void> Loop::lifetime_token() const noexcept {
 }
 
 CallbackHandle Loop::call_later_ms(std::chrono::milliseconds delay, Callback callback) {
+    return arm_timer(delay, true, std::move(callback));
+}
+
+CallbackHandle Loop::arm_timer(std::chrono::milliseconds delay, bool relative, Callback callback) {
     auto state = std::make_shared<ScheduledCallback>();
     if (impl_->shutting_down) {
         log().debug("call_later after the loop began closing: callback dropped");
@@ -332,7 +340,15 @@ CallbackHandle Loop::call_later_ms(std::chrono::milliseconds delay, Callback cal
     uv_timer_init(&impl_->uv, &entry->handle);
     register_resource(*entry);
     state->timer = entry;
-    const auto ms = delay.count() < 0 ? 0 : static_cast<std::uint64_t>(delay.count());
+    // libuv counts a timeout from the loop's cached time, which is stale by however long the
+    // current iteration has run so far: refresh it so a timer armed after a slow step does not
+    // fire early. The cached time is whole milliseconds, truncated; `delay` counts from an
+    // instant anywhere inside the current millisecond, hence one more for a relative delay.
+    uv_update_time(&impl_->uv);
+    std::int64_t ms = std::max<std::int64_t>(delay.count(), 0);
+    if (relative && ms > 0) {
+        ++ms;
+    }
     uv_timer_start(
         &entry->handle,
         [](uv_timer_t* handle) {
@@ -346,12 +362,13 @@ CallbackHandle Loop::call_later_ms(std::chrono::milliseconds delay, Callback cal
             Callback fn = std::move(scheduled->fn);
             timer->loop->invoke_guarded("exception in call_later callback", fn);
         },
-        ms, 0);
+        static_cast<std::uint64_t>(ms), 0);
     return CallbackHandle(std::move(state));
 }
 
 CallbackHandle Loop::call_at(std::chrono::milliseconds when, Callback callback) {
-    return call_later_ms(when - time(), std::move(callback));
+    // time() refreshes the clock, so `when` is compared with the time as it is now.
+    return arm_timer(when - time(), false, std::move(callback));
 }
 
 void Loop::call_soon_threadsafe(Callback callback) {

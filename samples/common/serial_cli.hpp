@@ -1,8 +1,10 @@
 #pragma once
 // Command-line options for a serial port (CLI11), shared by the serial samples.
 
+#include <filesystem>
 #include <map>
 #include <string>
+#include <system_error>
 
 #include <CLI/CLI.hpp>
 
@@ -10,8 +12,9 @@
 
 namespace sample {
 
-/// Adds --baud, --data-bits, --parity, --stop-bits, --flow, --dtr, --rts and --low-latency
-/// (each name prefixed with `prefix`, e.g. "a-" gives --a-baud) writing into `options`.
+/// Adds --baud, --data-bits, --parity, --stop-bits, --flow, --dtr, --rts, --low-latency and
+/// --keep-input (each name prefixed with `prefix`, e.g. "a-" gives --a-baud) writing into
+/// `options`.
 inline void add_serial_options(CLI::App& app, ferry::SerialOptions& options,
                                const std::string& prefix = "") {
     using ferry::FlowControl;
@@ -46,6 +49,18 @@ inline void add_serial_options(CLI::App& app, ferry::SerialOptions& options,
     app.add_option(p + "rts", options.rts, "RTS on open: leave, on or off")
         ->transform(CLI::CheckedTransformer(line_states, CLI::ignore_case));
     app.add_flag(p + "low-latency", options.low_latency, "ask the driver for low latency");
+    app.add_flag("!" + p + "keep-input", options.discard_input_on_open,
+                 "deliver bytes already waiting in the port when it opens (default: discard them)");
+}
+
+/// True when `a` and `b` name the same file (through links), or the same path when either does
+/// not exist yet: opening one port twice is a usage error, not a busy port to wait for.
+inline bool same_file(const std::string& a, const std::string& b) {
+    std::error_code error;
+    const bool same = std::filesystem::equivalent(a, b, error);
+    return error ? std::filesystem::path(a).lexically_normal() ==
+                       std::filesystem::path(b).lexically_normal()
+                 : same;
 }
 
 } // namespace sample

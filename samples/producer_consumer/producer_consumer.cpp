@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@
 
 #include <ferry/ferry.hpp>
 
+#include "parse_number.hpp"
+#include "serial_cli.hpp"
 #include "virtual_serial_device.hpp"
 
 namespace {
@@ -109,6 +112,13 @@ Task<void> producer(ferry::Loop& loop, Source source, ferry::Queue<Sample>& queu
         } catch (const ferry::CancelledError&) {
             throw;
         } catch (const ferry::Error& e) {
+            // A TCP source may come back; a serial port only after errors that can clear (not
+            // there yet, busy, unplugged), not after "not a serial port" or a refused setting.
+            if (!source.serial_path.empty() && !ferry::serial_error_may_clear(e.code())) {
+                std::printf("[%s] %s; not retrying: this cannot clear by itself\n", name.c_str(),
+                            e.what());
+                throw;
+            }
             std::printf("[%s] %s; retrying in %lld ms\n", name.c_str(), e.what(),
                         static_cast<long long>(backoff.count()));
         }
@@ -173,13 +183,28 @@ ferry::ClientConnected instrument(std::string name, std::chrono::milliseconds pe
 Task<int> run(ferry::Loop& loop, std::vector<Source> sources, std::string csv, std::size_t lines) {
     ferry::Queue<Sample> queue(64); // bounded: the backlog never exceeds 64 samples
     std::size_t written = 0;
-    ferry::TaskGroup producers(loop);
+    // Producers run until cancelled, or end with an error that cannot clear; the consumer
+    // until it has written `lines` samples (never, for 0). Whichever ends first ends the run.
+    std::vector<ferry::TaskHandle<void>> tasks;
+    tasks.push_back(loop.create_task(consumer(loop, csv, queue, lines, written)));
     for (const Source& source : sources) {
-        producers.create_task(producer(loop, source, queue));
+        tasks.push_back(loop.create_task(producer(loop, source, queue)));
     }
-    co_await consumer(loop, csv, queue, lines, written);
+    auto first_to_end = ferry::wait(tasks, ferry::ReturnWhen::first_completed);
+    co_await std::move(first_to_end);
+    int status = 0;
+    for (std::size_t i = 1; i < tasks.size(); ++i) {
+        if (tasks[i].done() && !tasks[i].cancelled() && tasks[i].exception()) {
+            status = 1; // the producer said why
+        }
+    }
+    for (auto& task : tasks) {
+        task.cancel();
+    }
+    auto all_ended = ferry::wait(tasks, ferry::ReturnWhen::all_completed);
+    co_await std::move(all_ended);
     std::printf("wrote %zu samples to %s\n", written, csv.c_str());
-    co_return 0; // leaving the scope cancels the producers
+    co_return status;
 }
 
 /// A simulated serial instrument: a "<name>,reading=..." line every `period`.
@@ -257,9 +282,11 @@ int main(int argc, char** argv) {
     app.add_option("--serial", serial_ports,
                    "a serial port sending lines, PATH or PATH@BAUD (repeatable; default 9600 8N1)");
     app.add_option("--csv", csv, "CSV file to append to");
-    app.add_option("--lines", lines, "stop after this many samples (0: run for ever)");
+    app.add_option("--lines", lines, "stop after this many samples (0: run for ever)")
+        ->capture_default_str();
     auto* demo_mode = app.add_subcommand("demo", "simulated instruments on loopback");
-    demo_mode->add_option("--lines", lines, "samples to collect")->default_val(40);
+    std::size_t demo_lines = 40; // its own variable: a default here must not bind --lines above
+    demo_mode->add_option("--lines", demo_lines, "samples to collect")->capture_default_str();
     demo_mode->add_option("--csv", csv, "CSV file to append to");
     CLI11_PARSE(app, argc, argv);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -267,7 +294,7 @@ int main(int argc, char** argv) {
     ferry::Loop loop;
     try {
         if (*demo_mode) {
-            return loop.run_until_complete(demo(loop, csv, lines == 0 ? 40 : lines));
+            return loop.run_until_complete(demo(loop, csv, demo_lines == 0 ? 40 : demo_lines));
         }
         if (sources.empty() && serial_ports.empty()) {
             std::fprintf(stderr, "producer_consumer: give at least one --serial or --source, "
@@ -279,37 +306,41 @@ int main(int argc, char** argv) {
             Source serial;
             const auto at = spec.rfind('@');
             serial.serial_path = spec.substr(0, at);
+            serial.serial_options.discard_input_on_open = true; // old lines are not fresh data
             if (at != std::string::npos) {
-                const long baud = std::atol(spec.c_str() + at + 1);
-                if (baud <= 0) {
-                    std::fprintf(stderr, "producer_consumer: bad baud rate in --serial %s\n",
-                                 spec.c_str());
-                    return 2;
-                }
-                serial.serial_options.baud_rate = static_cast<std::uint32_t>(baud);
+                serial.serial_options.baud_rate = static_cast<std::uint32_t>(sample::parse_number(
+                    std::string_view(spec).substr(at + 1), "baud rate", "--serial " + spec, 1,
+                    std::numeric_limits<std::uint32_t>::max()));
             }
             ferry::validate(serial.serial_options);
+            for (const Source& earlier : parsed) {
+                if (sample::same_file(earlier.serial_path, serial.serial_path)) {
+                    std::fprintf(stderr,
+                                 "producer_consumer: --serial %s and %s are the same port\n",
+                                 earlier.serial_path.c_str(), serial.serial_path.c_str());
+                    return 2;
+                }
+            }
             parsed.push_back(serial);
         }
         for (const std::string& source : sources) {
             const auto colon = source.rfind(':');
-            if (colon == std::string::npos) {
+            if (colon == std::string::npos || colon == 0) {
                 std::fprintf(stderr, "producer_consumer: bad --source %s (want host:port)\n",
-                             source.c_str());
-                return 2;
-            }
-            const int port = std::atoi(source.c_str() + colon + 1);
-            if (port <= 0 || port > 65535) {
-                std::fprintf(stderr, "producer_consumer: bad port in --source %s\n",
                              source.c_str());
                 return 2;
             }
             Source tcp;
             tcp.host = source.substr(0, colon);
-            tcp.port = static_cast<std::uint16_t>(port);
+            tcp.port = static_cast<std::uint16_t>(
+                sample::parse_number(std::string_view(source).substr(colon + 1), "port",
+                                     "--source " + source, 1, 65535));
             parsed.push_back(tcp);
         }
         return loop.run_until_complete(run(loop, parsed, csv, lines));
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "producer_consumer: %s\n", e.what());
+        return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "producer_consumer: %s\n", e.what());
         return 1;

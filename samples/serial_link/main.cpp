@@ -141,6 +141,8 @@ int main(int argc, char** argv) {
     sample::LinkEnd a;
     sample::LinkEnd b;
     a.options.baud_rate = b.options.baud_rate = 115200;
+    // Bytes that waited in a port before the link opened it are stale, as in miniterm.
+    a.options.discard_input_on_open = b.options.discard_input_on_open = true;
     app.add_option("port-a", a.port, "the first port, e.g. /dev/ttyUSB0");
     app.add_option("port-b", b.port, "the second port, e.g. /dev/ttyACM0");
     sample::add_serial_options(app, a.options, "a-");
@@ -158,8 +160,20 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "serial_link: give two ports, or use demo\n");
             return 2;
         }
+        if (sample::same_file(a.port, b.port)) {
+            std::fprintf(stderr, "serial_link: %s and %s are the same port\n", a.port.c_str(),
+                         b.port.c_str());
+            return 2;
+        }
         sample::SerialLink link(loop, a, b,
                                 [](const std::string& line) { std::printf("%s\n", line.c_str()); });
+        int status = 0;
+        link.failed = [&](const std::string& reason) {
+            std::fprintf(stderr, "serial_link: %s; not retrying: this cannot clear by itself\n",
+                         reason.c_str());
+            status = 1;
+            loop.stop();
+        };
         for (int signum : {SIGINT, SIGTERM}) {
             loop.add_signal_handler(signum, [&loop] { loop.stop(); });
         }
@@ -168,7 +182,7 @@ int main(int argc, char** argv) {
         link.stop();
         std::printf("carried %zu bytes a->b, %zu bytes b->a\n", link.bytes_carried(0),
                     link.bytes_carried(1));
-        return 0;
+        return status;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "serial_link: %s\n", e.what());
         return 1;

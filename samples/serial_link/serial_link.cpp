@@ -1,7 +1,10 @@
 // SerialLink: forwarding with back-pressure between two reconnecting serial ports.
 #include "serial_link.hpp"
 
+#include <ferry/serial.hpp>
 #include <ferry/transport.hpp>
+
+#include "port_watch.hpp"
 
 namespace sample {
 
@@ -56,24 +59,45 @@ SerialLink::~SerialLink() {
 void SerialLink::start() {
     for (int i = 0; i < 2; ++i) {
         ferry::validate(sides_[i].end.options);
+    }
+    for (int i = 0; i < 2; ++i) {
         ferry::ReconnectOptions backoff;
         backoff.initial_delay = std::chrono::milliseconds(100);
         backoff.factor = 2.0;
         backoff.max_delay = std::chrono::milliseconds(2000);
+        backoff.retryable = ferry::serial_error_may_clear;
         ferry::ReconnectEvents events;
         events.retrying = [this, i](std::error_code, const std::string& reason,
                                     std::chrono::milliseconds delay) {
             status_(sides_[i].end.port + ": " + reason + "; retrying in " +
                     std::to_string(delay.count()) + " ms");
         };
+        events.gave_up = [this](std::error_code, const std::string& reason) {
+            stop();
+            if (failed) {
+                failed(reason);
+            }
+        };
         sides_[i].reconnector = ferry::Reconnector::start(
             loop_, ferry::serial_connector(loop_, sides_[i].end.port, sides_[i].end.options),
             [this, i] { return std::make_unique<SideProtocol>(*this, i); }, backoff, events);
+        sides_[i].watcher = watch_for_port(
+            loop_, sides_[i].end.port,
+            [this, i] {
+                if (sides_[i].reconnector) {
+                    sides_[i].reconnector->retry_now();
+                }
+            },
+            status_);
     }
 }
 
 void SerialLink::stop() {
     for (Side& side : sides_) {
+        if (side.watcher) {
+            side.watcher->stop();
+            side.watcher.reset();
+        }
         if (side.reconnector) {
             side.reconnector->stop_trying();
             if (auto transport = side.reconnector->transport()) {
@@ -86,7 +110,10 @@ void SerialLink::stop() {
 
 void SerialLink::made(int side, ferry::Transport& transport) {
     sides_[side].transport = &transport;
-    status_(sides_[side].end.port + " open, " + ferry::describe(sides_[side].end.options));
+    // What the device holds, read back after applying, not what was asked.
+    const auto* port = dynamic_cast<const ferry::SerialTransport*>(&transport);
+    status_(sides_[side].end.port + " open, " +
+            ferry::describe(port != nullptr ? port->options() : sides_[side].end.options));
     ferry::Transport* peer = sides_[1 - side].transport;
     if (peer == nullptr) {
         transport.pause_reading(); // nowhere to send it yet: leave it in the driver

@@ -9,6 +9,7 @@
 #include <string>
 
 #include <ferry/loop.hpp>
+#include <ferry/port_watcher.hpp>
 #include <ferry/reconnect.hpp>
 #include <ferry/serial.hpp>
 
@@ -26,13 +27,17 @@ struct LinkEnd {
 /// high-water mark, the other port stops being read (the bytes wait in its driver, and with
 /// hardware flow control in the sending device) until it drains. While one port is away
 /// (unplugged), the other is not read at all, so nothing is read only to be dropped; each port
-/// is reopened with backoff when it comes back. Loop thread only.
+/// is reopened the moment it comes back (a PortWatcher), or with backoff. An error that cannot
+/// clear (not a serial port, a refused setting) stops the link: `failed` says why. Loop thread
+/// only.
 class SerialLink {
 public:
     /// Reports a line about the link (opened, lost, waiting).
     using Status = std::function<void(const std::string&)>;
 
     SerialLink(ferry::Loop& loop, LinkEnd a, LinkEnd b, Status status);
+    /// Called once if a port fails in a way retrying cannot fix; the link has stopped.
+    Status failed;
     ~SerialLink();
 
     /// Opens both ports (and keeps reopening them).
@@ -49,6 +54,7 @@ private:
     struct Side {
         LinkEnd end;
         std::shared_ptr<ferry::Reconnector> reconnector;
+        std::shared_ptr<ferry::PortWatcher> watcher;
         ferry::Transport* transport = nullptr;
         std::size_t carried = 0;
     };

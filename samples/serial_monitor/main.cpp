@@ -5,7 +5,10 @@
 //   serial_monitor --list [PATTERN]                      the ports there are
 //   serial_monitor demo                                  a simulated instrument on a pty
 //
-// Ctrl-] quits. Ctrl-T then h toggles hex, b sends a break, r / d toggle RTS / DTR.
+//   serial_monitor /dev/ttyUSB0 --echo --timestamps --map-in crlf --log session.txt
+//
+// Ctrl-] quits. Ctrl-T then ? lists the menu: h hex, e echo, t timestamps, b break,
+// B baud rate, r / d RTS / DTR, c settings, q quit.
 #include <fcntl.h>
 #include <signal.h>
 #include <termios.h>
@@ -43,7 +46,9 @@ public:
         return RawTerminal(fd);
     }
     RawTerminal(RawTerminal&& other) noexcept
-        : fd_(std::exchange(other.fd_, -1)), saved_(other.saved_) {}
+        : fd_(std::exchange(other.fd_, -1)), fd_for_keys_(std::exchange(other.fd_for_keys_, -1)),
+          saved_(other.saved_) {}
+    RawTerminal& operator=(RawTerminal&&) = delete;
     ~RawTerminal() {
         if (fd_ >= 0) {
             ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
@@ -121,7 +126,7 @@ int monitor(sample::MonitorOptions options) {
     if (keyboard.ok()) {
         keyboard.value()->abort();
     }
-    return monitor.connections() > 0 ? 0 : 1;
+    return monitor.failed() || monitor.connections() == 0 ? 1 : 0;
 }
 
 } // namespace
@@ -130,12 +135,21 @@ int main(int argc, char** argv) {
     CLI::App app{"A serial terminal: keyboard to port, port to screen; survives unplugging"};
     sample::MonitorOptions options;
     options.serial.baud_rate = 115200;
+    options.serial.discard_input_on_open = true; // what waited before we opened is stale
     std::optional<std::string> list_pattern;
     std::string enter = "cr";
     bool no_reconnect = false;
     app.add_option("port", options.port, "the serial port, e.g. /dev/ttyUSB0");
     sample::add_serial_options(app, options.serial);
     app.add_flag("--hex", options.hex, "show received bytes as hex");
+    app.add_flag("--echo", options.echo, "show typed keys too (Ctrl-T e toggles)");
+    app.add_flag("--timestamps", options.timestamps,
+                 "start each received line with the time (Ctrl-T t toggles)");
+    app.add_option("--map-in", options.map_in,
+                   "received line ends: lf (as they come), cr (CR ends a line) or crlf")
+        ->check(CLI::IsMember({"lf", "cr", "crlf"}))
+        ->capture_default_str();
+    app.add_option("--log", options.log_file, "also append what the port sends to this file");
     app.add_option("--enter", enter, "what Enter sends: cr, lf or crlf")
         ->check(CLI::IsMember({"cr", "lf", "crlf"}))
         ->capture_default_str();

@@ -1,12 +1,17 @@
 // Monitor: reconnecting serial port, key handling and hex display.
 #include "monitor.hpp"
 
-#include <cstdio>
-#include <filesystem>
-#include <regex>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <utility>
 
 #include <ferry/error.hpp>
 #include <ferry/transport.hpp>
+
+#include "port_watch.hpp"
 
 namespace sample {
 
@@ -15,9 +20,33 @@ namespace {
 constexpr char ctrl_close_bracket = 0x1d; // Ctrl-]
 constexpr char ctrl_t = 0x14;             // Ctrl-T
 
-std::string regex_escape(const std::string& text) {
-    static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
-    return std::regex_replace(text, special, R"(\$&)");
+/// "[12:34:56.789] ": the local time, for the start of a received line.
+std::string timestamp() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
+    std::tm tm{};
+    localtime_r(&seconds, &tm);
+    char text[32];
+    std::snprintf(text, sizeof text, "[%02d:%02d:%02d.%03d] ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
+    return text;
+}
+
+EolDisplay parse_eol_display(const std::string& map_in) {
+    if (map_in == "lf") {
+        return EolDisplay::as_received;
+    }
+    if (map_in == "cr") {
+        return EolDisplay::cr_ends_line;
+    }
+    if (map_in == "crlf") {
+        return EolDisplay::crlf_ends_line;
+    }
+    throw ferry::Error(ferry::make_error_code(ferry::errc::invalid_argument),
+                       "invalid --map-in " + map_in + " (it must be lf, cr or crlf)");
 }
 
 } // namespace
@@ -34,7 +63,16 @@ private:
 
 Monitor::Monitor(ferry::Loop& loop, MonitorOptions options, Screen screen, Status status)
     : loop_(loop), options_(std::move(options)), screen_(std::move(screen)),
-      status_(std::move(status)) {}
+      status_(std::move(status)), eol_display_(parse_eol_display(options_.map_in)) {
+    if (!options_.log_file.empty()) {
+        log_.reset(std::fopen(options_.log_file.c_str(), "ab"));
+        if (!log_) {
+            throw ferry::Error(ferry::make_error_code(ferry::errc::invalid_argument),
+                               "cannot open the log file " + options_.log_file + ": " +
+                                   std::strerror(errno));
+        }
+    }
+}
 
 Monitor::~Monitor() {
     stop();
@@ -51,16 +89,21 @@ void Monitor::start() {
     backoff.factor = 2.0;
     backoff.max_delay = std::chrono::milliseconds(2000);
     backoff.jitter = 0.1;
+    backoff.retryable = ferry::serial_error_may_clear;
     if (!options_.reconnect) {
         backoff.max_retries = 0;
     }
     ferry::ReconnectEvents events;
-    events.connected = [this](ferry::Transport&) {
+    events.connected = [this](ferry::Transport& transport) {
         ++connections_;
         told_waiting_ = false;
         told_dropped_ = false;
+        // Show what the device holds (read back after applying), and reopen with that.
+        if (auto* port = dynamic_cast<ferry::SerialTransport*>(&transport)) {
+            options_.serial = port->options();
+        }
         report("--- " + options_.port + " open, " + ferry::describe(options_.serial) +
-               " (Ctrl-] quits, Ctrl-T h hex, Ctrl-T b break) ---");
+               " (Ctrl-] quits, Ctrl-T ? help) ---");
     };
     events.retrying = [this](std::error_code error, const std::string& reason,
                              std::chrono::milliseconds) {
@@ -73,45 +116,30 @@ void Monitor::start() {
             report("--- " + what + "; waiting for the port to come back ---");
         }
     };
-    events.gave_up = [this](std::error_code, const std::string& reason) {
-        report("--- " + reason + " ---");
+    events.gave_up = [this](std::error_code error, const std::string& reason) {
+        const bool could_clear = !error || ferry::serial_error_may_clear(error);
+        failed_ = options_.reconnect || connections_ == 0;
+        report("--- " + reason +
+               (could_clear ? "" : "; not retrying: this cannot clear by itself") + " ---");
         quit();
     };
+    // Each attempt opens with the settings of the moment, so a baud rate changed from the
+    // menu survives an unplug.
+    auto connect = [this](ferry::ProtocolFactory factory, ferry::TransportCallback done) {
+        ferry::serial_connector(loop_, options_.port, options_.serial)(std::move(factory),
+                                                                       std::move(done));
+    };
     reconnector_ = ferry::Reconnector::start(
-        loop_, ferry::serial_connector(loop_, options_.port, options_.serial),
-        [this] { return std::make_unique<PortProtocol>(*this); }, backoff, events);
+        loop_, connect, [this] { return std::make_unique<PortProtocol>(*this); }, backoff, events);
     if (options_.reconnect) {
-        watch_for_the_port();
-    }
-}
-
-void Monitor::watch_for_the_port() {
-    // The moment udev (or the demo) creates the node or link, retry at once instead of
-    // waiting out the backoff. A port under /dev is followed with the standard watch (which
-    // also follows /dev/serial/by-id as udev creates and removes it); any other path through
-    // its own directory, for its name only.
-    const std::filesystem::path port(options_.port);
-    ferry::PortWatchOptions watch;
-    if (options_.port.rfind("/dev/", 0) != 0) {
-        watch.dev_root = port.parent_path().string();
-        watch.name_pattern = regex_escape(port.filename().string());
-        watch.watch_by_id = false;
-    }
-    try {
-        watcher_ = ferry::watch_ports(
-            loop_,
-            [this](const ferry::PortChange& change) {
-                // Any serial device appearing is worth one early attempt: the port's own node
-                // may be named differently from the path given (a by-id link to ttyUSB0).
-                if (change.kind == ferry::PortChangeKind::added && reconnector_) {
+        watcher_ = watch_for_port(
+            loop_, options_.port,
+            [this] {
+                if (reconnector_) {
                     reconnector_->retry_now();
                 }
             },
-            watch);
-    } catch (const ferry::Error& e) {
-        // Not fatal: the backoff still finds the port, only later.
-        report(std::string("--- not watching for the port (") + e.what() +
-               "); retrying on a timer ---");
+            [this](const std::string& line) { report("--- " + line + " ---"); });
     }
 }
 
@@ -120,6 +148,20 @@ bool Monitor::keys(std::string_view typed) {
     for (char key : typed) {
         if (quitting_) {
             break;
+        }
+        if (entering_baud_) {
+            if (key == '\r' || key == '\n') {
+                entering_baud_ = false;
+                change_baud(typed_baud_);
+            } else if (key == 0x1b || key == 0x03) { // Esc or Ctrl-C: never mind
+                entering_baud_ = false;
+                report("--- baud rate unchanged ---");
+            } else if ((key == 0x7f || key == 0x08) && !typed_baud_.empty()) {
+                typed_baud_.pop_back();
+            } else if (typed_baud_.size() < 16) {
+                typed_baud_ += key;
+            }
+            continue;
         }
         if (menu_prefix_) {
             menu_prefix_ = false;
@@ -146,12 +188,62 @@ bool Monitor::keys(std::string_view typed) {
     return !quitting_;
 }
 
+void Monitor::change_baud(const std::string& typed) {
+    std::uint32_t rate = 0;
+    const char* end = typed.data() + typed.size();
+    const auto [stop, error] = std::from_chars(typed.data(), end, rate);
+    if (typed.empty() || error != std::errc() || stop != end || rate == 0) {
+        report("--- \"" + typed +
+               "\" is not a baud rate (a whole number from 1 to 4294967295) ---");
+        return;
+    }
+    ferry::SerialOptions wanted = options_.serial;
+    wanted.baud_rate = rate;
+    auto transport = reconnector_ ? reconnector_->transport() : nullptr;
+    auto* port = dynamic_cast<ferry::SerialTransport*>(transport.get());
+    if (port == nullptr) {
+        report("--- not connected ---");
+        return;
+    }
+    try {
+        port->reconfigure(wanted);
+        options_.serial = port->options(); // what the device holds now
+        report("--- " + options_.port + " now " + ferry::describe(options_.serial) + " ---");
+    } catch (const ferry::Error& e) {
+        report(std::string("--- ") + e.what() + "; still " + ferry::describe(options_.serial) +
+               " ---");
+    }
+}
+
+void Monitor::show_settings() {
+    report("--- " + options_.port + ": " + ferry::describe(options_.serial) + ", display " +
+           (options_.hex ? "hex" : "text, line ends " + options_.map_in) +
+           (options_.echo ? ", local echo" : "") + (options_.timestamps ? ", timestamps" : "") +
+           (options_.log_file.empty() ? "" : ", logging to " + options_.log_file) + " ---");
+}
+
 void Monitor::send(std::string_view bytes) {
     if (bytes.empty()) {
         return;
     }
     if (auto port = reconnector_ ? reconnector_->transport() : nullptr) {
         port->write(bytes);
+        if (options_.echo) {
+            // Shown as typed, each line end (CR, LF or CR LF) as one new line.
+            std::string shown;
+            for (std::size_t i = 0; i < bytes.size(); ++i) {
+                if (bytes[i] == '\r' || bytes[i] == '\n') {
+                    shown += '\n';
+                    if (bytes[i] == '\r' && i + 1 < bytes.size() && bytes[i + 1] == '\n') {
+                        ++i;
+                    }
+                } else {
+                    shown += bytes[i];
+                }
+            }
+            screen_(shown);
+            at_line_start_ = shown.back() == '\n';
+        }
     } else if (!told_dropped_) {
         told_dropped_ = true;
         report("--- not connected: typed input is dropped until the port is back ---");
@@ -177,8 +269,26 @@ void Monitor::menu_command(char key) {
             hex_chars_.clear();
             report(options_.hex ? "--- hex display ---" : "--- text display ---");
             return;
-        case 'b':
+        case 'e':
+        case 'E':
+            options_.echo = !options_.echo;
+            report(options_.echo ? "--- local echo on ---" : "--- local echo off ---");
+            return;
+        case 't':
+        case 'T':
+            options_.timestamps = !options_.timestamps;
+            report(options_.timestamps ? "--- timestamps on ---" : "--- timestamps off ---");
+            return;
+        case 'c':
+        case 'C':
+            show_settings();
+            return;
         case 'B':
+            entering_baud_ = true;
+            typed_baud_.clear();
+            report("--- new baud rate, then Enter (Esc cancels): ---");
+            return;
+        case 'b':
             if (port != nullptr) {
                 port->send_break(std::chrono::milliseconds(250), [this](std::error_code error) {
                     report(error ? "--- break failed: " + error.message() + " ---"
@@ -204,7 +314,8 @@ void Monitor::menu_command(char key) {
             }
             break;
         default:
-            report("--- Ctrl-T then: q quit, h hex, b break, r RTS, d DTR, Ctrl-T itself ---");
+            report("--- Ctrl-T then: q quit, h hex, e echo, t timestamps, b break, B baud rate, "
+                   "r RTS, d DTR, c settings, Ctrl-T itself ---");
             return;
         }
         report("--- not connected ---");
@@ -215,14 +326,56 @@ void Monitor::menu_command(char key) {
 
 void Monitor::received(std::string_view bytes) {
     bytes_received_ += bytes.size();
+    if (log_) {
+        std::fwrite(bytes.data(), 1, bytes.size(), log_.get());
+        std::fflush(log_.get()); // a line at a time is enough to follow it with tail -f
+    }
     if (options_.hex) {
         show_hex(bytes);
     } else {
-        screen_(bytes);
+        show_text(bytes);
     }
     if (on_change) {
         on_change();
     }
+}
+
+void Monitor::show_text(std::string_view bytes) {
+    if (eol_display_ == EolDisplay::as_received && !options_.timestamps) {
+        screen_(bytes); // the common case: no copy
+        return;
+    }
+    std::string shown;
+    shown.reserve(bytes.size() + 16);
+    const auto new_line = [&] {
+        shown += '\n';
+        at_line_start_ = true;
+    };
+    for (char c : bytes) {
+        const bool after_cr = std::exchange(pending_cr_, false);
+        if (c == '\r') {
+            pending_cr_ = true;
+            if (eol_display_ == EolDisplay::cr_ends_line) {
+                new_line();
+            }
+            continue; // crlf: a line end only if LF follows; as_received: shown at the LF
+        }
+        if (c == '\n') {
+            if (!(after_cr && eol_display_ == EolDisplay::cr_ends_line)) {
+                new_line(); // in cr mode the CR before it already ended the line
+            }
+            continue;
+        }
+        if (after_cr && eol_display_ == EolDisplay::as_received) {
+            shown += '\r'; // a lone CR, shown as the terminal treats it
+        }
+        if (at_line_start_ && options_.timestamps) {
+            shown += timestamp();
+        }
+        at_line_start_ = false;
+        shown += c;
+    }
+    screen_(shown);
 }
 
 void Monitor::show_hex(std::string_view bytes) {

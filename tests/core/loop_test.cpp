@@ -94,6 +94,48 @@ TEST_F(LoopSchedulingTest, CallAtUsesTheLoopClock) {
     EXPECT_TRUE(run_until(loop, [&] { return fired; }));
 }
 
+/// Blocks the loop thread, as a slow callback would.
+void block_for(std::chrono::milliseconds duration) {
+    std::this_thread::sleep_for(duration);
+}
+
+/// Milliseconds of steady_clock between `since` and now.
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since)
+        .count();
+}
+
+// libuv counts timeouts from the time cached at the start of an iteration; a timer armed after
+// a slow step must still count from the moment it is armed. Only the lower bound is asserted.
+TEST_F(LoopSchedulingTest, TimersArmedAfterASlowStepNeverFireEarly) {
+    double call_later_took = 0;
+    double call_at_took = 0;
+    double sub_ms_took = 0;
+    int fired = 0;
+    loop.call_soon([&] {
+        block_for(100ms);
+        const auto armed = std::chrono::steady_clock::now();
+        loop.call_later(200ms, [&, armed] {
+            call_later_took = elapsed_ms(armed);
+            ++fired;
+        });
+        loop.call_soon([] {}); // any other pending work must not shorten the wait
+        loop.call_at(loop.time() + 150ms, [&, armed] {
+            call_at_took = elapsed_ms(armed);
+            ++fired;
+        });
+        loop.call_later(std::chrono::microseconds(1500), [&, armed] {
+            sub_ms_took = elapsed_ms(armed);
+            ++fired;
+        });
+    });
+    EXPECT_TRUE(run_until(
+        loop, [&] { return fired == 3; }, 5s));
+    EXPECT_GE(call_later_took, 200.0);
+    EXPECT_GE(call_at_took, 149.0); // call_at's clock is whole milliseconds
+    EXPECT_GE(sub_ms_took, 1.5);
+}
+
 TEST_F(LoopSchedulingTest, CancelledTimerNeverFires) {
     bool fired = false;
     CallbackHandle handle = loop.call_later(5ms, [&] { fired = true; });

@@ -1,5 +1,7 @@
 // wait_for, gather, wait and TaskGroup: results, first-failure propagation, timeouts that
 // cancel the inner operation, and cancellation flowing to children.
+#include <thread>
+
 #include <ferry/sleep.hpp>
 #include <ferry/wait.hpp>
 
@@ -12,6 +14,31 @@ using namespace std::chrono_literals;
 using test::LoopTest;
 
 class WaitTest : public LoopTest {};
+
+// sleep and wait_for after a step that blocked the loop still wait their whole duration.
+TEST_F(WaitTest, SleepAndWaitForAfterABlockingStepNeverEndEarly) {
+    auto body = []() -> Task<std::pair<double, double>> {
+        using Clock = std::chrono::steady_clock;
+        std::this_thread::sleep_for(150ms);
+        auto start = Clock::now();
+        co_await sleep(200ms);
+        const double slept =
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        std::this_thread::sleep_for(150ms);
+        start = Clock::now();
+        Event never;
+        try {
+            co_await wait_for(never.wait(), 200ms);
+        } catch (const TimeoutError&) {
+        }
+        const double waited =
+            std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+        co_return std::pair{slept, waited};
+    };
+    const auto [slept, waited] = loop.run_until_complete(body());
+    EXPECT_GE(slept, 200.0);
+    EXPECT_GE(waited, 200.0);
+}
 
 Task<int> value_after(int value, std::chrono::milliseconds delay) {
     co_await sleep(delay);

@@ -1,5 +1,7 @@
 # Script run by CTest: install the built tree into WORK_DIR/prefix, then configure, build and
-# run the consumer against it through the CMake package and through pkg-config.
+# run the consumer against it through the CMake package, through pkg-config from CMake, and with
+# exactly the README's command line; then compile (and run) every C++ example in README.md and
+# docs/ against the installed package.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -27,3 +29,15 @@ foreach(mode cmake pkgconfig)
     run(${build}/consumer)
     message(STATUS "consumer via ${mode}: ok")
 endforeach()
+
+# The README's command, nothing added but the build's own flags (sanitizers).
+set(ENV{PKG_CONFIG_PATH} "${prefix}/lib/pkgconfig")
+run(sh -c "\"$1\" $2 \"$3\" $(pkg-config --cflags --libs ferry) -o \"$4\""
+    sh ${CMAKE_CXX_COMPILER} "${CXX_FLAGS} ${LINKER_FLAGS}" ${CONSUMER_SOURCE_DIR}/main.cpp
+    ${WORK_DIR}/consumer-readme)
+run(${WORK_DIR}/consumer-readme)
+message(STATUS "consumer via the README's pkg-config command: ok")
+
+run(/usr/bin/python3 ${DOCS_CHECK} --cxx ${CMAKE_CXX_COMPILER} "--flags=${CXX_FLAGS} ${LINKER_FLAGS}"
+    ${SOURCE_DIR}/README.md ${SOURCE_DIR}/docs/design.md)
+message(STATUS "README and docs examples: ok")

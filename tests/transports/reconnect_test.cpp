@@ -226,6 +226,33 @@ TEST_F(ReconnectorTest, GivesUpAfterMaxRetriesWithTheLastReason) {
     EXPECT_EQ(log.reasons.size(), 3u);
 }
 
+// With `retryable`, an error that cannot clear ends the attempts at once; one that can clear
+// (the port not there yet) is still retried.
+TEST_F(ReconnectorTest, AnErrorThatCannotClearGivesUpAtOnce) {
+    for (const char* never : {"/dev/null", "/tmp"}) {
+        ReconnectLog log;
+        ReconnectOptions options = exact(1ms, 1.0, 1ms, std::nullopt);
+        options.retryable = serial_error_may_clear;
+        auto reconnector = Reconnector::start(loop, serial_connector(loop, never),
+                                              recording_factory(std::make_shared<Recording>()),
+                                              options, log.events());
+        ASSERT_TRUE(run_until(
+            loop, [&] { return log.gave_up == 1; }, 2s))
+            << never;
+        EXPECT_TRUE(log.reasons.empty()) << never << " was retried: " << log.reasons.front();
+        EXPECT_FALSE(reconnector->is_trying());
+    }
+    ReconnectLog log;
+    ReconnectOptions options = exact(1ms, 1.0, 1ms, 2);
+    options.retryable = serial_error_may_clear;
+    auto missing =
+        Reconnector::start(loop, serial_connector(loop, "/dev/ferry-no-such-port"),
+                           recording_factory(std::make_shared<Recording>()), options, log.events());
+    ASSERT_TRUE(run_until(
+        loop, [&] { return log.gave_up == 1; }, 2s));
+    EXPECT_EQ(log.reasons.size(), 2u); // retried until max_retries
+}
+
 TEST_F(ReconnectorTest, ReconnectsToATcpServerThatKeepsClosing) {
     int accepted = 0;
     auto server_recording = std::make_shared<Recording>();

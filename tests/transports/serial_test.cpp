@@ -82,8 +82,6 @@ termios master_view(const PtyPair& pty) {
 TEST_F(SerialTest, OptionsReachTheKernel) {
     SerialOptions options;
     options.baud_rate = 115200;
-    options.data_bits = 7;
-    options.parity = Parity::even;
     options.stop_bits = StopBits::two;
     options.flow_control = FlowControl::rts_cts;
     auto port = open(options);
@@ -101,7 +99,7 @@ TEST_F(SerialTest, OptionsReachTheKernel) {
     EXPECT_FALSE(seen.c_oflag & OPOST);
     EXPECT_EQ(seen.c_cc[VMIN], 0);
     EXPECT_EQ(seen.c_cc[VTIME], 0);
-    EXPECT_EQ(describe(port->options()), "115200 7E2 rts/cts");
+    EXPECT_EQ(describe(port->options()), "115200 8N2 rts/cts"); // read back from the device
     port->abort();
 
     SerialOptions xon;
@@ -118,6 +116,97 @@ TEST_F(SerialTest, OptionsReachTheKernel) {
     EXPECT_FALSE(seen.c_cflag & CRTSCTS);
     EXPECT_TRUE(seen.c_cflag & HUPCL);
     second->abort();
+}
+
+// A pty silently keeps 8 data bits and no parity whatever it is asked: the setting is read
+// back and refused with what the device holds, on open and on reconfigure, every time (not
+// only when the rate changes), and a refused reconfigure leaves the port as it was.
+TEST_F(SerialTest, SettingsTheDeviceDropsAreRefusedNotReportedAsApplied) {
+    SerialOptions even;
+    even.baud_rate = 19200;
+    even.parity = Parity::even;
+    for (int attempt = 0; attempt < 2; ++attempt) { // the second open finds 19200 already set
+        std::error_code code;
+        const std::string message = open_error(loop, pty.path(), even, &code);
+        EXPECT_EQ(code, make_error_code(errc::not_supported)) << message;
+        EXPECT_NE(message.find("refused parity even: it holds 19200 8N1 after applying 19200 8E1"),
+                  std::string::npos)
+            << message;
+        EXPECT_NE(message.find("pseudo-terminal"), std::string::npos) << message;
+        EXPECT_FALSE(serial_error_may_clear(code));
+    }
+    SerialOptions plain;
+    plain.baud_rate = 38400;
+    auto port = open(plain);
+    ASSERT_TRUE(port);
+    EXPECT_EQ(describe(port->options()), "38400 8N1");
+    SerialOptions seven = plain;
+    seven.baud_rate = 9600;
+    seven.data_bits = 7;
+    try {
+        port->reconfigure(seven);
+        ADD_FAILURE() << "7 data bits on a pty were reported as applied";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), make_error_code(errc::not_supported));
+        EXPECT_NE(std::string(e.what()).find("refused 7 data bits"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(describe(port->options()), "38400 8N1");
+    const termios seen = master_view(pty);
+    EXPECT_EQ(cfgetospeed(&seen), static_cast<speed_t>(B38400)); // put back
+    port->abort();
+}
+
+TEST_F(SerialTest, WhichOpenErrorsCanClear) {
+    EXPECT_TRUE(serial_error_may_clear(make_error_code(errc::device_removed)));
+    EXPECT_TRUE(serial_error_may_clear(std::make_error_code(std::errc::no_such_file_or_directory)));
+    EXPECT_TRUE(serial_error_may_clear(std::make_error_code(std::errc::device_or_resource_busy)));
+    std::error_code missing;
+    open_error(loop, "/dev/ferry-no-such-port", {}, &missing);
+    EXPECT_TRUE(serial_error_may_clear(missing)) << missing.message();
+    auto port = open();
+    ASSERT_TRUE(port);
+    std::error_code busy;
+    open_error(loop, pty.path(), {}, &busy);
+    EXPECT_TRUE(serial_error_may_clear(busy)) << busy.message();
+    port->abort();
+    for (const char* never : {"/dev/null", "/tmp"}) {
+        std::error_code code;
+        open_error(loop, never, {}, &code);
+        EXPECT_FALSE(serial_error_may_clear(code)) << never << ": " << code.message();
+    }
+    SerialOptions bad;
+    bad.data_bits = 9;
+    std::error_code invalid;
+    open_error(loop, pty.path(), bad, &invalid);
+    EXPECT_FALSE(serial_error_may_clear(invalid));
+}
+
+// Bytes that waited in the tty before the open are stale for a terminal or a logger.
+TEST_F(SerialTest, DiscardInputOnOpenDropsOnlyWhatWaitedBeforeTheOpen) {
+    // The slave must be open for the master's bytes to queue; the pair keeps it open.
+    ASSERT_EQ(::write(pty.master(), "stale\n", 6), 6);
+    std::this_thread::sleep_for(20ms); // let the line discipline take them
+    SerialOptions discard;
+    discard.discard_input_on_open = true;
+    auto port = open(discard);
+    ASSERT_TRUE(port);
+    ASSERT_EQ(::write(pty.master(), "fresh\n", 6), 6);
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return recording->data.find("fresh") != std::string::npos; }, 5s));
+    EXPECT_EQ(recording->data, "fresh\n");
+    port->abort();
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return recording->lost > 0; }, 5s));
+
+    recording = std::make_shared<Recording>();
+    ASSERT_EQ(::write(pty.master(), "kept\n", 5), 5);
+    std::this_thread::sleep_for(20ms);
+    auto keeping = open(); // the default delivers what waited
+    ASSERT_TRUE(keeping);
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return recording->data == "kept\n"; }, 5s))
+        << recording->data;
+    keeping->abort();
 }
 
 TEST_F(SerialTest, EveryDataBitsParityAndStopBitsMapsToTermios) {
@@ -174,13 +263,13 @@ TEST_F(SerialTest, ReconfigureMidStreamKeepsTheData) {
     port->write("before ");
     SerialOptions faster;
     faster.baud_rate = 57600;
-    faster.parity = Parity::odd;
+    faster.stop_bits = StopBits::two;
     port->reconfigure(faster);
     port->write("after");
     EXPECT_EQ(drain_master(), "before after");
     termios seen = master_view(pty);
     EXPECT_EQ(cfgetospeed(&seen), static_cast<speed_t>(B57600));
-    EXPECT_TRUE(seen.c_cflag & PARODD);
+    EXPECT_TRUE(seen.c_cflag & CSTOPB);
     EXPECT_EQ(port->options().baud_rate, 57600u);
     ASSERT_EQ(::write(pty.master(), "in", 2), 2);
     EXPECT_TRUE(test::run_until(

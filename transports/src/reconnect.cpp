@@ -128,7 +128,7 @@ std::shared_ptr<Reconnector> Reconnector::start(Loop& loop, ConnectFunction conn
 Reconnector::Reconnector(Loop& loop, ConnectFunction connect, ProtocolFactory factory,
                          ReconnectOptions options, ReconnectEvents events)
     : loop_(loop), connect_(std::move(connect)), factory_(std::move(factory)),
-      events_(std::move(events)), backoff_(options) {
+      retryable_(options.retryable), events_(std::move(events)), backoff_(options) {
     if (!connect_ || !factory_) {
         throw Error(make_error_code(errc::invalid_argument),
                     "Reconnector needs a connect function and a protocol factory");
@@ -208,6 +208,12 @@ void Reconnector::on_attempt_done(std::uint64_t attempt_id,
         const std::string reason =
             result.ok() ? "the connect function gave no transport" : result.message();
         log().debug("reconnect attempt {} failed: {}", attempt_id, reason);
+        if (retryable_ && !retryable_(result.code())) {
+            trying_ = false;
+            log().info("not reconnecting: {} cannot clear by itself", reason);
+            give_up(result.code(), reason);
+            return;
+        }
         schedule_retry(result.code(), reason);
         return;
     }
@@ -243,10 +249,7 @@ void Reconnector::schedule_retry(std::error_code error, const std::string& reaso
     if (!delay) {
         trying_ = false;
         log().info("giving up reconnecting after {} retries: {}", backoff_.retries(), reason);
-        if (events_.gave_up) {
-            loop_.invoke_guarded("exception in Reconnector gave_up callback",
-                                 [&] { events_.gave_up(error, reason); });
-        }
+        give_up(error, reason);
         return;
     }
     // The timer is armed before the event so the callback may stop_trying() or retry_now().
@@ -262,6 +265,13 @@ void Reconnector::schedule_retry(std::error_code error, const std::string& reaso
     if (events_.retrying) {
         loop_.invoke_guarded("exception in Reconnector retrying callback",
                              [&] { events_.retrying(error, reason, *delay); });
+    }
+}
+
+void Reconnector::give_up(std::error_code error, const std::string& reason) {
+    if (events_.gave_up) {
+        loop_.invoke_guarded("exception in Reconnector gave_up callback",
+                             [&] { events_.gave_up(error, reason); });
     }
 }
 

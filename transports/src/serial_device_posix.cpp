@@ -5,6 +5,8 @@
 #include <linux/serial.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -178,7 +180,91 @@ bool apply_to_termios(termios& settings, const SerialOptions& options) noexcept 
     return false;
 }
 
-void configure_serial_device(int fd, const std::string& path, const SerialOptions& options) {
+SerialOptions read_held_options(int fd, const std::string& path, const SerialOptions& asked) {
+    termios settings{};
+    if (tcgetattr(fd, &settings) != 0) {
+        throw_errno(errno, path, "reading the port settings");
+    }
+    SerialOptions held = asked;
+    switch (settings.c_cflag & CSIZE) {
+    case CS5:
+        held.data_bits = 5;
+        break;
+    case CS6:
+        held.data_bits = 6;
+        break;
+    case CS7:
+        held.data_bits = 7;
+        break;
+    default:
+        held.data_bits = 8;
+        break;
+    }
+    const bool odd = (settings.c_cflag & PARODD) != 0;
+    if ((settings.c_cflag & PARENB) == 0) {
+        held.parity = Parity::none;
+    } else if ((settings.c_cflag & CMSPAR) != 0) {
+        held.parity = odd ? Parity::mark : Parity::space;
+    } else {
+        held.parity = odd ? Parity::odd : Parity::even;
+    }
+    if ((settings.c_cflag & CSTOPB) == 0) {
+        held.stop_bits = StopBits::one;
+    } else {
+        held.stop_bits = held.data_bits == 5 ? StopBits::one_and_half : StopBits::two;
+    }
+    if ((settings.c_cflag & CRTSCTS) != 0) {
+        held.flow_control = FlowControl::rts_cts;
+    } else if ((settings.c_iflag & (IXON | IXOFF)) == (IXON | IXOFF)) {
+        held.flow_control = FlowControl::xon_xoff;
+    } else {
+        held.flow_control = FlowControl::none;
+    }
+    held.hang_up_on_close = (settings.c_cflag & HUPCL) != 0;
+    if (const std::uint32_t rate = current_baud_rate(fd); rate != 0) {
+        held.baud_rate = rate;
+    }
+    return held;
+}
+
+namespace {
+
+/// True for the slave side of a UNIX 98 pseudo-terminal (majors 136-143).
+bool is_pseudo_terminal(int fd) noexcept {
+    struct stat st {};
+    return fstat(fd, &st) == 0 && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+}
+
+/// The line settings of `asked` that `held` lacks, e.g. "parity even, 7 data bits".
+std::string refused_settings(const SerialOptions& asked, const SerialOptions& held) {
+    static constexpr const char* parity_names[] = {"none", "even", "odd", "mark", "space"};
+    std::string out;
+    const auto add = [&out](const std::string& what) { out += (out.empty() ? "" : ", ") + what; };
+    if (held.data_bits != asked.data_bits) {
+        add(std::to_string(asked.data_bits) + " data bits");
+    }
+    if (held.parity != asked.parity) {
+        add(std::string("parity ") + parity_names[static_cast<int>(asked.parity)]);
+    }
+    if (held.stop_bits != asked.stop_bits) {
+        add(std::string(asked.stop_bits == StopBits::one   ? "1"
+                        : asked.stop_bits == StopBits::two ? "2"
+                                                           : "1.5") +
+            " stop bits");
+    }
+    if (held.flow_control != asked.flow_control) {
+        add("flow control " + describe(asked).substr(describe(asked).find(' ') + 1));
+    }
+    if (held.hang_up_on_close != asked.hang_up_on_close) {
+        add("hang_up_on_close");
+    }
+    return out;
+}
+
+} // namespace
+
+SerialOptions configure_serial_device(int fd, const std::string& path,
+                                      const SerialOptions& options) {
     if (options.flow_control == FlowControl::dsr_dtr) {
         // Linux's termios has no DSR/DTR handshake (CDTRDSR exists only on some BSDs).
         throw Error(make_error_code(errc::not_supported),
@@ -190,7 +276,10 @@ void configure_serial_device(int fd, const std::string& path, const SerialOption
         throw_errno(errno, path, "reading the port settings");
     }
     const bool standard = apply_to_termios(settings, options);
-    if (tcsetattr(fd, TCSANOW, &settings) != 0) {
+    // tcsetattr succeeds when the driver takes any of the change; glibc then reports EINVAL
+    // if it sees parity or data bits silently dropped (a pty does that). Either way, what the
+    // device holds is read back below and compared with what was asked.
+    if (tcsetattr(fd, TCSANOW, &settings) != 0 && errno != EINVAL) {
         throw_errno(errno, path, "applying " + describe(options));
     }
     if (!standard && set_custom_baud_rate(fd, options.baud_rate) != 0) {
@@ -200,9 +289,19 @@ void configure_serial_device(int fd, const std::string& path, const SerialOption
                     "invalid serial option baud_rate: " + path + " refused " +
                         std::to_string(options.baud_rate) + " baud");
     }
+    SerialOptions held = read_held_options(fd, path, options);
+    if (const std::string refused = refused_settings(options, held); !refused.empty()) {
+        throw Error(make_error_code(errc::not_supported),
+                    path + " refused " + refused + ": it holds " + describe(held) +
+                        " after applying " + describe(options) +
+                        (is_pseudo_terminal(fd)
+                             ? " (a pseudo-terminal always has 8 data bits and no parity)"
+                             : ""));
+    }
+    return held;
 }
 
-int open_serial_device(const std::string& path, const SerialOptions& options) {
+int open_serial_device(const std::string& path, SerialOptions& options) {
     validate(options);
     const int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -223,7 +322,10 @@ int open_serial_device(const std::string& path, const SerialOptions& options) {
                 throw_errno(errno, path, "TIOCEXCL");
             }
         }
-        configure_serial_device(fd, path, options);
+        options = configure_serial_device(fd, path, options);
+        if (options.discard_input_on_open && tcflush(fd, TCIFLUSH) != 0) {
+            throw_errno(errno, path, "discarding waiting input");
+        }
         apply_line_on_open(fd, path, TIOCM_DTR, options.dtr, "dtr");
         apply_line_on_open(fd, path, TIOCM_RTS, options.rts, "rts");
         if (options.low_latency) {

@@ -14,14 +14,20 @@
 namespace ferry::detail {
 
 /// Opens `path` non-blocking, raw, VMIN = VTIME = 0, with `options` applied (exclusive
-/// access, lines on open, low latency, RS-485). Returns the descriptor.
-int open_serial_device(const std::string& path, const SerialOptions& options);
+/// access, lines on open, low latency, RS-485). Returns the descriptor; `options` is updated to
+/// what the device holds (configure_serial_device).
+int open_serial_device(const std::string& path, SerialOptions& options);
 /// Writes `options` into `settings` (raw mode, speed, bits, parity, stop bits, flow control,
 /// HUPCL, VMIN = VTIME = 0). False when the rate has no termios constant (termios2 needed).
 bool apply_to_termios(termios& settings, const SerialOptions& options) noexcept;
 /// Applies the line settings of `options` (speed, bits, parity, stop bits, flow control,
-/// HUPCL) to an open port, at once (TCSANOW).
-void configure_serial_device(int fd, const std::string& path, const SerialOptions& options);
+/// HUPCL) to an open port, at once (TCSANOW), reads back what the device holds and returns
+/// it (a driver may round the rate). A setting the device silently dropped (a pty drops
+/// parity and data bits) throws Error(not_supported) naming it and what the device holds.
+SerialOptions configure_serial_device(int fd, const std::string& path,
+                                      const SerialOptions& options);
+/// The line settings the device holds now, the other fields copied from `asked`.
+SerialOptions read_held_options(int fd, const std::string& path, const SerialOptions& asked);
 /// Releases exclusive access and closes the descriptor.
 void close_serial_device(int fd, bool exclusive) noexcept;
 

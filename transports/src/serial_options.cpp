@@ -1,4 +1,5 @@
-// SerialOptions: validation, character time and the one-line summary. Portable.
+// SerialOptions: validation, character time, the one-line summary, which errors can clear.
+// Portable.
 #include <ferry/serial.hpp>
 
 #include <ferry/error.hpp>
@@ -74,6 +75,15 @@ std::string describe(const SerialOptions& options) {
         out += " rs485";
     }
     return out;
+}
+
+bool serial_error_may_clear(std::error_code error) noexcept {
+    // Compared as std::errc: libuv's codes in uv_category() compare equal to them.
+    return error == make_error_code(errc::device_removed) ||
+           error == std::errc::no_such_file_or_directory ||
+           error == std::errc::device_or_resource_busy ||
+           error == std::errc::no_such_device_or_address || error == std::errc::no_such_device ||
+           error == std::errc::io_error;
 }
 
 } // namespace ferry

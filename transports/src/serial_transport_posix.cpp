@@ -347,8 +347,18 @@ void PosixSerialTransport::require_open(const char* what) const {
 void PosixSerialTransport::reconfigure(const SerialOptions& options) {
     require_open("reconfigure");
     validate(options);
-    configure_serial_device(fd_, path_, options);
-    options_ = options;
+    try {
+        options_ = configure_serial_device(fd_, path_, options);
+    } catch (const Error&) {
+        // Put back what was held, so a refused change changes nothing (best effort).
+        try {
+            configure_serial_device(fd_, path_, options_);
+        } catch (const Error& e) {
+            log().warn("{}: restoring {} after a refused change failed: {}", path_,
+                       describe(options_), e.what());
+        }
+        throw;
+    }
     log().debug("{} reconfigured to {}", path_, describe(options_));
 }
 
@@ -436,10 +446,13 @@ void PosixSerialTransport::send_break(std::chrono::milliseconds duration, Serial
     in_break_ = true;
     break_done_ = std::move(done);
     update_poll(); // no writable interest while the line is held in break
+    // Counted from now, not from the loop's cached time, and rounded up past the current
+    // millisecond (as Loop::call_later): a break is never shorter than asked.
+    uv_update_time(loop().native());
     uv_timer_start(
         &break_timer_,
         [](uv_timer_t* timer) { transport_of(reinterpret_cast<uv_handle_t*>(timer)).end_break(); },
-        static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())), 0);
+        static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())) + 1, 0);
 }
 
 void PosixSerialTransport::end_break() {

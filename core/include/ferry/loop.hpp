@@ -125,18 +125,21 @@ public:
     /// True while run() or run_once() executes.
     bool is_running() const noexcept;
 
-    /// The loop's monotonic clock in milliseconds (cached per iteration, as libuv does).
+    /// The loop's monotonic clock in milliseconds, read now (it also refreshes libuv's cached
+    /// time, which timers count from).
     std::chrono::milliseconds time() const noexcept;
 
     /// Runs `callback` on the next iteration, after those already scheduled (FIFO).
     CallbackHandle call_soon(Callback callback);
-    /// Runs `callback` once `delay` has passed (never early; rounded up to milliseconds).
+    /// Runs `callback` once `delay` has passed, counted from this call (never early, even when
+    /// the current callback has already run a while; rounded up to milliseconds).
     template <class Rep, class Period>
     CallbackHandle call_later(std::chrono::duration<Rep, Period> delay, Callback callback) {
         return call_later_ms(std::chrono::ceil<std::chrono::milliseconds>(delay),
                              std::move(callback));
     }
-    /// Runs `callback` when time() reaches `when`.
+    /// Runs `callback` when time() reaches `when` (never before, however long the current
+    /// callback has run).
     CallbackHandle call_at(std::chrono::milliseconds when, Callback callback);
     /// Schedules `callback` from any thread; callbacks from one thread run in the order posted.
     void call_soon_threadsafe(Callback callback);
@@ -202,6 +205,7 @@ public:
 
 private:
     CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
+    CallbackHandle arm_timer(std::chrono::milliseconds delay, bool relative, Callback callback);
     unsigned stop_count() const noexcept;
     void close_open_resources() noexcept;
     void start_idle() noexcept;

@@ -33,6 +33,11 @@ struct ReconnectOptions {
     double jitter = 0.11962656472;
     /// Give up after this many consecutive failed retries; empty = never give up.
     std::optional<unsigned> max_retries{};
+    /// Which failed attempts are worth retrying: an attempt failing with an error for which
+    /// this returns false gives up at once (gave_up), whatever max_retries says. Empty: every
+    /// error is retried (Twisted). For serial ports, serial_error_may_clear. Lost connections
+    /// are always retried: a port that was open can come back.
+    std::function<bool(std::error_code)> retryable{};
 };
 
 /// The delays of one backoff sequence, as pure arithmetic (no loop): what Reconnector uses.
@@ -71,7 +76,8 @@ struct ReconnectEvents {
     std::function<void(std::error_code error, const std::string& reason,
                        std::chrono::milliseconds delay)>
         retrying;
-    /// max_retries is used up; `error` and `reason` are the last failure. Nothing more is tried.
+    /// max_retries is used up, or an attempt failed with an error `retryable` refuses; `error`
+    /// and `reason` are the last failure. Nothing more is tried.
     std::function<void(std::error_code error, const std::string& reason)> gave_up;
 };
 
@@ -114,10 +120,12 @@ private:
     void on_attempt_done(std::uint64_t attempt_id, Result<std::shared_ptr<Transport>> result);
     void on_connection_lost(std::uint64_t attempt_id, std::error_code error);
     void schedule_retry(std::error_code error, const std::string& reason);
+    void give_up(std::error_code error, const std::string& reason);
 
     Loop& loop_;
     ConnectFunction connect_;
     ProtocolFactory factory_;
+    std::function<bool(std::error_code)> retryable_;
     ReconnectEvents events_;
     Backoff backoff_;
     std::shared_ptr<Transport> transport_;

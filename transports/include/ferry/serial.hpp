@@ -72,6 +72,10 @@ struct SerialOptions {
     bool low_latency = false;
     /// RS-485 mode; the port refuses to open if the driver does not support it.
     std::optional<Rs485Options> rs485{};
+    /// Discard bytes that were waiting in the OS's receive queue when the port opens (as
+    /// pyserial and miniterm do), so stale output from before the open is not taken for fresh
+    /// data. Off by default: nothing received is dropped unless asked.
+    bool discard_input_on_open = false;
 };
 
 /// Throws ferry::Error(invalid_argument) naming the first invalid option, or
@@ -109,10 +113,13 @@ class SerialTransport : public Transport {
 public:
     /// The device path it was opened with.
     virtual const std::string& path() const noexcept = 0;
-    /// The options in effect.
+    /// The options in effect: the line settings as the device holds them, read back after
+    /// applying (a driver may round the rate).
     virtual const SerialOptions& options() const noexcept = 0;
     /// Applies new options to the open port (e.g. another baud rate) without reopening.
-    /// Bytes already queued are sent with the new settings. Throws ferry::Error.
+    /// Bytes already queued are sent with the new settings. Throws ferry::Error: an invalid
+    /// option, or Error(not_supported) naming a setting the device refused (its previous
+    /// settings are then put back).
     virtual void reconfigure(const SerialOptions& options) = 0;
 
     /// Sets or clears RTS. Throws ferry::Error(not_supported) on devices without modem lines.
@@ -152,10 +159,18 @@ protected:
 /// Opens the serial port at `path` (e.g. /dev/ttyUSB0), configures it and starts reading;
 /// connection_made has run on return. Fails with a message a user can act on: no such
 /// device, permission denied (the dialout group), port busy, not a serial port, or the
-/// option the device refused.
+/// option the device refused (read back after applying: "/dev/pts/3 refused parity even: it
+/// holds 9600 8N1 after applying 9600 8E1 ..."). serial_error_may_clear() tells which of
+/// these a retry can fix.
 Result<std::shared_ptr<SerialTransport>> create_serial_connection(Loop& loop,
                                                                   ProtocolFactory factory,
                                                                   std::string path,
                                                                   SerialOptions options = {});
+
+/// True for the open failures that can clear by themselves, so retrying makes sense: no such
+/// port (not plugged in yet), port busy, device not present, device removed, I/O error while
+/// the device goes away. False for the rest (not a serial port, a refused setting, permission
+/// denied, an invalid option), which a retry only repeats.
+bool serial_error_may_clear(std::error_code error) noexcept;
 
 } // namespace ferry
