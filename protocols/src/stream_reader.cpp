@@ -290,11 +290,26 @@ Task<Bytes> StreamReader::readexactly(std::size_t n) const {
     return detail::read_exactly(state_, n);
 }
 
-Task<Bytes> StreamReader::readuntil(Bytes separator) const {
-    return detail::read_until(state_, {std::move(separator)});
+Task<Bytes> StreamReader::readuntil(ByteView separator) const {
+    return readuntil_any({to_bytes(separator)});
 }
 
-Task<Bytes> StreamReader::readuntil(std::vector<Bytes> separators) const {
+Task<Bytes> StreamReader::readuntil(std::initializer_list<ByteView> separators) const {
+    std::vector<Bytes> owned;
+    owned.reserve(separators.size());
+    for (ByteView separator : separators) {
+        owned.push_back(to_bytes(separator));
+    }
+    return readuntil_any(std::move(owned));
+}
+
+Task<Bytes> StreamReader::readuntil(std::span<const Bytes> separators) const {
+    return readuntil_any(std::vector<Bytes>(separators.begin(), separators.end()));
+}
+
+Task<Bytes> StreamReader::readuntil_any(std::vector<Bytes> separators) const {
+    // The coroutine gets owned copies: the caller's views may be temporaries that end before
+    // the lazy task first runs.
     return detail::read_until(state_, std::move(separators));
 }
 

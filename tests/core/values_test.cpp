@@ -52,6 +52,19 @@ TEST(ResultTest, HoldsAValueOrAnError) {
     EXPECT_EQ(foreign.message(), "odd");
 }
 
+TEST(BytesTest, ConvertsToAndFromAPlainByteVector) {
+    const Bytes bytes = ByteView("abc").to_bytes();
+    std::vector<std::byte> plain = bytes; // what `= co_await reader.readline()` needs
+    EXPECT_EQ(plain.size(), 3u);
+    EXPECT_EQ(plain[0], std::byte{'a'});
+    const std::vector<std::byte> from_function = [] { return ByteView("xy").to_bytes(); }();
+    EXPECT_EQ(from_function.size(), 2u);
+    EXPECT_EQ(Bytes(plain), bytes);
+    EXPECT_EQ(ByteView(plain).to_string(), "abc");
+    Bytes zeros(4, std::byte{0});
+    EXPECT_EQ(zeros, (Bytes{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0}}));
+}
+
 TEST(ByteViewTest, ViewsStringsBytesAndVectors) {
     const std::string text = "hello";
     ByteView from_string(text);

@@ -36,12 +36,12 @@ struct CheckingSink : FrameSink {
     }
     void frame_error(const FrameError& error) override {
         ++errors;
-        if (error.code != make_error_code(errc::frame_too_large) &&
-            error.code != make_error_code(errc::bad_frame) &&
-            error.code != make_error_code(errc::checksum_mismatch)) {
+        if (error.code() != make_error_code(errc::frame_too_large) &&
+            error.code() != make_error_code(errc::bad_frame) &&
+            error.code() != make_error_code(errc::checksum_mismatch)) {
             fail("an error with an unexpected code");
         }
-        if (error.message.find(codec_name) == std::string::npos) {
+        if (std::string(error.what()).find(codec_name) == std::string::npos) {
             fail("an error message that does not name the codec");
         }
     }

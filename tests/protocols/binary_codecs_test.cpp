@@ -30,8 +30,8 @@ void expect_in_every_chunking(const Codec& codec, const std::string& input, cons
         ASSERT_EQ(sink.frames, frames) << "chunk " << chunk;
         ASSERT_EQ(sink.errors.size(), errors.size()) << "chunk " << chunk;
         for (std::size_t i = 0; i < errors.size(); ++i) {
-            EXPECT_EQ(sink.errors[i].code, make_error_code(errors[i]))
-                << "chunk " << chunk << ": " << sink.errors[i].message;
+            EXPECT_EQ(sink.errors[i].code(), make_error_code(errors[i]))
+                << "chunk " << chunk << ": " << sink.errors[i].what();
         }
     }
 }
@@ -175,13 +175,13 @@ TEST(NetstringCodecTest, MalformedInputIsReportedAndDecodingStartsAfresh) {
     // Leading zero.
     const CollectingSink zero = decode_in_chunks(NetstringCodec(), "05:hello,3:abc,", 1);
     EXPECT_FALSE(zero.errors.empty());
-    EXPECT_EQ(zero.errors[0].code, make_error_code(errc::bad_frame));
-    EXPECT_NE(zero.errors[0].message.find("leading zero"), std::string::npos);
+    EXPECT_EQ(zero.errors[0].code(), make_error_code(errc::bad_frame));
+    EXPECT_NE(std::string(zero.errors[0].what()).find("leading zero"), std::string::npos);
     EXPECT_EQ(zero.frames, Frames{"abc"});
     // Endless digits.
     const CollectingSink digits = decode_in_chunks(NetstringCodec(), std::string(40, '9'), 7);
     EXPECT_FALSE(digits.errors.empty());
-    EXPECT_NE(digits.errors[0].message.find("more than 19 digits"), std::string::npos);
+    EXPECT_NE(std::string(digits.errors[0].what()).find("more than 19 digits"), std::string::npos);
 }
 
 TEST(NetstringCodecTest, AnOversizedPayloadIsSkipped) {
@@ -205,6 +205,51 @@ std::string run(int first, int last) {
         s.push_back(static_cast<char>(b));
     }
     return s;
+}
+
+/// The FrameError `encode` throws for `payload`, or an empty message if it encoded.
+template <class Codec>
+std::string encode_error(const Codec& codec, const std::string& payload) {
+    Bytes out;
+    try {
+        codec.encode(ByteView(payload), out);
+    } catch (const FrameError& e) {
+        EXPECT_EQ(e.code(), make_error_code(errc::frame_too_large)) << e.what();
+        return e.what();
+    }
+    return {};
+}
+
+// An encoder never produces a frame its own decoder refuses; the largest one it accepts
+// decodes. For a CrcCodec the CRC counts towards the inner maximum, and the message says so.
+TEST(EncodeLimitTest, EveryEncoderRefusesWhatItsDecoderWouldRefuse) {
+    const std::string at_limit(256, 'x');
+    const std::string over(257, 'x');
+    EXPECT_EQ(encode_error(CobsCodec(256), at_limit), "");
+    EXPECT_NE(encode_error(CobsCodec(256), over).find("COBS: cannot encode a frame of 257 bytes"),
+              std::string::npos);
+    EXPECT_NE(encode_error(SlipCodec(256), over), "");
+    EXPECT_NE(encode_error(NetstringCodec(256), over), "");
+    LengthFieldOptions length;
+    length.length_field_size = 2;
+    length.max_frame_length = 258; // counts the 2-byte field too
+    EXPECT_EQ(encode_error(LengthFieldCodec(length), at_limit), "");
+    EXPECT_NE(encode_error(LengthFieldCodec(length), over), "");
+
+    using CrcCobs = CrcCodec<CobsCodec>;
+    const CrcCobs crc_cobs(CobsCodec(256), crc::crc16_modbus());
+    EXPECT_EQ(encode_error(crc_cobs, std::string(254, 'x')), "");
+    const std::string refused = encode_error(crc_cobs, std::string(255, 'x'));
+    EXPECT_NE(refused.find("the payload of 255 bytes plus its 2-byte CRC"), std::string::npos)
+        << refused;
+    // What it accepts, it decodes.
+    Bytes wire;
+    crc_cobs.encode(ByteView(std::string(254, 'y')), wire);
+    CrcCobs decoder = crc_cobs;
+    test::CollectingSink sink;
+    decoder.decode(wire, sink);
+    ASSERT_EQ(sink.frames.size(), 1u);
+    EXPECT_EQ(sink.frames[0], std::string(254, 'y'));
 }
 
 TEST(CobsCodecTest, PublishedVectors) {
@@ -307,8 +352,8 @@ TEST(CrcCodecTest, CorruptFramesAreDroppedCountedAndTheStreamGoesOn) {
     CollectingSink sink;
     test::feed_in_chunks(codec, good + bad + third, 5, sink);
     EXPECT_EQ(codec.crc_errors(), 1u);
-    EXPECT_NE(sink.errors[0].message.find("CRC-16/XMODEM mismatch"), std::string::npos)
-        << sink.errors[0].message;
+    EXPECT_NE(std::string(sink.errors[0].what()).find("CRC-16/XMODEM mismatch"), std::string::npos)
+        << std::string(sink.errors[0].what());
     // XMODEM's CRC goes high byte first.
     EXPECT_EQ(
         encoded(CrcCodec<FixedLengthCodec>(FixedLengthCodec(11), crc::crc16_xmodem()), "123456789"),
@@ -343,7 +388,7 @@ TEST(IdleGapCodecTest, AFrameEndsAtTheGap) {
     codec.end_of_frame(sink);
     EXPECT_EQ(sink.frames.back(), "ok");
     ASSERT_EQ(sink.errors.size(), 1u);
-    EXPECT_EQ(sink.errors[0].code, make_error_code(errc::frame_too_large));
+    EXPECT_EQ(sink.errors[0].code(), make_error_code(errc::frame_too_large));
 }
 
 TEST(IdleGapCodecTest, ModbusGapsFollowTheSpecification) {

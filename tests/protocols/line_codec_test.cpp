@@ -74,10 +74,11 @@ TEST(LineCodecTest, AnOversizedLineIsReportedOnceAndSkippedToItsDelimiter) {
         const CollectingSink sink = decode_in_chunks(LineCodec(options), input, chunk);
         ASSERT_EQ(sink.frames, (Lines{"12345", "ok"})) << chunk;
         ASSERT_EQ(sink.errors.size(), 1u) << chunk;
-        EXPECT_EQ(sink.errors[0].code, make_error_code(errc::frame_too_large));
-        EXPECT_NE(sink.errors[0].message.find("line: frame of"), std::string::npos);
-        EXPECT_NE(sink.errors[0].message.find("exceeds the maximum of 5"), std::string::npos)
-            << sink.errors[0].message;
+        EXPECT_EQ(sink.errors[0].code(), make_error_code(errc::frame_too_large));
+        EXPECT_NE(std::string(sink.errors[0].what()).find("line: frame of"), std::string::npos);
+        EXPECT_NE(std::string(sink.errors[0].what()).find("exceeds the maximum of 5"),
+                  std::string::npos)
+            << std::string(sink.errors[0].what());
     }
 }
 
@@ -162,6 +163,30 @@ TEST(LineCodecTest, BadOptionsAreRefused) {
     LineOptions empty;
     empty.delimiters = {""};
     EXPECT_THROW(LineCodec{empty}, Error);
+}
+
+TEST(LineCodecTest, EncodeRefusesWhatDecodeWouldNotDeliverAsOneLine) {
+    LineOptions options;
+    options.max_length = 5;
+    const LineCodec codec(options);
+    Bytes out;
+    codec.encode(ByteView("12345"), out);
+    EXPECT_EQ(ByteView(out).to_string(), "12345\r\n");
+    try {
+        codec.encode(ByteView("123456"), out);
+        ADD_FAILURE() << "an over-long line was encoded";
+    } catch (const FrameError& e) {
+        EXPECT_EQ(e.code(), make_error_code(errc::frame_too_large));
+        EXPECT_NE(std::string(e.what()).find("line: cannot encode a frame of 6 bytes"),
+                  std::string::npos)
+            << e.what();
+    }
+    try {
+        codec.encode(ByteView("a\r\nb"), out);
+        ADD_FAILURE() << "a line holding the delimiter was encoded";
+    } catch (const FrameError& e) {
+        EXPECT_EQ(e.code(), make_error_code(errc::bad_frame));
+    }
 }
 
 } // namespace

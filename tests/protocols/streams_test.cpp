@@ -136,6 +136,29 @@ TEST_F(StreamReaderTest, SeveralSeparatorsTheShortestChunkWins) {
                  Error);
 }
 
+// What ByteView accepts works as a separator: literals, strings, byte vectors; several as
+// arguments, as a braced list (outside co_await: GCC 12) or from a container. Separators
+// given as temporaries are copied before the lazy task runs.
+TEST_F(StreamReaderTest, SeparatorsTakeWhatByteViewTakes) {
+    StreamReader reader(loop);
+    reader.feed_data("one;two#three|four\r\nfive\nsix.seven");
+    auto read_all_forms = [](StreamReader r) -> Task<std::vector<std::string>> {
+        std::vector<std::string> got;
+        got.push_back(text(co_await r.readuntil(";")));
+        got.push_back(text(co_await r.readuntil("#", "|")));
+        Task<Bytes> braced = r.readuntil({"#", "|"}); // a braced list, then awaited
+        got.push_back(text(co_await std::move(braced)));
+        got.push_back(text(co_await r.readuntil(std::string("\r\n"), "\n", ByteView("x"))));
+        Task<Bytes> from_temporary = r.readuntil(std::string("\n")); // the string ends here
+        got.push_back(text(co_await std::move(from_temporary)));
+        const std::vector<Bytes> container{bytes("."), bytes("!")};
+        got.push_back(text(co_await r.readuntil(container)));
+        co_return got;
+    };
+    EXPECT_EQ(loop.run_until_complete(read_all_forms(reader)),
+              (std::vector<std::string>{"one;", "two#", "three|", "four\r\n", "five\n", "six."}));
+}
+
 TEST_F(StreamReaderTest, ASecondReaderWhileOneWaitsIsAClearError) {
     StreamReader reader(loop);
     auto line = [](StreamReader r) -> Task<std::string> { co_return text(co_await r.readline()); };

@@ -39,10 +39,25 @@ struct DefaultInitAllocator : std::allocator<T> {
 };
 } // namespace detail
 
-/// An owned, growable byte buffer. Like std::vector<std::byte>, except that `Bytes(n)` and
-/// `resize(n)` leave the new bytes unspecified (as malloc does); write `Bytes(n, std::byte{0})`
-/// for zeros. That is what lets streams hand their buffers to the caller without copying.
-using Bytes = std::vector<std::byte, detail::DefaultInitAllocator<std::byte>>;
+/// An owned, growable byte buffer: a std::vector of std::byte (every vector operation works),
+/// except that `Bytes(n)` and `resize(n)` leave the new bytes unspecified (as malloc does);
+/// write `Bytes(n, std::byte{0})` for zeros. That is what lets streams hand their buffers to
+/// the caller without copying. It converts to a plain `std::vector<std::byte>` (a copy):
+/// `std::vector<std::byte> line = co_await reader.readline();`.
+class Bytes : public std::vector<std::byte, detail::DefaultInitAllocator<std::byte>> {
+public:
+    /// The vector type underneath.
+    using Vector = std::vector<std::byte, detail::DefaultInitAllocator<std::byte>>;
+    using Vector::Vector;
+    /// An empty buffer.
+    Bytes() noexcept = default;
+    /// Takes over a vector with the same allocator.
+    Bytes(Vector&& other) noexcept : Vector(std::move(other)) {}
+    /// Copies a plain byte vector.
+    explicit Bytes(const std::vector<std::byte>& other) : Vector(other.begin(), other.end()) {}
+    /// A copy as a plain std::vector<std::byte>, for APIs that take one.
+    operator std::vector<std::byte>() const { return {begin(), end()}; }
+};
 
 /// A non-owning view of bytes; built implicitly from strings, byte spans and byte vectors.
 /// Valid only as long as the memory it points at: a protocol must copy what it keeps.

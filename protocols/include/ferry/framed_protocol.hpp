@@ -49,13 +49,13 @@ public:
     /// for errc::frame_too_large under OversizePolicy::close aborts the connection with it.
     void frame_error(const FrameError& error) override {
         ++frame_errors_;
-        if (error.code == make_error_code(errc::frame_too_large) &&
+        if (error.code() == make_error_code(errc::frame_too_large) &&
             on_oversize_ == OversizePolicy::close && transport_ != nullptr) {
-            log().warn("{}; closing the connection", error.message);
-            transport_->abort(error.code);
+            log().warn("{}; closing the connection", error.what());
+            transport_->abort(error.code());
             return;
         }
-        log().warn("{}", error.message);
+        log().warn("{}", error.what());
     }
 
     /// Frames `payload` and writes it. Throws ferry::Error(closed) when not connected.

@@ -41,7 +41,7 @@ public:
                 Decoded next = std::move(frames_.front());
                 frames_.pop_front();
                 if (next.error) {
-                    throw Error(next.error->code, next.error->message);
+                    throw *next.error; // a FrameError, as the sink reported it
                 }
                 co_return std::optional<Bytes>(std::move(next.frame));
             }
@@ -116,12 +116,12 @@ private:
         }
         void frame_error(const FrameError& error) override {
             ++stream.frame_errors_;
-            if (error.code == make_error_code(errc::frame_too_large) &&
+            if (error.code() == make_error_code(errc::frame_too_large) &&
                 stream.on_oversize_ == OversizePolicy::close) {
                 stream.frames_.push_back({Bytes{}, error}); // thrown in its place in the stream
                 return;
             }
-            log().warn("{}", error.message);
+            log().warn("{}", error.what());
         }
     };
 

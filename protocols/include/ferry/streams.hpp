@@ -2,10 +2,13 @@
 /// asyncio's streams: StreamReader / StreamWriter over any transport, open_connection,
 /// start_server and their Unix-socket forms. `co_await reader.readline()`.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <unordered_set>
@@ -66,11 +69,24 @@ public:
     Task<Bytes> read(std::ptrdiff_t n = -1) const;
     /// Reads exactly `n` bytes; IncompleteReadError (with `partial`) if EOF comes first.
     Task<Bytes> readexactly(std::size_t n) const;
-    /// Reads up to and including `separator`. At EOF: IncompleteReadError with what is
-    /// left. Over the limit: LimitOverrunError, and the data stays in the buffer.
-    Task<Bytes> readuntil(Bytes separator) const;
-    /// Reads up to the separator that ends the shortest chunk of several.
-    Task<Bytes> readuntil(std::vector<Bytes> separators) const;
+    /// Reads up to and including `separator` (a literal, string or bytes; copied, so it may
+    /// be a temporary). At EOF: IncompleteReadError with what is left. Over the limit:
+    /// LimitOverrunError, and the data stays in the buffer.
+    Task<Bytes> readuntil(ByteView separator) const;
+    /// Reads up to the separator that ends the shortest chunk of several:
+    /// `readuntil("\r\n", "\n")` — no container needed (safe inside co_await with GCC 12).
+    template <std::convertible_to<ByteView>... More>
+    Task<Bytes> readuntil(ByteView first, ByteView second, const More&... more) const {
+        return readuntil_any({Bytes(first.begin(), first.end()),
+                              Bytes(second.begin(), second.end()), to_bytes(ByteView(more))...});
+    }
+    /// Reads up to the separator that ends the shortest chunk of several: `readuntil({"#",
+    /// "|"})`. (GCC 12 rejects a braced list inside a co_await expression — "array used as
+    /// initializer" — so there write the separators as arguments, as above.)
+    Task<Bytes> readuntil(std::initializer_list<ByteView> separators) const;
+    /// Reads up to the separator that ends the shortest chunk of several, from a container
+    /// (a std::vector<Bytes>, say). The separators are copied.
+    Task<Bytes> readuntil(std::span<const Bytes> separators) const;
     /// Reads one line including "\n"; at EOF returns what is left (possibly empty). A line
     /// longer than the limit is discarded up to the next "\n" (or the buffer is cleared) and
     /// LimitOverrunError is thrown, so the next readline starts on a fresh line (asyncio).
@@ -97,6 +113,9 @@ public:
     void set_transport(Transport* transport) noexcept;
 
 private:
+    static Bytes to_bytes(ByteView view) { return Bytes(view.begin(), view.end()); }
+    Task<Bytes> readuntil_any(std::vector<Bytes> separators) const;
+
     std::shared_ptr<detail::ReaderState> state_;
 };
 

@@ -83,6 +83,9 @@ void CobsCodec::decode(ByteView data, FrameSink& sink) {
 }
 
 void CobsCodec::encode(ByteView payload, Bytes& out) const {
+    if (payload.size() > max_frame_) {
+        refuse_oversized_payload("COBS", payload.size(), max_frame_);
+    }
     out.reserve(out.size() + payload.size() + payload.size() / 254 + 2);
     std::size_t code_at = out.size();
     out.push_back(std::byte{0}); // the first block's code, filled in below

@@ -14,14 +14,23 @@ void FrameSink::raw_data(ByteView data) {
 
 FrameError frame_too_large(const char* codec, std::size_t size, std::size_t limit,
                            const char* recovery) {
-    return {make_error_code(errc::frame_too_large),
-            std::string(codec) + ": frame of " + std::to_string(size) +
-                " bytes exceeds the maximum of " + std::to_string(limit) + " (" + recovery + ")",
-            size};
+    return FrameError(make_error_code(errc::frame_too_large),
+                      std::string(codec) + ": frame of " + std::to_string(size) +
+                          " bytes exceeds the maximum of " + std::to_string(limit) + " (" +
+                          recovery + ")",
+                      size);
+}
+
+void refuse_oversized_payload(const char* codec, std::size_t size, std::size_t limit) {
+    throw FrameError(make_error_code(errc::frame_too_large),
+                     std::string(codec) + ": cannot encode a frame of " + std::to_string(size) +
+                         " bytes: it exceeds the maximum of " + std::to_string(limit) +
+                         " (its own decoder would refuse it)",
+                     size);
 }
 
 FrameError bad_frame(const char* codec, const std::string& what, std::size_t size) {
-    return {make_error_code(errc::bad_frame), std::string(codec) + ": " + what, size};
+    return FrameError(make_error_code(errc::bad_frame), std::string(codec) + ": " + what, size);
 }
 
 } // namespace ferry

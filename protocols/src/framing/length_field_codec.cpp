@@ -146,6 +146,9 @@ void LengthFieldCodec::encode(ByteView payload, Bytes& out) const {
         value += static_cast<std::int64_t>(header_size_);
     }
     const unsigned n = options_.length_field_size;
+    if (payload.size() + n > options_.max_frame_length) {
+        refuse_oversized_payload("length field", payload.size() + n, options_.max_frame_length);
+    }
     const std::uint64_t limit =
         n == 8 ? std::numeric_limits<std::uint64_t>::max() : (std::uint64_t{1} << (8 * n)) - 1;
     if (value < 0 || static_cast<std::uint64_t>(value) > limit) {

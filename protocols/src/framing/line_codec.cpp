@@ -164,6 +164,16 @@ std::string LineCodec::decode_lines(std::string_view input, FrameSink& sink) {
 }
 
 void LineCodec::encode(ByteView line, Bytes& out) const {
+    if (line.size() > options_.max_length) {
+        refuse_oversized_payload("line", line.size(), options_.max_length);
+    }
+    for (const std::string& delimiter : options_.delimiters) {
+        if (line.as_string_view().find(delimiter) != std::string_view::npos) {
+            // The decoder would deliver it as two lines.
+            throw FrameError(make_error_code(errc::bad_frame),
+                             "line: cannot encode a line that contains a delimiter", line.size());
+        }
+    }
     append(out, line);
     append(out, ByteView(options_.delimiters.front()));
 }

@@ -83,6 +83,9 @@ void NetstringCodec::decode(ByteView data, FrameSink& sink) {
 }
 
 void NetstringCodec::encode(ByteView payload, Bytes& out) const {
+    if (payload.size() > max_length_) {
+        refuse_oversized_payload("netstring", payload.size(), max_length_);
+    }
     const std::string length = std::to_string(payload.size()) + ":";
     append(out, ByteView(length));
     append(out, payload);

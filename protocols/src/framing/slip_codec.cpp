@@ -77,6 +77,9 @@ void SlipCodec::decode(ByteView data, FrameSink& sink) {
 }
 
 void SlipCodec::encode(ByteView payload, Bytes& out) const {
+    if (payload.size() > max_frame_) {
+        refuse_oversized_payload("SLIP", payload.size(), max_frame_);
+    }
     out.reserve(out.size() + payload.size() + payload.size() / 8 + 2);
     if (leading_end_) {
         out.push_back(SlipCodec::end);

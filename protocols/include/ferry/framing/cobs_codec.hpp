@@ -14,12 +14,14 @@ namespace ferry {
 /// Either way decoding goes on with the next frame.
 class CobsCodec {
 public:
-    /// Frames up to `max_frame` decoded bytes.
+    /// Frames up to `max_frame` decoded bytes: what encode() accepts and decode() delivers (inside
+    /// a CrcCodec that includes the CRC, so the largest payload is max_frame minus its size).
     explicit CobsCodec(std::size_t max_frame = 65536) : max_frame_(max_frame) {}
 
     /// Reports each complete frame, decoded. Not re-entrant.
     void decode(ByteView data, FrameSink& sink);
-    /// Appends `payload` COBS-encoded and the zero delimiter.
+    /// Appends `payload` COBS-encoded and the zero delimiter. A payload over the maximum throws
+    /// FrameError(frame_too_large): the decoder would refuse it.
     void encode(ByteView payload, Bytes& out) const;
     /// Drops a partial frame.
     void reset() noexcept;

@@ -46,7 +46,16 @@ public:
         with_crc.reserve(payload.size() + crc_->size());
         append(with_crc, payload);
         put_crc(crc_->compute(payload), with_crc);
-        inner_.encode(with_crc, out);
+        try {
+            inner_.encode(with_crc, out);
+        } catch (const FrameError& e) {
+            // Say it in the caller's terms: the CRC counts towards the inner maximum.
+            throw FrameError(e.code(),
+                             std::string(e.what()) + "; the payload of " +
+                                 std::to_string(payload.size()) + " bytes plus its " +
+                                 std::to_string(crc_->size()) + "-byte CRC count towards it",
+                             payload.size());
+        }
     }
     /// Drops a partial frame.
     void reset() noexcept { inner_.reset(); }

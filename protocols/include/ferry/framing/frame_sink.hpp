@@ -7,18 +7,26 @@
 #include <system_error>
 
 #include <ferry/bytes.hpp>
+#include <ferry/error.hpp>
 
 namespace ferry {
 
-/// Bad input a decoder found. The decoder has already recovered as its codec documents
-/// (skipped to the next delimiter, skipped the declared length, or reset).
-struct FrameError {
-    /// errc::frame_too_large, errc::bad_frame or errc::checksum_mismatch.
-    std::error_code code;
-    /// Names the codec and what was wrong, e.g. "COBS: frame exceeds the maximum of 256 bytes".
-    std::string message;
+/// Bad input a decoder found: a ferry::Error (code(), what()) with the bytes it cost. The
+/// decoder has already recovered as its codec documents (skipped to the next delimiter,
+/// skipped the declared length, or reset). Reported to FrameSink::frame_error; thrown by
+/// FramedStream::read_frame for an oversized frame under OversizePolicy::close.
+class FrameError : public Error {
+public:
+    /// `code` is errc::frame_too_large, errc::bad_frame or errc::checksum_mismatch; `message`
+    /// names the codec and what was wrong, e.g. "COBS: frame of 300 bytes exceeds the maximum
+    /// of 256 (skipping to the next zero)"; `size` the bytes dropped because of it.
+    FrameError(std::error_code code, const std::string& message, std::size_t size)
+        : Error(code, message), size_(size) {}
     /// Bytes dropped because of it (so far, for a frame still being skipped).
-    std::size_t size = 0;
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    std::size_t size_;
 };
 
 /// Receives what a decoder finds, synchronously, inside decode().
@@ -48,6 +56,9 @@ concept FrameCodec = requires(C codec, const C& const_codec, ByteView bytes, Fra
 /// Makes the FrameError a codec reports when a frame exceeds its maximum.
 FrameError frame_too_large(const char* codec, std::size_t size, std::size_t limit,
                            const char* recovery);
+/// Throws the FrameError (frame_too_large) an encoder raises for a payload of `size` bytes
+/// whose frame would exceed `limit`: an encoder never produces what its own decoder refuses.
+[[noreturn]] void refuse_oversized_payload(const char* codec, std::size_t size, std::size_t limit);
 /// Makes the FrameError a codec reports for malformed bytes.
 FrameError bad_frame(const char* codec, const std::string& what, std::size_t size);
 

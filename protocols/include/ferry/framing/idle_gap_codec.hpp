@@ -33,7 +33,12 @@ public:
     /// The line was silent for idle_gap(): reports the frame collected, if any.
     void end_of_frame(FrameSink& sink);
     /// Appends `payload` as is (the sender keeps the gap between frames).
-    void encode(ByteView payload, Bytes& out) const { append(out, payload); }
+    void encode(ByteView payload, Bytes& out) const {
+        if (payload.size() > max_frame_) {
+            refuse_oversized_payload("idle gap", payload.size(), max_frame_);
+        }
+        append(out, payload);
+    }
     /// Drops a partial frame.
     void reset() noexcept;
     /// Bytes of the frame being collected.
