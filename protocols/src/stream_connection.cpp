@@ -106,10 +106,22 @@ Task<void> wait_writer_closed(std::shared_ptr<WriterState> state) {
     }
 }
 
-/// Runs one client's handler, then closes its connection however the handler ended.
+/// Who a client is, for log lines: its address, or "a client" when there is none.
+std::string client_name(StreamWriter& writer) {
+    const auto peer = writer.transport().peername();
+    return peer ? peer->to_string() : std::string("a client");
+}
+
+/// Runs one client's handler, then closes its connection however the handler ended. A client
+/// that resets or vanishes mid-conversation is a normal end for a server, not a failure of the
+/// handler: it is logged at debug level with the client's address, not reported as an
+/// exception nobody retrieved.
 Task<void> serve_client(ClientConnected handler, StreamReader reader, StreamWriter writer) {
+    const std::string client = client_name(writer); // the transport may be gone at the end
     try {
         co_await handler(reader, writer);
+    } catch (const ConnectionResetError& e) {
+        log().debug("client {}: {}", client, e.what());
     } catch (...) {
         writer.close();
         throw;

@@ -12,34 +12,41 @@
 
 #include <ferry/ferry.hpp>
 
+#include "cli_errors.hpp"
+#include "console.hpp"
+
 namespace {
 
 /// Server side: sends back whatever arrives (asyncio's EchoServerProtocol).
+/// Output goes through a Console: a server must not stall because nobody reads its stdout.
 class EchoServerProtocol : public ferry::Protocol {
 public:
+    explicit EchoServerProtocol(sample::Console& console) : console_(console) {}
     void connection_made(ferry::Transport& transport) override {
         transport_ = &transport;
-        std::printf("connection from %s\n", transport.peername()->to_string().c_str());
+        const auto peer = transport.peername();
+        console_.line("connection from " + (peer ? peer->to_string() : std::string("?")));
     }
     void data_received(ferry::ByteView data) override {
-        std::printf("data received: %.*s\n", static_cast<int>(data.size()),
-                    reinterpret_cast<const char*>(data.data()));
+        console_.line("data received: " + data.to_string());
         transport_->write(data);
     }
     void connection_lost(std::error_code error) override {
-        std::printf("connection closed%s%s\n", error ? ": " : "",
-                    error ? error.message().c_str() : "");
+        console_.line(error ? "connection closed: " + error.message() : "connection closed");
     }
 
 private:
+    sample::Console& console_;
     ferry::Transport* transport_ = nullptr;
 };
 
 /// Client side: sends `count` messages one at a time, each after the previous echo.
 class EchoClientProtocol : public ferry::Protocol {
 public:
-    EchoClientProtocol(ferry::Loop& loop, std::string message, int count, bool& ok)
-        : loop_(loop), message_(std::move(message)), remaining_(count), ok_(ok) {}
+    EchoClientProtocol(ferry::Loop& loop, sample::Console& console, std::string message, int count,
+                       bool& ok)
+        : loop_(loop), console_(console), message_(std::move(message)), remaining_(count), ok_(ok) {
+    }
 
     void connection_made(ferry::Transport& transport) override {
         transport_ = &transport;
@@ -50,9 +57,9 @@ public:
         if (pending_.size() < expected_.size()) {
             return; // an echo may arrive in pieces
         }
-        std::printf("echo received: %s\n", pending_.c_str());
+        console_.line("echo received: " + pending_);
         if (pending_ != expected_) {
-            std::printf("mismatch: expected %s\n", expected_.c_str());
+            console_.line("mismatch: expected " + expected_);
             transport_->close();
             return;
         }
@@ -65,8 +72,8 @@ public:
         send();
     }
     void connection_lost(std::error_code error) override {
-        std::printf("connection to the server closed%s%s\n", error ? ": " : "",
-                    error ? error.message().c_str() : "");
+        console_.line(error ? "connection to the server closed: " + error.message()
+                            : "connection to the server closed");
         loop_.stop();
     }
 
@@ -74,10 +81,11 @@ private:
     void send() {
         expected_ = message_ + " #" + std::to_string(++sent_);
         transport_->write(expected_);
-        std::printf("data sent: %s\n", expected_.c_str());
+        console_.line("data sent: " + expected_);
     }
 
     ferry::Loop& loop_;
+    sample::Console& console_;
     std::string message_;
     int remaining_;
     bool& ok_;
@@ -89,10 +97,11 @@ private:
 
 int run_server(const std::string& host, std::uint16_t port) {
     ferry::Loop loop;
+    sample::Console console(loop);
     std::shared_ptr<ferry::Server> server;
     int status = 0;
     ferry::create_server(
-        loop, [] { return std::make_unique<EchoServerProtocol>(); }, host, port, {},
+        loop, [&console] { return std::make_unique<EchoServerProtocol>(console); }, host, port, {},
         [&](ferry::Result<std::shared_ptr<ferry::Server>> result) {
             if (!result) {
                 std::fprintf(stderr, "echo server: %s\n", result.message().c_str());
@@ -102,9 +111,8 @@ int run_server(const std::string& host, std::uint16_t port) {
             }
             server = result.value();
             for (const auto& address : server->sockets()) {
-                std::printf("serving on %s\n", address.to_string().c_str());
+                console.line("serving on " + address.to_string());
             }
-            std::fflush(stdout);
         });
     loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
     loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
@@ -112,13 +120,14 @@ int run_server(const std::string& host, std::uint16_t port) {
     return status;
 }
 
-int run_client(ferry::Loop& loop, const std::string& host, std::uint16_t port,
-               const std::string& message, int count) {
+int run_client(ferry::Loop& loop, sample::Console& console, const std::string& host,
+               std::uint16_t port, const std::string& message, int count) {
     bool ok = false;
     bool failed = false;
     ferry::create_connection(
-        loop, [&] { return std::make_unique<EchoClientProtocol>(loop, message, count, ok); }, host,
-        port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
+        loop,
+        [&] { return std::make_unique<EchoClientProtocol>(loop, console, message, count, ok); },
+        host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
         [&](ferry::Result<std::shared_ptr<ferry::Transport>> result) {
             if (!result) {
                 std::fprintf(stderr, "echo client: %s\n", result.message().c_str());
@@ -132,10 +141,12 @@ int run_client(ferry::Loop& loop, const std::string& host, std::uint16_t port,
 
 int run_demo(int count) {
     ferry::Loop loop;
+    sample::Console console(loop);
     std::shared_ptr<ferry::Server> server;
     int status = 1;
     ferry::create_server(
-        loop, [] { return std::make_unique<EchoServerProtocol>(); }, "127.0.0.1", 0, {},
+        loop, [&console] { return std::make_unique<EchoServerProtocol>(console); }, "127.0.0.1", 0,
+        {},
         [&](ferry::Result<std::shared_ptr<ferry::Server>> result) {
             if (!result) {
                 std::fprintf(stderr, "echo demo: %s\n", result.message().c_str());
@@ -143,16 +154,17 @@ int run_demo(int count) {
                 return;
             }
             server = result.value();
-            std::printf("serving on %s\n", server->sockets().front().to_string().c_str());
+            console.line("serving on " + server->sockets().front().to_string());
             loop.stop();
         });
     loop.run();
     if (server) {
-        status = run_client(loop, "127.0.0.1", server->port(), "Hello World!", count);
+        status = run_client(loop, console, "127.0.0.1", server->port(), "Hello World!", count);
         server->close();
     }
-    loop.close();
-    std::printf(status == 0 ? "demo: %d round trips ok\n" : "demo: FAILED after %d\n", count);
+    console.line(status == 0 ? "demo: " + std::to_string(count) + " round trips ok"
+                             : "demo: FAILED after " + std::to_string(count));
+    console.flush();
     return status;
 }
 
@@ -160,7 +172,6 @@ int run_demo(int count) {
 
 int main(int argc, char** argv) {
     CLI::App app{"ferry echo sample: asyncio's TCP echo server and client on the Protocol API"};
-    app.require_subcommand(1);
     std::string host = "127.0.0.1";
     std::uint16_t port = 8888;
     std::string message = "Hello World!";
@@ -168,18 +179,25 @@ int main(int argc, char** argv) {
 
     auto* server = app.add_subcommand("server", "serve until interrupted");
     server->add_option("--host", host, "address to listen on (\"\" = all)");
-    server->add_option("--port", port, "port to listen on (0 = any)");
+    server->add_option("--port", port, "port to listen on (0 = any)")
+        ->check(sample::whole_number(0, 65535));
 
     auto* client = app.add_subcommand("client", "send messages and print the echoes");
     client->add_option("--host", host, "server address");
-    client->add_option("--port", port, "server port")->required();
+    client->add_option("--port", port, "server port")
+        ->required()
+        ->check(sample::whole_number(1, 65535));
     client->add_option("-m,--message", message, "text to send");
-    client->add_option("-n,--count", count, "messages to send")->check(CLI::PositiveNumber);
+    client->add_option("-n,--count", count, "messages to send")
+        ->check(sample::whole_number(1, 1000000));
 
     auto* demo = app.add_subcommand("demo", "server and client in one process");
-    demo->add_option("-n,--count", count, "round trips")->check(CLI::PositiveNumber);
+    demo->add_option("-n,--count", count, "round trips")->check(sample::whole_number(1, 1000000));
 
     CLI11_PARSE(app, argc, argv);
+    if (const int status = sample::require_subcommand(app); status >= 0) {
+        return status;
+    }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
     try {
         if (*server) {
@@ -187,7 +205,8 @@ int main(int argc, char** argv) {
         }
         if (*client) {
             ferry::Loop loop;
-            return run_client(loop, host, port, message, count);
+            sample::Console console(loop);
+            return run_client(loop, console, host, port, message, count);
         }
         return run_demo(count);
     } catch (const std::exception& e) {

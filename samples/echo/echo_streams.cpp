@@ -11,30 +11,47 @@
 
 #include <ferry/ferry.hpp>
 
+#include "cli_errors.hpp"
+#include "console.hpp"
+
 namespace {
 
 using ferry::StreamReader;
 using ferry::StreamWriter;
 using ferry::Task;
 
-/// One client: echo each line back until the client closes (asyncio's handle_echo).
-Task<void> handle_echo(StreamReader reader, StreamWriter writer) {
-    const std::string peer = writer.transport().peername()->to_string();
-    for (;;) {
-        ferry::Bytes line = co_await reader.readline();
-        if (line.empty()) {
-            break;
-        }
-        std::printf("%s sent: %s", peer.c_str(), ferry::ByteView(line).to_string().c_str());
-        writer.write(line);
-        co_await writer.drain();
+/// A line as text, without the "\n" that ends it (if it has one: the last may not).
+std::string without_newline(const ferry::Bytes& line) {
+    std::string text = ferry::ByteView(line).to_string();
+    if (!text.empty() && text.back() == '\n') {
+        text.pop_back();
     }
-    std::printf("%s closed the connection\n", peer.c_str());
+    return text;
+}
+
+/// One client: echo each line back until the client closes (asyncio's handle_echo). Output
+/// goes through `console`: a server must not stall because nobody reads its stdout. A client
+/// that resets ends its task quietly (start_server logs it at debug level).
+ferry::ClientConnected handle_echo(sample::Console& console) {
+    return [&console](StreamReader reader, StreamWriter writer) -> Task<void> {
+        const auto address = writer.transport().peername();
+        const std::string peer = address ? address->to_string() : std::string("?");
+        for (;;) {
+            ferry::Bytes line = co_await reader.readline();
+            if (line.empty()) {
+                break;
+            }
+            console.line(peer + " sent: " + without_newline(line));
+            writer.write(line);
+            co_await writer.drain();
+        }
+        console.line(peer + " closed the connection");
+    };
 }
 
 /// Sends `count` numbered lines, waiting for each echo.
-Task<bool> echo_client(ferry::Loop& loop, std::string host, std::uint16_t port, std::string message,
-                       int count) {
+Task<bool> echo_client(ferry::Loop& loop, sample::Console& console, std::string host,
+                       std::uint16_t port, std::string message, int count) {
     auto [reader, writer] = co_await ferry::open_connection(
         loop, host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)});
     bool ok = true;
@@ -45,7 +62,7 @@ Task<bool> echo_client(ferry::Loop& loop, std::string host, std::uint16_t port, 
         // A slow or silent server must not hang the client forever.
         const ferry::Bytes echo =
             co_await ferry::wait_for(reader.readline(), std::chrono::seconds(5));
-        std::printf("echo received: %s", ferry::ByteView(echo).to_string().c_str());
+        console.line("echo received: " + without_newline(echo));
         ok = ferry::ByteView(echo) == ferry::ByteView(line);
     }
     writer.close();
@@ -53,20 +70,22 @@ Task<bool> echo_client(ferry::Loop& loop, std::string host, std::uint16_t port, 
     co_return ok;
 }
 
-Task<int> demo(ferry::Loop& loop, int count) {
-    auto server = co_await ferry::start_server(loop, handle_echo, "127.0.0.1", 0);
-    std::printf("serving on %s\n", server->server().sockets().front().to_string().c_str());
-    const bool ok = co_await echo_client(loop, "127.0.0.1", server->port(), "Hello World!", count);
+Task<int> demo(ferry::Loop& loop, sample::Console& console, int count) {
+    auto server = co_await ferry::start_server(loop, handle_echo(console), "127.0.0.1", 0);
+    console.line("serving on " + server->server().sockets().front().to_string());
+    const bool ok =
+        co_await echo_client(loop, console, "127.0.0.1", server->port(), "Hello World!", count);
     server->close();
     co_await server->wait_closed();
-    std::printf(ok ? "demo: %d round trips ok\n" : "demo: FAILED after %d\n", count);
+    console.line(ok ? "demo: " + std::to_string(count) + " round trips ok"
+                    : "demo: FAILED after " + std::to_string(count));
     co_return ok ? 0 : 1;
 }
 
-Task<int> serve(ferry::Loop& loop, std::string host, std::uint16_t port) {
-    auto server = co_await ferry::start_server(loop, handle_echo, host, port);
+Task<int> serve(ferry::Loop& loop, sample::Console& console, std::string host, std::uint16_t port) {
+    auto server = co_await ferry::start_server(loop, handle_echo(console), host, port);
     for (const auto& address : server->server().sockets()) {
-        std::printf("serving on %s\n", address.to_string().c_str());
+        console.line("serving on " + address.to_string());
     }
     ferry::Event interrupted;
     loop.add_signal_handler(SIGINT, [&] { interrupted.set(); });
@@ -82,33 +101,43 @@ Task<int> serve(ferry::Loop& loop, std::string host, std::uint16_t port) {
 
 int main(int argc, char** argv) {
     CLI::App app{"ferry echo sample on the streams API"};
-    app.require_subcommand(1);
     std::string host = "127.0.0.1";
     std::uint16_t port = 8888;
     std::string message = "Hello World!";
     int count = 3;
     auto* server = app.add_subcommand("server", "serve until interrupted");
     server->add_option("--host", host, "address to listen on (\"\" = all)");
-    server->add_option("--port", port, "port to listen on (0 = any)");
+    server->add_option("--port", port, "port to listen on (0 = any)")
+        ->check(sample::whole_number(0, 65535));
     auto* client = app.add_subcommand("client", "send lines and print the echoes");
     client->add_option("--host", host, "server address");
-    client->add_option("--port", port, "server port")->required();
+    client->add_option("--port", port, "server port")
+        ->required()
+        ->check(sample::whole_number(1, 65535));
     client->add_option("-m,--message", message, "text to send");
-    client->add_option("-n,--count", count, "lines to send")->check(CLI::PositiveNumber);
+    client->add_option("-n,--count", count, "lines to send")
+        ->check(sample::whole_number(1, 1000000));
     auto* demo_mode = app.add_subcommand("demo", "server and client in one process");
-    demo_mode->add_option("-n,--count", count, "round trips")->check(CLI::PositiveNumber);
+    demo_mode->add_option("-n,--count", count, "round trips")
+        ->check(sample::whole_number(1, 1000000));
     CLI11_PARSE(app, argc, argv);
+    if (const int status = sample::require_subcommand(app); status >= 0) {
+        return status;
+    }
     std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
     ferry::Loop loop;
+    sample::Console console(loop);
     try {
         if (*server) {
-            return loop.run_until_complete(serve(loop, host, port));
+            return loop.run_until_complete(serve(loop, console, host, port));
         }
         if (*client) {
-            return loop.run_until_complete(echo_client(loop, host, port, message, count)) ? 0 : 1;
+            return loop.run_until_complete(echo_client(loop, console, host, port, message, count))
+                       ? 0
+                       : 1;
         }
-        return loop.run_until_complete(demo(loop, count));
+        return loop.run_until_complete(demo(loop, console, count));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "echo_streams: %s\n", e.what());
         return 1;
