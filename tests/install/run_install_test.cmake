@@ -38,6 +38,7 @@ run(sh -c "\"$1\" $2 \"$3\" $(pkg-config --cflags --libs ferry) -o \"$4\""
 run(${WORK_DIR}/consumer-readme)
 message(STATUS "consumer via the README's pkg-config command: ok")
 
+file(GLOB doc_pages ${SOURCE_DIR}/docs/*.md)
 run(/usr/bin/python3 ${DOCS_CHECK} --cxx ${CMAKE_CXX_COMPILER} "--flags=${CXX_FLAGS} ${LINKER_FLAGS}"
-    ${SOURCE_DIR}/README.md ${SOURCE_DIR}/docs/design.md)
+    ${SOURCE_DIR}/README.md ${doc_pages})
 message(STATUS "README and docs examples: ok")
