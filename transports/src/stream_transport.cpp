@@ -99,16 +99,18 @@ bool StreamTransport::start_reading() {
             StreamTransport& self = transport_of(handle);
             if (BufferedProtocol* buffered = self.buffered_protocol()) {
                 std::span<std::byte> space;
-                const bool ok = self.call_protocol("exception in get_buffer", [&] {
+                // Not call_protocol: failing here would close the handle inside libuv's
+                // allocation callback, after which libuv calls the read callback it has just
+                // cleared. The bytes go to scratch memory and on_read fails the transport.
+                const bool ok = self.loop().invoke_guarded("exception in get_buffer", [&] {
                     space = buffered->get_buffer(suggested);
                     if (space.empty()) {
                         throw Error(make_error_code(errc::invalid_argument),
                                     "BufferedProtocol::get_buffer returned an empty buffer");
                     }
                 });
-                // An empty buffer makes libuv report UV_ENOBUFS, which on_read ignores
-                // because the transport is already failing.
-                *buf = as_uv_buf(ok ? space : std::span<std::byte>());
+                self.get_buffer_failed_ = !ok;
+                *buf = as_uv_buf(ok ? space : self.read_buffer_);
                 return;
             }
             *buf = as_uv_buf(self.read_buffer_);
@@ -132,6 +134,11 @@ void StreamTransport::stop_reading() {
 }
 
 void StreamTransport::on_read(ssize_t nread, const uv_buf_t* buf) {
+    if (get_buffer_failed_) {
+        get_buffer_failed_ = false;
+        fail(make_error_code(errc::callback_threw)); // what was read is dropped
+        return;
+    }
     if (nread > 0) {
         const auto n = static_cast<std::size_t>(nread);
         if (log().should_log(spdlog::level::trace)) {

@@ -101,7 +101,8 @@ private:
     bool eof_requested_ = false; // write_eof called: shut down once flushed
     bool shutdown_sent_ = false;
     bool write_refusal_logged_ = false;
-    std::error_code error_; // what connection_lost will report
+    bool get_buffer_failed_ = false; // the last read went to scratch memory: fail in on_read
+    std::error_code error_;          // what connection_lost will report
 
     // Queued bytes: the first in_flight_ chunks belong to the uv_write in progress and stay
     // put until its callback; later chunks may still grow (small writes coalesce).

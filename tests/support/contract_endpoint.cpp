@@ -1,0 +1,228 @@
+// The contract suite's endpoints: TCP, Unix socket, socketpair and a serial port on a pty.
+#include "contract_endpoint.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "pty_pair.hpp"
+#include "test_support.hpp"
+
+namespace ferry::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+void set_nonblocking(int fd) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+/// Accepts one connection on `listener` (blocking, with a timeout), non-blocking.
+int accept_one(Loop& loop, int listener) {
+    set_nonblocking(listener);
+    int fd = -1;
+    run_until(
+        loop,
+        [&] {
+            if (fd < 0) { // run_until asks once more after success
+                fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            }
+            return fd >= 0;
+        },
+        10s);
+    return fd;
+}
+
+std::shared_ptr<Transport> await_transport(Loop& loop,
+                                           const std::function<void(TransportCallback)>& start) {
+    auto result = wait_result<std::shared_ptr<Transport>>(loop, start);
+    EXPECT_TRUE(result.ok()) << result.message();
+    return result.ok() ? result.value() : nullptr;
+}
+
+/// TCP over loopback: ferry's create_connection against a raw listening socket.
+class TcpEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::listen(listener, 1) != 0 ||
+            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ADD_FAILURE() << "cannot listen on loopback";
+            ::close(listener);
+            return nullptr;
+        }
+        auto transport = await_transport(loop, [&](TransportCallback done) {
+            create_connection(loop, factory, "127.0.0.1", ntohs(address.sin_port), {}, done);
+        });
+        peer_ = accept_one(loop, listener);
+        ::close(listener);
+        return transport;
+    }
+    void reset_peer() override {
+        const linger hard{1, 0};
+        ::setsockopt(peer_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        close_peer();
+    }
+};
+
+/// A Unix domain socket: create_unix_connection against a raw listening socket.
+class UnixEndpoint final : public Endpoint {
+public:
+    ~UnixEndpoint() override { std::filesystem::remove(path_); }
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        path_ = (std::filesystem::temp_directory_path() /
+                 ("ferry-contract-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(++counter_) + ".sock"))
+                    .string();
+        std::filesystem::remove(path_);
+        const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        path_.copy(address.sun_path, sizeof address.sun_path - 1);
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(listener, 1) != 0) {
+            ADD_FAILURE() << "cannot listen on " << path_;
+            ::close(listener);
+            return nullptr;
+        }
+        auto transport = await_transport(loop, [&](TransportCallback done) {
+            create_unix_connection(loop, factory, path_, done);
+        });
+        peer_ = accept_one(loop, listener);
+        ::close(listener);
+        return transport;
+    }
+    void reset_peer() override {
+        const linger hard{1, 0};
+        ::setsockopt(peer_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        close_peer();
+    }
+
+private:
+    static inline int counter_ = 0;
+    std::string path_;
+};
+
+/// One end of a socketpair wrapped with connect_stream_fd; the test holds the other.
+class SocketpairEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+            ADD_FAILURE() << "socketpair failed";
+            return nullptr;
+        }
+        peer_ = fds[1];
+        set_nonblocking(peer_);
+        auto result = connect_stream_fd(loop, std::move(factory), fds[0]);
+        EXPECT_TRUE(result.ok()) << result.message();
+        if (!result.ok()) {
+            ::close(fds[0]);
+            return nullptr;
+        }
+        return result.value();
+    }
+};
+
+/// A serial port: create_serial_connection on a pty's slave; the test is the device.
+class SerialEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        auto result = create_serial_connection(loop, std::move(factory), pty_.path());
+        EXPECT_TRUE(result.ok()) << result.message();
+        pty_.set_master_nonblocking(true);
+        peer_ = ::dup(pty_.master());
+        pty_.close_master(); // only peer_ holds the master now: closing it unplugs
+        if (!result.ok()) {
+            return nullptr;
+        }
+        return result.value();
+    }
+
+private:
+    PtyPair pty_;
+};
+
+} // namespace
+
+Endpoint::~Endpoint() {
+    close_peer();
+}
+
+void Endpoint::close_peer() {
+    if (peer_ >= 0) {
+        ::close(peer_);
+        peer_ = -1;
+    }
+}
+
+std::vector<ContractKind> contract_kinds() {
+    return {
+        {"Tcp", [] { return std::make_unique<TcpEndpoint>(); }, true},
+        {"Unix", [] { return std::make_unique<UnixEndpoint>(); }, true},
+        {"Socketpair", [] { return std::make_unique<SocketpairEndpoint>(); }, true},
+        {"SerialPty", [] { return std::make_unique<SerialEndpoint>(); }, false},
+    };
+}
+
+std::string peer_read(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout) {
+    std::string got;
+    char buffer[65536];
+    run_until(
+        loop,
+        [&] {
+            for (;;) {
+                const ssize_t n = ::read(fd, buffer, sizeof buffer);
+                if (n > 0) {
+                    got.append(buffer, static_cast<std::size_t>(n));
+                    if (got.size() >= want) {
+                        return true;
+                    }
+                    continue;
+                }
+                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    return true; // ended
+                }
+                loop.call_later(1ms, [] {});
+                return got.size() >= want;
+            }
+        },
+        timeout);
+    return got;
+}
+
+bool peer_sees_end(Loop& loop, int fd, std::string& extra, std::chrono::milliseconds timeout) {
+    char buffer[65536];
+    return run_until(
+        loop,
+        [&] {
+            for (;;) {
+                const ssize_t n = ::read(fd, buffer, sizeof buffer);
+                if (n > 0) {
+                    extra.append(buffer, static_cast<std::size_t>(n));
+                    continue;
+                }
+                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    return true; // 0 for a socket, EIO for a pty master whose slave closed
+                }
+                loop.call_later(1ms, [] {});
+                return false;
+            }
+        },
+        timeout);
+}
+
+} // namespace ferry::test

@@ -1,0 +1,57 @@
+#pragma once
+// The contract suite's fixtures: each makes one kind of ferry transport with a raw OS
+// descriptor at its other end that the test plays by hand. A new transport joins the suite by
+// adding an Endpoint here and a line to contract_kinds().
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <ferry/ferry.hpp>
+
+namespace ferry::test {
+
+/// The transport under test and the raw descriptor the test uses as its peer.
+class Endpoint {
+public:
+    virtual ~Endpoint();
+    /// Makes the transport with a protocol from `factory`; connection_made has run on return.
+    /// Null (and a test failure) if it could not.
+    virtual std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) = 0;
+    /// The peer's descriptor (non-blocking).
+    int peer() const noexcept { return peer_; }
+    /// The peer hangs up.
+    void close_peer();
+    /// The peer resets the connection, where that exists (sockets: SO_LINGER 0); else hangs up.
+    virtual void reset_peer() { close_peer(); }
+
+protected:
+    int peer_ = -1;
+};
+
+/// How one kind of transport differs where the contract leaves room.
+struct ContractKind {
+    /// Shown in test names.
+    std::string name;
+    /// Makes a fresh endpoint.
+    std::function<std::unique_ptr<Endpoint>()> make;
+    /// What the transport reports when the peer hangs up: eof_received then a clean
+    /// connection_lost (sockets), or connection_lost(errc::device_removed) (a serial device).
+    bool peer_close_is_eof = true;
+};
+
+/// Every transport the suite runs over: TCP, Unix socket, socketpair (fd), serial on a pty.
+std::vector<ContractKind> contract_kinds();
+
+/// Reads from `fd`, running `loop` in between, until `want` bytes arrived, the descriptor
+/// ended, or `timeout` passed; returns what arrived.
+std::string peer_read(Loop& loop, int fd, std::size_t want,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+/// True once `fd` reports end of data or hang-up (read 0, EIO) within `timeout`, running the
+/// loop meanwhile; bytes read on the way are appended to `extra`.
+bool peer_sees_end(Loop& loop, int fd, std::string& extra,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+} // namespace ferry::test
