@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -41,6 +42,11 @@ struct ContractKind {
     /// connection_lost (sockets), or connection_lost(errc::device_removed) (a serial device).
     bool peer_close_is_eof = true;
 };
+
+/// Shows a kind by its name in test output (not as raw bytes).
+inline void PrintTo(const ContractKind& kind, std::ostream* out) {
+    *out << kind.name;
+}
 
 /// Every transport the suite runs over: TCP, Unix socket, socketpair (fd), serial on a pty.
 std::vector<ContractKind> contract_kinds();

@@ -1,0 +1,346 @@
+// TransportCore: the contract's state machine, delivery and write queue, for every transport.
+#include "transport_core.hpp"
+
+#include <array>
+
+#include <ferry/log.hpp>
+#include <ferry/serial.hpp>
+
+namespace ferry::detail {
+
+template <class Interface>
+void TransportCore<Interface>::adopt(std::shared_ptr<TransportCore> self) noexcept {
+    self_ = std::move(self);
+    this->loop().register_resource(*this);
+}
+
+template <class Interface>
+bool TransportCore<Interface>::start(std::unique_ptr<Protocol> protocol, Direction direction) {
+    this->set_protocol(std::move(protocol));
+    direction_ = direction;
+    state_ = State::open;
+    started_ = true;
+    if (!this->call_protocol("exception in connection_made",
+                             [this] { this->protocol().connection_made(*this); })) {
+        return false;
+    }
+    if (readable() && !read_paused_ && !reading_) {
+        reading_ = true;
+        reading_ = start_reading();
+    }
+    return true;
+}
+
+template <class Interface>
+void TransportCore<Interface>::discard() noexcept {
+    state_ = State::closing;
+    begin_close();
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+template <class Interface>
+std::span<std::byte> TransportCore<Interface>::read_space(std::size_t size_hint) noexcept {
+    read_at_ = this->loop().read_buffer();
+    if (BufferedProtocol* buffered = this->buffered_protocol()) {
+        std::span<std::byte> space;
+        // Not call_protocol: failing here could close a handle inside the backend's read
+        // machinery (libuv's allocation callback). The bytes go to scratch memory and the
+        // next delivered() ends the connection.
+        get_buffer_failed_ = !this->loop().invoke_guarded("exception in get_buffer", [&] {
+            space = buffered->get_buffer(size_hint);
+            if (space.empty()) {
+                throw Error(make_error_code(errc::invalid_argument),
+                            "BufferedProtocol::get_buffer returned an empty buffer");
+            }
+        });
+        if (!get_buffer_failed_) {
+            read_at_ = space;
+        }
+    }
+    return read_at_;
+}
+
+template <class Interface>
+void TransportCore<Interface>::delivered(std::size_t n) noexcept {
+    if (get_buffer_failed_) {
+        get_buffer_failed_ = false;
+        fail(make_error_code(errc::callback_threw)); // what was read is dropped
+        return;
+    }
+    if (n == 0 || state_ != State::open || !reading_) {
+        return; // a late report after close() or pause_reading(): nothing is delivered
+    }
+    const ByteView data(read_at_.data(), n);
+    if (log().should_log(spdlog::level::trace)) {
+        log().trace("{}read {} bytes\n{}", log_name().empty() ? "" : log_name() + ": ", n,
+                    hex_dump(data));
+    }
+    if (BufferedProtocol* buffered = this->buffered_protocol()) {
+        this->call_protocol("exception in buffer_updated", [&] { buffered->buffer_updated(n); });
+    } else {
+        this->call_protocol("exception in data_received",
+                            [&] { this->protocol().data_received(data); });
+    }
+}
+
+template <class Interface>
+void TransportCore<Interface>::os_eof() noexcept {
+    if (reading_) {
+        reading_ = false;
+        stop_reading();
+    }
+    eof_received_ = true;
+    log().debug("EOF received");
+    if (state_ != State::open) {
+        return;
+    }
+    bool keep_open = false;
+    if (!this->call_protocol("exception in eof_received",
+                             [&] { keep_open = this->protocol().eof_received(); })) {
+        return;
+    }
+    // Both directions shut (EOF was sent too): nothing more can happen, so close.
+    if (!keep_open || eof_requested_) {
+        close();
+    }
+}
+
+template <class Interface>
+void TransportCore<Interface>::pause_reading() {
+    read_paused_ = true;
+    if (reading_) {
+        reading_ = false;
+        stop_reading();
+    }
+}
+
+template <class Interface>
+void TransportCore<Interface>::resume_reading() {
+    read_paused_ = false;
+    if (!reading_ && readable()) {
+        reading_ = true;
+        reading_ = start_reading();
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+template <class Interface>
+void TransportCore<Interface>::refuse_write(const char* what) {
+    // Once per transport: a protocol that keeps writing into a closed transport would
+    // otherwise flood the log.
+    if (!refusal_logged_) {
+        refusal_logged_ = true;
+        log().debug("{}{} ignored: the transport is {}",
+                    log_name().empty() ? "" : log_name() + ": ", what,
+                    direction_ == Direction::read_only ? "read-only"
+                    : eof_requested_                   ? "past write_eof"
+                                                       : "closing");
+    }
+}
+
+template <class Interface>
+void TransportCore<Interface>::write(ByteView data) {
+    if (!writable()) {
+        refuse_write("write");
+        return;
+    }
+    if (data.empty()) {
+        return;
+    }
+    const ByteView parts[] = {data};
+    queue_and_send(parts, 0);
+}
+
+template <class Interface>
+void TransportCore<Interface>::writelines(std::span<const ByteView> parts) {
+    if (!writable()) {
+        refuse_write("writelines");
+        return;
+    }
+    queue_and_send(parts, 0);
+}
+
+template <class Interface>
+void TransportCore<Interface>::queue_and_send(std::span<const ByteView> parts, std::size_t taken) {
+    std::size_t total = 0;
+    for (const ByteView& part : parts) {
+        total += part.size();
+    }
+    if (total == 0) {
+        return;
+    }
+    if (queue_.empty()) {
+        // Nothing queued: try the OS at once (one gathered write) and queue only the rest.
+        std::error_code error;
+        taken = write_now(parts.size() <= WriteQueue::max_gather
+                              ? parts
+                              : parts.subspan(0, WriteQueue::max_gather),
+                          error);
+        if (error) {
+            fail(error);
+            return;
+        }
+        if (taken == total) {
+            return;
+        }
+    }
+    for (const ByteView& part : parts) {
+        if (taken >= part.size()) {
+            taken -= part.size();
+            continue;
+        }
+        queue_.push(part.subview(taken));
+        taken = 0;
+    }
+    if (!queue_.in_flight()) {
+        send_queued();
+    }
+    this->maybe_pause_protocol();
+}
+
+template <class Interface>
+void TransportCore<Interface>::send_from_queue() noexcept {
+    while (!queue_.empty() && (state_ == State::open || state_ == State::closing)) {
+        std::array<ByteView, WriteQueue::max_gather> views;
+        const std::size_t count = queue_.gather(views);
+        std::error_code error;
+        const std::size_t n = write_now(std::span<const ByteView>(views.data(), count), error);
+        if (error) {
+            fail(error);
+            return;
+        }
+        if (n == 0) {
+            break; // the OS is full: wait for writable again
+        }
+        queue_.consume(n);
+    }
+    settle_queue();
+}
+
+template <class Interface>
+void TransportCore<Interface>::send_completed(std::size_t n, std::error_code error) noexcept {
+    queue_.complete(n);
+    if (error) {
+        if (error != std::errc::operation_canceled) {
+            fail(error);
+        }
+        return;
+    }
+    settle_queue();
+}
+
+template <class Interface>
+void TransportCore<Interface>::settle_queue() noexcept {
+    this->maybe_resume_protocol(); // may write more, which queues or sends by itself
+    if (state_ == State::closed || closing_handles_) {
+        return;
+    }
+    if (!queue_.empty()) {
+        if (!queue_.in_flight()) {
+            send_queued();
+        }
+        return;
+    }
+    queue_drained();
+    if (eof_requested_ && state_ == State::open) {
+        shutdown_write();
+    }
+    if (state_ == State::closing) {
+        begin_close();
+    }
+}
+
+template <class Interface>
+void TransportCore<Interface>::write_eof() {
+    if (!this->can_write_eof()) {
+        log().debug("{}write_eof ignored: this transport has no end-of-stream",
+                    log_name().empty() ? "" : log_name() + ": ");
+        return;
+    }
+    if (eof_requested_ || state_ != State::open) {
+        return;
+    }
+    eof_requested_ = true;
+    if (eof_received_) {
+        close(); // the peer already finished: both directions are now shut
+        return;
+    }
+    if (queue_.empty()) {
+        shutdown_write();
+    }
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+template <class Interface>
+void TransportCore<Interface>::close() noexcept {
+    if (state_ != State::open) {
+        return;
+    }
+    state_ = State::closing;
+    if (reading_) {
+        reading_ = false;
+        stop_reading();
+    }
+    if (queue_.empty()) {
+        begin_close();
+    }
+    // Otherwise settle_queue() closes once the queue has drained.
+}
+
+template <class Interface>
+void TransportCore<Interface>::abort() noexcept {
+    if (state_ == State::closed) {
+        return;
+    }
+    state_ = State::closing;
+    begin_close(); // for a transport that never started, this is discard()
+}
+
+template <class Interface>
+void TransportCore<Interface>::fail(std::error_code error) noexcept {
+    if (state_ == State::closed) {
+        return;
+    }
+    if (!error_) {
+        error_ = error;
+    }
+    log().debug("{}transport failed: {}", log_name().empty() ? "" : log_name() + ": ",
+                error.message());
+    state_ = State::closing;
+    begin_close();
+}
+
+template <class Interface>
+void TransportCore<Interface>::begin_close() noexcept {
+    if (closing_handles_) {
+        return;
+    }
+    closing_handles_ = true;
+    reading_ = false;
+    // Queued bytes are dropped; a completion backend's in-flight buffers stay allocated until
+    // its (cancelled) completion or handles_closed().
+    close_handles();
+}
+
+template <class Interface>
+void TransportCore<Interface>::handles_closed() noexcept {
+    // The self-reference is released last: connection_lost and released() may drop every
+    // other reference.
+    std::shared_ptr<TransportCore> keep_alive = std::move(self_);
+    state_ = State::closed;
+    queue_.clear();
+    if (started_) {
+        this->call_protocol("exception in connection_lost",
+                            [this] { this->protocol().connection_lost(error_); });
+    }
+    released();
+    this->loop().unregister_resource(*this);
+}
+
+template class TransportCore<Transport>;
+template class TransportCore<SerialTransport>;
+
+} // namespace ferry::detail

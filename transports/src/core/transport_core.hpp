@@ -1,0 +1,150 @@
+#pragma once
+// TransportCore: the Transport/Protocol contract, written once for every transport. Private to
+// ferry::transports. docs/design.md ("The transport core") says how a transport plugs in.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <system_error>
+
+#include <ferry/transport.hpp>
+
+#include "write_queue.hpp"
+
+namespace ferry::detail {
+
+/// Which ways bytes may flow through a transport (a pipe may be read-only or write-only).
+enum class TransportDirection { both, read_only, write_only };
+
+/// The state machine (idle, open, closing, closed), the self-reference released last, the
+/// close / abort / fail ordering, connection_lost scheduled once and last, delivery to a
+/// Protocol or BufferedProtocol (with the trace-level hex dump), EOF and half-close, refused
+/// writes, and the write queue with coalescing, gathering and water marks. `Interface` is the
+/// public type the transport implements (Transport, SerialTransport).
+///
+/// A transport derives from it and supplies only its OS calls (the virtuals below): an
+/// immediate write, how to send what is queued (readiness: arm "writable" and call
+/// send_from_queue() when it comes; completion: hand gather() to the OS, begin_flight(), and
+/// call send_completed() when it finishes), start/stop reading (and call read_space() and
+/// delivered() or os_eof() as data arrives), the half-close, and closing its handles (then
+/// handles_closed()). It must never call the protocol itself, never close its handles except
+/// from close_handles(), and never report connection_lost. Loop thread only.
+template <class Interface>
+class TransportCore : public Interface, public LoopResource {
+public:
+    void write(ByteView data) final;
+    void writelines(std::span<const ByteView> parts) final;
+    void write_eof() final;
+    std::size_t write_buffer_size() const noexcept final { return queue_.bytes(); }
+    void close() noexcept final;
+    void abort() noexcept final;
+    using Transport::abort;
+    bool is_closing() const noexcept final { return state_ != State::open; }
+    void pause_reading() final;
+    void resume_reading() final;
+    bool is_reading() const noexcept final { return reading_; }
+    void close_for_loop_shutdown() noexcept final { abort(); }
+
+protected:
+    /// Where a transport is in its life.
+    enum class State { idle, open, closing, closed };
+    using Direction = TransportDirection;
+
+    explicit TransportCore(Loop& loop) : Interface(loop) {}
+
+    /// Holds `self` until handles_closed() (the loop owns an open transport) and registers
+    /// with the loop so that closing the loop closes it. Called once, by the factory.
+    void adopt(std::shared_ptr<TransportCore> self) noexcept;
+    /// The connection is up: attaches the protocol, calls connection_made, starts reading
+    /// unless the protocol paused it (or the direction is write-only). Returns false when
+    /// connection_made threw (the transport is then closing).
+    bool start(std::unique_ptr<Protocol> protocol, Direction direction = Direction::both);
+    /// Closes a transport that never started; no protocol callback is made.
+    void discard() noexcept;
+    /// The current state.
+    State state() const noexcept { return state_; }
+    /// Which ways bytes flow, as given to start().
+    Direction direction() const noexcept { return direction_; }
+    /// A name for log lines (a device path), or empty.
+    virtual std::string log_name() const { return {}; }
+
+    // --- what the backend calls ---
+
+    /// Memory for the next read: the BufferedProtocol's (get_buffer) or the loop's read buffer.
+    /// Never fails synchronously: if get_buffer throws or returns nothing, the error is reported,
+    /// scratch memory is returned and the next delivered() ends the connection.
+    std::span<std::byte> read_space(std::size_t size_hint) noexcept;
+    /// `n` bytes arrived at the start of the last read_space(): hands them to the protocol.
+    void delivered(std::size_t n) noexcept;
+    /// The OS reported end of data: eof_received, then close unless the protocol keeps the
+    /// connection half-open.
+    void os_eof() noexcept;
+    /// The queued bytes.
+    WriteQueue& queue() noexcept { return queue_; }
+    /// Readiness backends, when the OS can take more: writes from the queue until it would
+    /// block, then settles the queue's state (water marks, close, half-close).
+    void send_from_queue() noexcept;
+    /// Completion backends, when a write handed over finished: `n` bytes were taken, or
+    /// `error` (a cancelled write is no error).
+    void send_completed(std::size_t n, std::error_code error) noexcept;
+    /// Every handle the backend owns is closed: reports connection_lost (once, last) and
+    /// releases the self-reference.
+    void handles_closed() noexcept;
+
+    // --- what the backend supplies ---
+
+    /// Writes what the OS takes now of `parts`, without blocking; returns the bytes taken
+    /// (0 if it would block) or sets `error`.
+    virtual std::size_t write_now(std::span<const ByteView> parts,
+                                  std::error_code& error) noexcept = 0;
+    /// Bytes are queued and nothing is in flight: arm "writable" (readiness) or hand a gather
+    /// to the OS (completion).
+    virtual void send_queued() noexcept = 0;
+    /// Starts watching for data; false (after calling fail) if that failed.
+    virtual bool start_reading() noexcept = 0;
+    /// Stops watching for data.
+    virtual void stop_reading() noexcept = 0;
+    /// Closes the sending side (the queue has drained after write_eof). Default: nothing.
+    virtual void shutdown_write() noexcept {}
+    /// Starts closing every handle; handles_closed() must follow, from a close callback.
+    /// Called once.
+    virtual void close_handles() noexcept = 0;
+    /// The queue became empty (serial: drain_to_wire waiters, writable interest off).
+    virtual void queue_drained() noexcept {}
+    /// After connection_lost returned, before the self-reference goes (servers count clients).
+    virtual void released() noexcept {}
+
+    void fail(std::error_code error) noexcept final;
+    /// What connection_lost reports (empty for a clean close).
+    std::error_code loss_reason() const noexcept { return error_; }
+
+private:
+    bool writable() const noexcept {
+        return state_ == State::open && !eof_requested_ && direction_ != Direction::read_only;
+    }
+    bool readable() const noexcept {
+        return state_ == State::open && !eof_received_ && direction_ != Direction::write_only;
+    }
+    void refuse_write(const char* what);
+    void queue_and_send(std::span<const ByteView> parts, std::size_t already_taken);
+    void settle_queue() noexcept;
+    void begin_close() noexcept;
+
+    WriteQueue queue_;
+    std::shared_ptr<TransportCore> self_;
+    State state_ = State::idle;
+    Direction direction_ = Direction::both;
+    bool started_ = false;           // connection_made was called: connection_lost is owed
+    bool reading_ = false;           // the backend is watching for data
+    bool read_paused_ = false;       // the protocol asked for pause_reading
+    bool eof_received_ = false;      // the OS reported end of data
+    bool eof_requested_ = false;     // write_eof: shut down once flushed
+    bool closing_handles_ = false;   // close_handles() was called
+    bool get_buffer_failed_ = false; // the last read_space() gave scratch memory
+    bool refusal_logged_ = false;
+    std::error_code error_;
+    std::span<std::byte> read_at_; // the last read_space()
+};
+
+} // namespace ferry::detail

@@ -1,0 +1,62 @@
+// WriteQueue: coalescing, gathering and partial consumption of queued bytes.
+#include "write_queue.hpp"
+
+#include <algorithm>
+
+namespace ferry::detail {
+
+void WriteQueue::push(ByteView data) {
+    // Never into a chunk in flight: its memory is the OS's until complete().
+    if (chunks_.size() > flight_chunks_ && chunks_.back().size() + data.size() <= coalesce_limit) {
+        append(chunks_.back(), data);
+    } else {
+        chunks_.push_back(data.to_bytes());
+    }
+    bytes_ += data.size();
+}
+
+std::size_t WriteQueue::gather(std::span<ByteView> out) const noexcept {
+    const std::size_t count = std::min({chunks_.size(), out.size(), max_gather});
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t skip = i == 0 ? front_offset_ : 0;
+        out[i] = ByteView(chunks_[i].data() + skip, chunks_[i].size() - skip);
+    }
+    return count;
+}
+
+std::size_t WriteQueue::begin_flight(std::size_t chunks) noexcept {
+    flight_chunks_ = std::min(chunks, chunks_.size());
+    std::size_t total = 0;
+    for (std::size_t i = 0; i < flight_chunks_; ++i) {
+        total += chunks_[i].size() - (i == 0 ? front_offset_ : 0);
+    }
+    return total;
+}
+
+void WriteQueue::complete(std::size_t n) noexcept {
+    flight_chunks_ = 0;
+    consume(n);
+}
+
+void WriteQueue::consume(std::size_t n) noexcept {
+    bytes_ -= std::min(n, bytes_);
+    while (n > 0 && !chunks_.empty()) {
+        const std::size_t left = chunks_.front().size() - front_offset_;
+        if (n < left) {
+            front_offset_ += n;
+            return;
+        }
+        n -= left;
+        chunks_.pop_front();
+        front_offset_ = 0;
+    }
+}
+
+void WriteQueue::clear() noexcept {
+    chunks_.clear();
+    front_offset_ = 0;
+    bytes_ = 0;
+    flight_chunks_ = 0;
+}
+
+} // namespace ferry::detail

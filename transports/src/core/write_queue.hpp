@@ -1,0 +1,59 @@
+#pragma once
+// WriteQueue: the bytes a transport accepted and the OS has not taken yet. Private to
+// ferry::transports; every transport's core owns one.
+
+#include <cstddef>
+#include <deque>
+#include <span>
+
+#include <ferry/bytes.hpp>
+
+namespace ferry::detail {
+
+/// Queued bytes in chunks. Small writes coalesce into the last chunk (up to 64 KiB) so a burst
+/// of tiny writes becomes one large write; gather() hands the front chunks out as views for
+/// one gathered OS write. Serves both kinds of backend:
+/// - readiness (write what the OS takes now): gather(), write, consume(n) — a partial write
+///   leaves the rest of the front chunk queued;
+/// - completion (hand over a gather, hear later how much completed): gather(),
+///   begin_flight(count) — those chunks are not touched (no coalescing into them) until
+///   complete(n) — then consume what completed.
+class WriteQueue {
+public:
+    /// Chunks grow by coalescing up to this size.
+    static constexpr std::size_t coalesce_limit = 64 * 1024;
+    /// At most this many chunks go into one gathered write (well under IOV_MAX).
+    static constexpr std::size_t max_gather = 64;
+
+    /// True when nothing is queued.
+    bool empty() const noexcept { return chunks_.empty(); }
+    /// Bytes queued (including any in flight).
+    std::size_t bytes() const noexcept { return bytes_; }
+    /// True while a completion backend's write of the front chunks is outstanding.
+    bool in_flight() const noexcept { return flight_chunks_ != 0; }
+
+    /// Appends `data` (copied).
+    void push(ByteView data);
+    /// Fills `out` with views of the front chunks (the first one past what was already
+    /// consumed of it); returns how many. Views stay valid until the queue changes, or, for
+    /// chunks in flight, until complete().
+    std::size_t gather(std::span<ByteView> out) const noexcept;
+    /// The first `chunks` chunks (as gathered) are being written by a completion backend;
+    /// returns their bytes.
+    std::size_t begin_flight(std::size_t chunks) noexcept;
+    /// The write in flight finished and `n` of its bytes were taken (all of them, for libuv's
+    /// uv_write; perhaps fewer, for an overlapped write).
+    void complete(std::size_t n) noexcept;
+    /// `n` bytes from the front were taken by the OS (readiness backends).
+    void consume(std::size_t n) noexcept;
+    /// Drops everything (abort, or the handle closed).
+    void clear() noexcept;
+
+private:
+    std::deque<Bytes> chunks_;
+    std::size_t front_offset_ = 0; // bytes of the front chunk already taken
+    std::size_t bytes_ = 0;
+    std::size_t flight_chunks_ = 0;
+};
+
+} // namespace ferry::detail
