@@ -1,5 +1,5 @@
-// PosixSerialTransport: poll-driven reads and writes, flow control, break, drain_to_wire,
-// device removal and the close sequence over a tty descriptor.
+// PosixSerialTransport: the tty's calls under the transport core — poll-driven reads and
+// writes, break, drain_to_wire, modem lines, device removal, closing its handles.
 #include "serial_transport_posix.hpp"
 
 #include <poll.h>
@@ -21,10 +21,6 @@
 namespace ferry::detail {
 namespace {
 
-// Small writes queued behind a full device buffer are appended to the last chunk up to here.
-constexpr std::size_t coalesce_limit = 64 * 1024;
-// At most this many chunks per writev.
-constexpr int max_iovecs = 64;
 // Reads per readiness report before returning to the loop (fairness between ports).
 constexpr int max_reads_per_event = 16;
 
@@ -65,52 +61,36 @@ std::shared_ptr<PosixSerialTransport> PosixSerialTransport::open(Loop& loop, std
         handle->data = transport.get();
     }
     transport->open_handles_ = 3;
-    transport->read_buffer_ = loop.read_buffer();
-    transport->self_ = transport;
-    loop.register_resource(*transport);
+    transport->adopt(transport);
     return transport;
 }
 
 PosixSerialTransport::PosixSerialTransport(Loop& loop, std::string path, SerialOptions options,
                                            int fd)
-    : SerialTransport(loop), fd_(fd), path_(std::move(path)), options_(std::move(options)) {}
+    : TransportCore(loop), fd_(fd), path_(std::move(path)), options_(std::move(options)) {}
 
 PosixSerialTransport::~PosixSerialTransport() = default;
 
 void PosixSerialTransport::start(std::unique_ptr<Protocol> protocol) {
-    set_protocol(std::move(protocol));
-    state_ = State::open;
-    started_ = true;
-    reading_ = true;
     log().debug("{} open at {}", path_, describe(options_));
-    if (!call_protocol("exception in connection_made",
-                       [this] { this->protocol().connection_made(*this); })) {
-        return;
+    if (TransportCore::start(std::move(protocol)) && state() == State::open) {
+        update_poll(); // registered for hang-ups even if connection_made paused reading
     }
-    if (state_ == State::open) {
-        reading_ = !read_paused_;
-        update_poll();
-    }
-}
-
-void PosixSerialTransport::discard() noexcept {
-    state_ = State::closing;
-    begin_close();
 }
 
 // ---- reading ---------------------------------------------------------------------------
 
 void PosixSerialTransport::update_poll() {
-    if (state_ == State::closed || uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_))) {
+    if (state() == State::closed || uv_is_closing(reinterpret_cast<uv_handle_t*>(&poll_))) {
         return;
     }
     // UV_PRIORITIZED (POLLPRI) never fires on a tty; it keeps the descriptor registered while
     // reading is paused and nothing is queued, so a hang-up is still reported.
     int events = UV_PRIORITIZED;
-    if (reading_) {
+    if (is_reading()) {
         events |= UV_READABLE;
     }
-    if (!queue_.empty() && !in_break_) {
+    if (!queue().empty() && !in_break_) {
         events |= UV_WRITABLE;
     }
     if (events == poll_events_) {
@@ -126,25 +106,30 @@ void PosixSerialTransport::update_poll() {
     poll_events_ = events;
 }
 
+bool PosixSerialTransport::start_reading() noexcept {
+    update_poll();
+    return state() == State::open;
+}
+
 void PosixSerialTransport::on_poll(int status, int events) {
-    if (state_ != State::open && state_ != State::closing) {
+    if (state() != State::open && state() != State::closing) {
         return;
     }
     if (status < 0) {
         // libuv reports POLLERR this way (and has stopped the handle): what the device still
         // holds is delivered, then the loss. A tty raises POLLERR when it is hung up.
         poll_events_ = -1;
-        if (reading_) {
+        if (is_reading()) {
             read_ready();
         }
         fail(make_error_code(errc::device_removed));
         return;
     }
-    if ((events & UV_READABLE) != 0 && reading_) {
+    if ((events & UV_READABLE) != 0 && is_reading()) {
         read_ready();
     }
-    if ((events & UV_WRITABLE) != 0 && (state_ == State::open || state_ == State::closing)) {
-        flush();
+    if ((events & UV_WRITABLE) != 0 && (state() == State::open || state() == State::closing)) {
+        send_from_queue();
     }
     if ((events & (UV_READABLE | UV_WRITABLE)) == 0) {
         check_hangup(); // only a hang-up wakes a descriptor registered for nothing else
@@ -153,35 +138,11 @@ void PosixSerialTransport::on_poll(int status, int events) {
 
 void PosixSerialTransport::read_ready() {
     bool got_data = false;
-    for (int i = 0; i < max_reads_per_event && reading_ && state_ == State::open; ++i) {
-        std::span<std::byte> space = read_buffer_;
-        BufferedProtocol* buffered = buffered_protocol();
-        if (buffered != nullptr) {
-            const bool ok = call_protocol("exception in get_buffer", [&] {
-                space = buffered->get_buffer(read_buffer_.size());
-                if (space.empty()) {
-                    throw Error(make_error_code(errc::invalid_argument),
-                                "BufferedProtocol::get_buffer returned an empty buffer");
-                }
-            });
-            if (!ok) {
-                return;
-            }
-        }
+    for (int i = 0; i < max_reads_per_event && is_reading() && state() == State::open; ++i) {
+        const std::span<std::byte> space = read_space(loop().read_buffer().size());
         const ssize_t n = ::read(fd_, space.data(), space.size());
         if (n > 0) {
-            const auto count = static_cast<std::size_t>(n);
-            if (log().should_log(spdlog::level::trace)) {
-                log().trace("{}: read {} bytes\n{}", path_, count,
-                            hex_dump(ByteView(space.data(), count)));
-            }
-            if (buffered != nullptr) {
-                call_protocol("exception in buffer_updated",
-                              [&] { buffered->buffer_updated(count); });
-            } else {
-                call_protocol("exception in data_received",
-                              [&] { protocol().data_received(ByteView(space.data(), count)); });
-            }
+            delivered(static_cast<std::size_t>(n));
             // A short read does not mean the device is drained: the line discipline hands
             // over at most its 4 KiB buffer per read while the driver keeps filling it, so
             // read on until "nothing yet" (the raw loop's pattern; it halves the wake-ups
@@ -189,11 +150,12 @@ void PosixSerialTransport::read_ready() {
             got_data = true;
             continue;
         }
+        delivered(0); // a get_buffer that failed ends the connection here
         if (n == 0) {
             // With VMIN = VTIME = 0 the tty answers "nothing yet" with 0 rather than EAGAIN
             // (n_tty checks the zero timeout before O_NONBLOCK), so 0 alone is no hang-up.
             // Only a wake-up that found nothing at all is worth asking poll() about.
-            if (!got_data) {
+            if (!got_data && state() == State::open) {
                 check_hangup();
             }
             return;
@@ -222,124 +184,44 @@ std::error_code PosixSerialTransport::io_error(int error) const noexcept {
     return uv_error(uv_translate_sys_error(error));
 }
 
-void PosixSerialTransport::pause_reading() {
-    read_paused_ = true;
-    if (reading_) {
-        reading_ = false;
-        update_poll();
-    }
-}
-
-void PosixSerialTransport::resume_reading() {
-    read_paused_ = false;
-    if (!reading_ && state_ == State::open) {
-        reading_ = true;
-        update_poll();
-    }
-}
-
 // ---- writing ---------------------------------------------------------------------------
 
-void PosixSerialTransport::write(ByteView data) {
-    if (state_ != State::open) {
-        log().debug("{}: write ignored: the transport is closing", path_);
-        return;
+std::size_t PosixSerialTransport::write_now(std::span<const ByteView> parts,
+                                            std::error_code& error) noexcept {
+    if (in_break_) {
+        return 0; // held until the break ends
     }
-    if (data.empty()) {
-        return;
+    std::array<iovec, WriteQueue::max_gather> iov;
+    const std::size_t count = std::min(parts.size(), iov.size());
+    for (std::size_t i = 0; i < count; ++i) {
+        iov[i].iov_base = const_cast<std::byte*>(parts[i].data());
+        iov[i].iov_len = parts[i].size();
     }
-    if (queue_.empty() && !in_break_) {
-        const ssize_t n = ::write(fd_, data.data(), data.size());
-        if (n > 0) {
-            sent_since_drain_ = true;
-            drain_tail_waited_ = false;
-            if (static_cast<std::size_t>(n) == data.size()) {
-                return;
-            }
-            data = data.subview(static_cast<std::size_t>(n));
-        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            fail(io_error(errno));
-            return;
-        }
-    }
-    enqueue(data);
-    update_poll();
-    maybe_pause_protocol();
-}
-
-void PosixSerialTransport::enqueue(ByteView data) {
-    if (queue_.size() > 1 && queue_.back().size() + data.size() <= coalesce_limit) {
-        append(queue_.back(), data); // never the front: it may be partly written
-    } else {
-        queue_.push_back(data.to_bytes());
-    }
-    queued_bytes_ += data.size();
-}
-
-void PosixSerialTransport::flush() {
-    while (!queue_.empty() && !in_break_) {
-        std::array<iovec, max_iovecs> parts;
-        int count = 0;
-        for (auto it = queue_.begin(); it != queue_.end() && count < max_iovecs; ++it, ++count) {
-            const std::size_t skip = count == 0 ? front_offset_ : 0;
-            parts[count].iov_base = it->data() + skip;
-            parts[count].iov_len = it->size() - skip;
-        }
-        const ssize_t n = ::writev(fd_, parts.data(), count);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN) {
-                fail(io_error(errno));
-                return;
-            }
-            break;
-        }
+    ssize_t n = 0;
+    do {
+        n = count == 1 ? ::write(fd_, iov[0].iov_base, iov[0].iov_len)
+                       : ::writev(fd_, iov.data(), static_cast<int>(count));
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
         sent_since_drain_ = true;
         drain_tail_waited_ = false;
-        auto written = static_cast<std::size_t>(n);
-        queued_bytes_ -= written;
-        while (written > 0) {
-            const std::size_t left = queue_.front().size() - front_offset_;
-            if (written < left) {
-                front_offset_ += written;
-                break;
-            }
-            written -= left;
-            queue_.pop_front();
-            front_offset_ = 0;
-        }
-        if (n == 0) {
-            break;
-        }
+        return static_cast<std::size_t>(n);
     }
-    after_queue_change();
+    if (n < 0 && errno != EAGAIN) {
+        error = io_error(errno);
+    }
+    return 0;
 }
 
-void PosixSerialTransport::after_queue_change() {
-    maybe_resume_protocol(); // may write more
-    if (state_ == State::closed) {
-        return;
-    }
-    update_poll();
-    if (queue_.empty()) {
-        if (state_ == State::closing) {
-            begin_close();
-            return;
-        }
-        check_drain();
-    }
-}
-
-void PosixSerialTransport::write_eof() {
-    log().debug("{}: write_eof ignored: a serial port has no end-of-stream", path_);
+void PosixSerialTransport::queue_drained() noexcept {
+    update_poll(); // no writable interest with nothing to write
+    check_drain();
 }
 
 // ---- serial controls -------------------------------------------------------------------
 
 void PosixSerialTransport::require_open(const char* what) const {
-    if (state_ != State::open) {
+    if (state() != State::open) {
         throw Error(closed_error(), std::string(what) + " on " + path_ + ": the port is closed");
     }
 }
@@ -390,7 +272,7 @@ Task<ModemStatus> PosixSerialTransport::wait_modem_change(ModemStatus watch) {
         std::function<int()>([wait] { return run_modem_wait(*wait); }),
         std::function<void(Result<int>)>([this, keep_alive, wait, outcome](Result<int> r) mutable {
             std::erase(modem_waits_, wait);
-            if (state_ == State::closed && modem_waits_.empty()) {
+            if (state() == State::closed && modem_waits_.empty()) {
                 release_descriptor(); // the close was waiting for this job
             }
             if (!outcome.done()) {
@@ -429,7 +311,7 @@ void PosixSerialTransport::send_break(std::chrono::milliseconds duration, Serial
             loop().call_soon([done = std::move(done), error] { done(error); });
         }
     };
-    if (state_ != State::open) {
+    if (state() != State::open) {
         report(closed_error());
         return;
     }
@@ -466,21 +348,19 @@ void PosixSerialTransport::end_break() {
     if (SerialCallback done = std::move(break_done_)) {
         loop().invoke_guarded("exception in send_break callback", [&] { done(error); });
     }
-    if (state_ == State::open || state_ == State::closing) {
-        flush(); // what was written during the break
+    if (state() == State::open || state() == State::closing) {
+        send_from_queue(); // what was written during the break
     }
 }
 
 void PosixSerialTransport::purge(Purge which) {
     require_open("purge");
     if (which != Purge::input) {
-        queue_.clear();
-        front_offset_ = 0;
-        queued_bytes_ = 0;
+        queue().clear();
     }
     purge_device(fd_, path_, which);
     if (which != Purge::input) {
-        after_queue_change();
+        send_from_queue(); // nothing to send: settles water marks, drains, a pending close
     }
 }
 
@@ -497,7 +377,7 @@ std::size_t PosixSerialTransport::output_waiting() const {
 // ---- drain_to_wire ---------------------------------------------------------------------
 
 void PosixSerialTransport::drain_to_wire(SerialCallback done) {
-    if (state_ != State::open) {
+    if (state() != State::open) {
         loop().call_soon([done = std::move(done)] {
             if (done) {
                 done(closed_error());
@@ -525,11 +405,11 @@ void PosixSerialTransport::start_drain_timer(std::uint64_t delay_ms) {
 }
 
 void PosixSerialTransport::check_drain() {
-    if (drain_waiters_.empty() || drain_timer_running_ || state_ != State::open) {
+    if (drain_waiters_.empty() || drain_timer_running_ || state() != State::open) {
         return;
     }
-    if (!queue_.empty()) {
-        return; // flush() calls again once the queue is empty
+    if (!queue().empty()) {
+        return; // queue_drained() calls again once the queue is empty
     }
     std::size_t in_os = 0;
     int pending = 0;
@@ -565,45 +445,7 @@ void PosixSerialTransport::finish_drains(std::error_code error) {
 
 // ---- closing ---------------------------------------------------------------------------
 
-void PosixSerialTransport::close() noexcept {
-    if (state_ != State::open) {
-        return;
-    }
-    state_ = State::closing;
-    reading_ = false;
-    if (queue_.empty()) {
-        begin_close();
-    } else {
-        update_poll(); // flush() closes once the queue is empty
-    }
-}
-
-void PosixSerialTransport::abort() noexcept {
-    if (state_ == State::closed) {
-        return;
-    }
-    state_ = State::closing;
-    begin_close();
-}
-
-void PosixSerialTransport::fail(std::error_code error) noexcept {
-    if (state_ == State::closed) {
-        return;
-    }
-    if (!error_) {
-        error_ = error;
-    }
-    log().debug("{}: {}", path_, error.message());
-    state_ = State::closing;
-    begin_close();
-}
-
-void PosixSerialTransport::begin_close() noexcept {
-    auto* poll_handle = reinterpret_cast<uv_handle_t*>(&poll_);
-    if (uv_is_closing(poll_handle)) {
-        return;
-    }
-    reading_ = false;
+void PosixSerialTransport::close_handles() noexcept {
     if (in_break_) {
         ioctl(fd_, TIOCCBRK); // never leave the line in break
         in_break_ = false;
@@ -611,8 +453,9 @@ void PosixSerialTransport::begin_close() noexcept {
     for (const auto& wait : modem_waits_) {
         interrupt_modem_wait(loop(), wait);
     }
-    for (auto* handle : {poll_handle, reinterpret_cast<uv_handle_t*>(&break_timer_),
-                         reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
+    for (auto* handle :
+         {reinterpret_cast<uv_handle_t*>(&poll_), reinterpret_cast<uv_handle_t*>(&break_timer_),
+          reinterpret_cast<uv_handle_t*>(&drain_timer_)}) {
         uv_close(handle, [](uv_handle_t* h) { transport_of(h).on_handle_closed(); });
     }
 }
@@ -621,24 +464,15 @@ void PosixSerialTransport::on_handle_closed() noexcept {
     if (--open_handles_ > 0) {
         return;
     }
-    // The self reference is released last: connection_lost may drop every other reference.
-    std::shared_ptr<PosixSerialTransport> keep_alive = std::move(self_);
-    state_ = State::closed;
-    queue_.clear();
-    queued_bytes_ = 0;
     if (modem_waits_.empty()) {
         release_descriptor(); // else the last modem-wait job releases it
     }
-    const std::error_code lost = error_ ? error_ : closed_error();
+    const std::error_code lost = loss_reason() ? loss_reason() : closed_error();
     finish_drains(lost);
     if (SerialCallback done = std::move(break_done_)) {
         loop().invoke_guarded("exception in send_break callback", [&] { done(lost); });
     }
-    if (started_) {
-        call_protocol("exception in connection_lost",
-                      [this] { protocol().connection_lost(error_); });
-    }
-    loop().unregister_resource(*this);
+    handles_closed(); // connection_lost; may free this object
 }
 
 void PosixSerialTransport::release_descriptor() noexcept {

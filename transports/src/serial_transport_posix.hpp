@@ -3,7 +3,6 @@
 // Private to ferry::transports.
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <vector>
 
@@ -11,15 +10,19 @@
 
 #include <ferry/serial.hpp>
 
+#include "core/transport_core.hpp"
+
 namespace ferry::detail {
 
 struct ModemWait;
 
-/// Reads when the poll reports readable; writes at once and polls for writable only while
-/// bytes remain. Owns three libuv handles (the poll and two timers: break, drain) and holds a
-/// reference to itself until all are closed, the descriptor is closed and connection_lost has
-/// run. A hang-up, POLLERR, EIO or ENXIO ends it with errc::device_removed.
-class PosixSerialTransport final : public SerialTransport, public LoopResource {
+/// SerialTransport on the transport core, over a tty descriptor and one uv_poll_t (a
+/// readiness backend): reads when the poll reports readable; writes at once and polls for
+/// writable only while bytes remain. Owns three libuv handles (the poll and two timers: break,
+/// drain); the core holds the transport until all are closed, the descriptor is closed and
+/// connection_lost has run. A hang-up, POLLERR, EIO or ENXIO ends it with
+/// errc::device_removed.
+class PosixSerialTransport final : public TransportCore<SerialTransport> {
 public:
     /// Opens and configures `path`; throws ferry::Error (see open_serial_device).
     static std::shared_ptr<PosixSerialTransport> open(Loop& loop, std::string path,
@@ -30,20 +33,10 @@ public:
     /// Attaches the protocol, calls connection_made and starts reading.
     void start(std::unique_ptr<Protocol> protocol);
     /// Closes a transport that never started; no protocol callback is made.
-    void discard() noexcept;
+    using TransportCore::discard;
 
     // Transport
-    void write(ByteView data) override;
-    void write_eof() override;
     bool can_write_eof() const noexcept override { return false; }
-    std::size_t write_buffer_size() const noexcept override { return queued_bytes_; }
-    void close() noexcept override;
-    void abort() noexcept override;
-    using Transport::abort;
-    bool is_closing() const noexcept override { return state_ != State::open; }
-    void pause_reading() override;
-    void resume_reading() override;
-    bool is_reading() const noexcept override { return reading_; }
     NativeHandle native_handle() const noexcept override { return fd_; }
 
     // SerialTransport
@@ -62,27 +55,26 @@ public:
     using SerialTransport::drain_to_wire;
     void drain_to_wire(SerialCallback done) override;
 
-    void close_for_loop_shutdown() noexcept override { abort(); }
-
-protected:
-    void fail(std::error_code error) noexcept override;
-
 private:
-    enum class State { idle, open, closing, closed };
+    // The backend's part of the core.
+    std::size_t write_now(std::span<const ByteView> parts,
+                          std::error_code& error) noexcept override;
+    void send_queued() noexcept override { update_poll(); }
+    bool start_reading() noexcept override;
+    void stop_reading() noexcept override { update_poll(); }
+    void close_handles() noexcept override;
+    void queue_drained() noexcept override;
+    std::string log_name() const override { return path_; }
 
     void require_open(const char* what) const;
     void on_poll(int status, int events);
     void read_ready();
     void check_hangup();
-    void flush();
-    void enqueue(ByteView data);
     void update_poll();
-    void after_queue_change();
     void start_drain_timer(std::uint64_t delay_ms);
     void check_drain();
     void finish_drains(std::error_code error);
     void end_break();
-    void begin_close() noexcept;
     void on_handle_closed() noexcept;
     void release_descriptor() noexcept;
     /// An errno from read/write: the device is gone (EIO, ENXIO, ENODEV) or another error.
@@ -95,24 +87,14 @@ private:
     int fd_;
     std::string path_;
     SerialOptions options_;
-    State state_ = State::idle;
-    bool started_ = false;
-    bool reading_ = false;
-    bool read_paused_ = false;
     bool in_break_ = false;
-    int poll_events_ = -1; // what uv_poll_start was last given; -1: not started
-    std::deque<Bytes> queue_;
-    std::size_t front_offset_ = 0; // bytes of queue_.front() already written
-    std::size_t queued_bytes_ = 0;
+    int poll_events_ = -1;          // what uv_poll_start was last given; -1: not started
     bool sent_since_drain_ = false; // bytes reached the OS after the last completed drain
     bool drain_tail_waited_ = false;
     bool drain_timer_running_ = false;
     std::vector<SerialCallback> drain_waiters_;
     SerialCallback break_done_;
     std::vector<std::shared_ptr<ModemWait>> modem_waits_;
-    std::error_code error_;
-    std::span<std::byte> read_buffer_;
-    std::shared_ptr<PosixSerialTransport> self_;
 };
 
 } // namespace ferry::detail
