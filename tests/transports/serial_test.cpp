@@ -14,7 +14,7 @@
 
 #include <ferry/ferry.hpp>
 
-#include "../../transports/src/serial_device_posix.hpp"
+#include "../../transports/src/serial/serial_device_posix.hpp"
 #include "../support/pty_pair.hpp"
 #include "../support/test_support.hpp"
 #include "../support/transfer.hpp"

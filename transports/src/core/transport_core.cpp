@@ -1,5 +1,5 @@
 // TransportCore: the contract's state machine, delivery and write queue, for every transport.
-#include "transport_core.hpp"
+#include "core/transport_core.hpp"
 
 #include <array>
 
@@ -7,6 +7,14 @@
 #include <ferry/serial.hpp>
 
 namespace ferry::detail {
+
+std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
+    std::unique_ptr<Protocol> protocol = factory();
+    if (!protocol) {
+        throw Error(make_error_code(errc::invalid_argument), "the protocol factory returned null");
+    }
+    return protocol;
+}
 
 template <class Interface>
 void TransportCore<Interface>::adopt(std::shared_ptr<TransportCore> self) noexcept {

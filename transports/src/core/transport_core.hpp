@@ -10,9 +10,12 @@
 
 #include <ferry/transport.hpp>
 
-#include "write_queue.hpp"
+#include "core/write_queue.hpp"
 
 namespace ferry::detail {
+
+/// Calls `factory`; throws ferry::Error(invalid_argument) when it returns null.
+std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory);
 
 /// Which ways bytes may flow through a transport (a pipe may be read-only or write-only).
 enum class TransportDirection { both, read_only, write_only };

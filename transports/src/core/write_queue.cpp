@@ -1,5 +1,5 @@
 // WriteQueue: coalescing, gathering and partial consumption of queued bytes.
-#include "write_queue.hpp"
+#include "core/write_queue.hpp"
 
 #include <algorithm>
 

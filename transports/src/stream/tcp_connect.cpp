@@ -6,8 +6,8 @@
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
-#include "resolve.hpp"
-#include "stream_transport.hpp"
+#include "stream/resolve.hpp"
+#include "stream/stream_transport.hpp"
 
 namespace ferry {
 namespace {

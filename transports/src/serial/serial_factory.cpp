@@ -2,8 +2,8 @@
 #include <ferry/future.hpp>
 #include <ferry/serial.hpp>
 
-#include "serial_transport_posix.hpp"
-#include "stream_transport.hpp" // make_protocol
+#include "serial/serial_transport_posix.hpp"
+#include "core/transport_core.hpp" // make_protocol
 
 namespace ferry {
 Task<void> SerialTransport::drain_to_wire() {

@@ -2,8 +2,8 @@
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
-#include "resolve.hpp"
-#include "stream_server.hpp"
+#include "stream/resolve.hpp"
+#include "stream/stream_server.hpp"
 
 namespace ferry {
 

@@ -1,5 +1,5 @@
 // uv_getaddrinfo wrapped as a callback that yields SocketAddress values.
-#include "resolve.hpp"
+#include "stream/resolve.hpp"
 
 #include <algorithm>
 #include <memory>

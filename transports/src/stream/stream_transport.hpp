@@ -76,9 +76,6 @@ private:
     std::function<void(StreamTransport&)> released_;
 };
 
-/// Calls `factory`; throws ferry::Error(invalid_argument) when it returns null.
-std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory);
-
 /// Converts a uv status to a ferry error whose message says what failed.
 std::exception_ptr make_uv_failure(int status, const std::string& what);
 

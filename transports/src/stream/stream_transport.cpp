@@ -1,6 +1,6 @@
 // StreamTransport: libuv's stream calls under the transport core (try_write, write, read,
 // shutdown, close).
-#include "stream_transport.hpp"
+#include "stream/stream_transport.hpp"
 
 #include <algorithm>
 #include <array>
@@ -32,14 +32,6 @@ uv_buf_t as_uv_buf(std::span<std::byte> space) {
 }
 
 } // namespace
-
-std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
-    std::unique_ptr<Protocol> protocol = factory();
-    if (!protocol) {
-        throw Error(make_error_code(errc::invalid_argument), "the protocol factory returned null");
-    }
-    return protocol;
-}
 
 std::exception_ptr make_uv_failure(int status, const std::string& what) {
     return std::make_exception_ptr(Error(uv_error(status), what + ": " + uv_strerror(status)));

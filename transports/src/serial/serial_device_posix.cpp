@@ -1,5 +1,5 @@
 // The POSIX serial device: open with clear errors, termios, modem lines, break, queues.
-#include "serial_device_posix.hpp"
+#include "serial/serial_device_posix.hpp"
 
 #include <fcntl.h>
 #include <linux/serial.h>

@@ -1,5 +1,5 @@
 // StreamServer: accepting connections, tracking clients, and closing in asyncio's order.
-#include "stream_server.hpp"
+#include "stream/stream_server.hpp"
 
 #include <ferry/log.hpp>
 

@@ -1,5 +1,5 @@
 // POSIX socket options and socket-file housekeeping for servers.
-#include "socket_platform.hpp"
+#include "stream/socket_platform.hpp"
 
 #include <cerrno>
 

@@ -1,6 +1,6 @@
 // PosixSerialTransport: the tty's calls under the transport core — poll-driven reads and
 // writes, break, drain_to_wire, modem lines, device removal, closing its handles.
-#include "serial_transport_posix.hpp"
+#include "serial/serial_transport_posix.hpp"
 
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -15,8 +15,8 @@
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
 
-#include "serial_device_posix.hpp"
-#include "serial_modem_wait_posix.hpp"
+#include "serial/serial_device_posix.hpp"
+#include "serial/serial_modem_wait_posix.hpp"
 
 namespace ferry::detail {
 namespace {

@@ -14,8 +14,8 @@
 #include <ferry/server.hpp>
 #include <ferry/tcp.hpp>
 
-#include "socket_platform.hpp"
-#include "stream_transport.hpp"
+#include "stream/socket_platform.hpp"
+#include "stream/stream_transport.hpp"
 
 namespace ferry::detail {
 

@@ -2,8 +2,8 @@
 #include <ferry/log.hpp>
 #include <ferry/unix.hpp>
 
-#include "stream_server.hpp"
-#include "stream_transport.hpp"
+#include "stream/stream_server.hpp"
+#include "stream/stream_transport.hpp"
 
 namespace ferry {
 namespace {

@@ -1,10 +1,10 @@
 // The interruptible TIOCMIWAIT behind SerialTransport::wait_modem_change.
-#include "serial_modem_wait_posix.hpp"
+#include "serial/serial_modem_wait_posix.hpp"
 
 #include <cerrno>
 #include <csignal>
 
-#include "serial_device_posix.hpp"
+#include "serial/serial_device_posix.hpp"
 
 namespace ferry::detail {
 namespace {

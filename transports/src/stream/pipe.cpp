@@ -1,8 +1,8 @@
 // Transports over descriptors the caller already has: pipes, FIFOs, socketpairs.
 #include <ferry/pipe.hpp>
 
-#include "socket_platform.hpp"
-#include "stream_transport.hpp"
+#include "stream/socket_platform.hpp"
+#include "stream/stream_transport.hpp"
 
 namespace ferry {
 namespace {
