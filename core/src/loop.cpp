@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/log.hpp>
 
@@ -30,7 +31,7 @@ struct ScheduledCallback {
 };
 
 /// One armed call_later/call_at timer: a uv_timer_t that frees itself in its close callback.
-struct TimerEntry final : LoopResource {
+struct TimerEntry final : detail::LoopResource {
     uv_timer_t handle{};
     std::shared_ptr<ScheduledCallback> callback;
     Loop* loop = nullptr;
@@ -40,7 +41,7 @@ struct TimerEntry final : LoopResource {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle))) {
             uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) {
                 auto* self = static_cast<TimerEntry*>(h->data);
-                self->loop->unregister_resource(*self);
+                detail::LoopAccess::unregister_resource(*self->loop, *self);
                 delete self;
             });
         }
@@ -52,7 +53,7 @@ struct TimerEntry final : LoopResource {
 };
 
 /// A watched signal and its handler.
-struct SignalEntry final : LoopResource {
+struct SignalEntry final : detail::LoopResource {
     uv_signal_t handle{};
     Loop::Callback handler;
     Loop* loop = nullptr;
@@ -61,7 +62,7 @@ struct SignalEntry final : LoopResource {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle))) {
             uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) {
                 auto* self = static_cast<SignalEntry*>(h->data);
-                self->loop->unregister_resource(*self);
+                detail::LoopAccess::unregister_resource(*self->loop, *self);
                 delete self;
             });
         }
@@ -103,7 +104,7 @@ struct Loop::Impl {
     std::atomic<unsigned> stops{0}; // every stop() call, for run_until_complete
     std::atomic<std::thread::id> loop_thread{};
 
-    LoopResource* resources = nullptr; // intrusive list of everything to close at shutdown
+    detail::LoopResource* resources = nullptr; // intrusive list of everything to close at shutdown
     std::unordered_set<detail::WorkRequest*> work;
     std::map<int, detail::SignalEntry*> signals;
     ExceptionHandler exception_handler;
@@ -115,7 +116,7 @@ struct Loop::Impl {
 
 namespace {
 Loop& loop_of(uv_handle_t* handle) {
-    return Loop::from_native(handle->loop);
+    return detail::LoopAccess::from_native(handle->loop);
 }
 } // namespace
 
@@ -139,7 +140,7 @@ Loop::Loop() : impl_(std::make_unique<Impl>()) {
             impl.posted_batch.swap(impl.posted);
         }
         for (auto& callback : impl.posted_batch) {
-            loop.invoke_guarded("exception in call_soon_threadsafe callback", callback);
+            detail::invoke_guarded(loop, "exception in call_soon_threadsafe callback", callback);
         }
         impl.posted_batch.clear();
         if (impl.stop_requested.exchange(false)) {
@@ -206,7 +207,7 @@ bool Loop::is_closed() const noexcept {
 
 void Loop::close_open_resources() noexcept {
     // Snapshot first: closing never frees synchronously, but may unlink others later.
-    std::vector<LoopResource*> open;
+    std::vector<detail::LoopResource*> open;
     for (auto* r = impl_->resources; r != nullptr; r = r->next_) {
         open.push_back(r);
     }
@@ -300,7 +301,7 @@ void Loop::start_idle() noexcept {
             }
             scheduled.done = true;
             Callback fn = std::move(scheduled.fn);
-            loop.invoke_guarded("exception in call_soon callback", fn);
+            detail::invoke_guarded(loop, "exception in call_soon callback", fn);
         }
         impl.running_batch.clear();
         if (impl.ready.empty()) {
@@ -360,7 +361,7 @@ CallbackHandle Loop::arm_timer(std::chrono::milliseconds delay, bool relative, C
             }
             scheduled->done = true;
             Callback fn = std::move(scheduled->fn);
-            timer->loop->invoke_guarded("exception in call_later callback", fn);
+            detail::invoke_guarded(*timer->loop, "exception in call_later callback", fn);
         },
         static_cast<std::uint64_t>(ms), 0);
     return CallbackHandle(std::move(state));
@@ -394,7 +395,7 @@ void Loop::queue_work(std::function<void()> work, std::function<void(bool cancel
         [](uv_work_t* req, int status) {
             std::unique_ptr<detail::WorkRequest> request(
                 static_cast<detail::WorkRequest*>(req->data));
-            Loop& loop = Loop::from_native(req->loop);
+            Loop& loop = detail::LoopAccess::from_native(req->loop);
             loop.impl_->work.erase(request.get());
             request->after(status == UV_ECANCELED);
         });
@@ -431,7 +432,7 @@ void Loop::add_signal_handler(int signum, Callback handler) {
             auto* self = static_cast<detail::SignalEntry*>(handle->data);
             // Copy: the handler may remove or replace itself.
             Callback handler = self->handler;
-            self->loop->invoke_guarded("exception in signal handler", handler);
+            detail::invoke_guarded(*self->loop, "exception in signal handler", handler);
         },
         signum);
     if (rc != 0) {
@@ -494,7 +495,7 @@ Loop& Loop::from_native(uv_loop_s* native) noexcept {
     return *static_cast<Loop*>(native->data);
 }
 
-void Loop::register_resource(LoopResource& resource) noexcept {
+void Loop::register_resource(detail::LoopResource& resource) noexcept {
     resource.prev_ = nullptr;
     resource.next_ = impl_->resources;
     if (impl_->resources != nullptr) {
@@ -503,7 +504,7 @@ void Loop::register_resource(LoopResource& resource) noexcept {
     impl_->resources = &resource;
 }
 
-void Loop::unregister_resource(LoopResource& resource) noexcept {
+void Loop::unregister_resource(detail::LoopResource& resource) noexcept {
     if (resource.prev_ != nullptr) {
         resource.prev_->next_ = resource.next_;
     } else if (impl_->resources == &resource) {

@@ -1,4 +1,5 @@
 // Spawned tasks: starting, finishing, done callbacks, and closing with the loop.
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/task.hpp>
 
 #include <ferry/log.hpp>
@@ -6,7 +7,7 @@
 namespace ferry::detail {
 
 SpawnedTaskBase::SpawnedTaskBase(Loop& loop)
-    : TaskRuntime(loop), loop_alive_(loop.lifetime_token()) {}
+    : TaskRuntime(loop), loop_alive_(detail::LoopAccess::lifetime_token(loop)) {}
 
 SpawnedTaskBase::~SpawnedTaskBase() {
     if (!error_ || retrieved_ || cancelled_) {
@@ -23,8 +24,8 @@ SpawnedTaskBase::~SpawnedTaskBase() {
 void SpawnedTaskBase::start(std::shared_ptr<SpawnedTaskBase> self, std::coroutine_handle<> runner) {
     self_ = std::move(self);
     runner_ = runner;
-    loop().register_resource(*this);
-    loop().resume_soon(runner_, this);
+    detail::LoopAccess::register_resource(loop(), *this);
+    detail::LoopAccess::resume_soon(loop(), runner_, this);
 }
 
 void SpawnedTaskBase::finish(std::exception_ptr error, bool cancelled) noexcept {
@@ -39,7 +40,7 @@ void SpawnedTaskBase::finish(std::exception_ptr error, bool cancelled) noexcept 
         loop().call_soon(std::move(callback));
     }
     done_callbacks_.clear();
-    loop().unregister_resource(*this);
+    detail::LoopAccess::unregister_resource(loop(), *this);
 }
 
 void SpawnedTaskBase::add_done_callback(std::function<void()> callback) {
@@ -75,7 +76,7 @@ void SpawnedTaskBase::close_for_loop_shutdown() noexcept {
         std::exchange(runner_, nullptr).destroy();
     }
     done_callbacks_.clear();
-    loop().unregister_resource(*this);
+    detail::LoopAccess::unregister_resource(loop(), *this);
 }
 
 } // namespace ferry::detail

@@ -1,4 +1,5 @@
 // The task runtime: the current task, parking and waking, and cancellation.
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
 
 namespace ferry::detail {
@@ -70,7 +71,7 @@ void Suspension::wake() noexcept {
     if (task_->waiting_in_ == this) {
         task_->waiting_in_ = nullptr;
     }
-    loop_->resume_soon(handle_, task_);
+    detail::LoopAccess::resume_soon(*loop_, handle_, task_);
 }
 
 void Suspension::wake_now() noexcept {

@@ -26,6 +26,7 @@
 #include <CLI/CLI.hpp>
 #include <uv.h>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/loop.hpp>
 #include <ferry/serial.hpp>
 
@@ -198,7 +199,7 @@ void idle(int ports, double seconds) {
                 .value());
     }
     loop.run_once(false); // settle: anything pending from opening runs now, not in the window
-    IterationCounter counter(loop.native());
+    IterationCounter counter(ferry::detail::LoopAccess::native(loop));
     const double cpu_start = process_cpu_seconds();
     const auto start = Clock::now();
     loop.call_later(std::chrono::milliseconds(static_cast<long>(seconds * 1000)),

@@ -1,5 +1,6 @@
 // Reconnector and Backoff: Twisted's ReconnectingClientFactory for any ConnectFunction.
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/reconnect.hpp>
 
 #include <algorithm>
@@ -224,8 +225,8 @@ void Reconnector::on_attempt_done(std::uint64_t attempt_id,
         return; // lost already: connection_lost is scheduled and will retry
     }
     if (events_.connected) {
-        loop_.invoke_guarded("exception in Reconnector connected callback",
-                             [&] { events_.connected(*transport_); });
+        detail::invoke_guarded(loop_, "exception in Reconnector connected callback",
+                               [&] { events_.connected(*transport_); });
     }
 }
 
@@ -263,15 +264,15 @@ void Reconnector::schedule_retry(std::error_code error, const std::string& reaso
         }
     });
     if (events_.retrying) {
-        loop_.invoke_guarded("exception in Reconnector retrying callback",
-                             [&] { events_.retrying(error, reason, *delay); });
+        detail::invoke_guarded(loop_, "exception in Reconnector retrying callback",
+                               [&] { events_.retrying(error, reason, *delay); });
     }
 }
 
 void Reconnector::give_up(std::error_code error, const std::string& reason) {
     if (events_.gave_up) {
-        loop_.invoke_guarded("exception in Reconnector gave_up callback",
-                             [&] { events_.gave_up(error, reason); });
+        detail::invoke_guarded(loop_, "exception in Reconnector gave_up callback",
+                               [&] { events_.gave_up(error, reason); });
     }
 }
 

@@ -23,6 +23,8 @@ class Loop;
 namespace detail {
 struct ScheduledCallback;
 class TaskRuntime;
+class LoopResource;
+class LoopAccess;
 } // namespace detail
 
 template <class T>
@@ -54,27 +56,6 @@ struct ExceptionContext {
     std::string message;
     /// The exception itself (may be null when the report carries only a message).
     std::exception_ptr exception;
-};
-
-/// Something holding libuv handles that must be closed when its loop is destroyed
-/// (transports, servers, timers, signal watchers). Loop thread only.
-class LoopResource {
-public:
-    LoopResource(const LoopResource&) = delete;
-    LoopResource& operator=(const LoopResource&) = delete;
-
-    /// Closes at once (as abort() does); called by ~Loop on everything still registered.
-    /// Must not free the object synchronously: the libuv close callback does that.
-    virtual void close_for_loop_shutdown() noexcept = 0;
-
-protected:
-    LoopResource() = default;
-    ~LoopResource() = default;
-
-private:
-    friend class Loop;
-    LoopResource* prev_ = nullptr;
-    LoopResource* next_ = nullptr;
 };
 
 /// The event loop: one uv_loop_t driven by one thread. Nothing here is thread-safe except
@@ -164,31 +145,20 @@ public:
     /// The default handler: logs the message and exception at error level.
     static void default_exception_handler(const ExceptionContext& context);
 
-    /// Resumes `handle` on the next iteration, in FIFO order with call_soon callbacks, with
-    /// `task` as the current task. Used by awaitables; dropped once the loop is closing.
-    void resume_soon(std::coroutine_handle<> handle, detail::TaskRuntime* task) noexcept;
-    /// A token that expires when the loop is destroyed (for objects that may outlive it).
-    std::weak_ptr<void> lifetime_token() const noexcept;
-
-    /// Scratch memory transports read into (64 KiB, one per loop). Its contents are valid only
-    /// until the next read on this loop: data_received runs synchronously, so a view of it
-    /// handed to a protocol stays valid for exactly that call.
-    std::span<std::byte> read_buffer() noexcept;
-
-    /// The underlying libuv loop, for code that talks to libuv directly.
+private:
+    // The implementer side (transports, protocols, awaitables), reached through
+    // detail::LoopAccess in <ferry/detail/loop_access.hpp>.
+    friend class detail::LoopAccess;
+    struct Impl;
     uv_loop_s* native() noexcept;
-    /// The Loop that owns `native`.
     static Loop& from_native(uv_loop_s* native) noexcept;
-
-    /// Registers a resource to close at loop destruction. Used by transports.
-    void register_resource(LoopResource& resource) noexcept;
-    /// Unregisters a resource once its handles are closed.
-    void unregister_resource(LoopResource& resource) noexcept;
-    /// True once destruction has begun: new work is refused.
+    std::span<std::byte> read_buffer() noexcept;
+    void register_resource(detail::LoopResource& resource) noexcept;
+    void unregister_resource(detail::LoopResource& resource) noexcept;
     bool is_shutting_down() const noexcept;
-
-    /// Runs `fn`, reporting anything it throws to the exception handler as `where`.
-    /// Returns false when it threw.
+    void resume_soon(std::coroutine_handle<> handle, detail::TaskRuntime* task) noexcept;
+    std::weak_ptr<void> lifetime_token() const noexcept;
+    /// Runs `fn`, reporting what it throws to the exception handler (see detail::invoke_guarded).
     template <class Fn>
     bool invoke_guarded(const char* where, Fn&& fn) noexcept {
         try {
@@ -200,10 +170,6 @@ public:
         }
     }
 
-    /// Implementation details shared with loop.cpp.
-    struct Impl;
-
-private:
     CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
     CallbackHandle arm_timer(std::chrono::milliseconds delay, bool relative, Callback callback);
     unsigned stop_count() const noexcept;

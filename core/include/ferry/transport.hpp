@@ -9,6 +9,7 @@
 
 #include <ferry/address.hpp>
 #include <ferry/bytes.hpp>
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/loop.hpp>
 #include <ferry/protocol.hpp>
 
@@ -109,7 +110,7 @@ protected:
     /// calls fail(errc::callback_threw). Returns false when it threw.
     template <class Fn>
     bool call_protocol(const char* where, Fn&& fn) noexcept {
-        if (loop_->invoke_guarded(where, std::forward<Fn>(fn))) {
+        if (detail::invoke_guarded(*loop_, where, std::forward<Fn>(fn))) {
             return true;
         }
         fail(make_error_code(errc::callback_threw));

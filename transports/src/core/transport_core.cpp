@@ -3,6 +3,7 @@
 
 #include <array>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 #include <ferry/serial.hpp>
 
@@ -19,7 +20,8 @@ std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
 template <class Interface>
 void TransportCore<Interface>::adopt(std::shared_ptr<TransportCore> self) noexcept {
     self_ = std::move(self);
-    this->loop().register_resource(*this);
+    scratch_ = detail::LoopAccess::read_buffer(this->loop());
+    detail::LoopAccess::register_resource(this->loop(), *this);
 }
 
 template <class Interface>
@@ -48,37 +50,29 @@ void TransportCore<Interface>::discard() noexcept {
 // ---- reading ---------------------------------------------------------------------------
 
 template <class Interface>
-std::span<std::byte> TransportCore<Interface>::read_space(std::size_t size_hint) noexcept {
-    read_at_ = this->loop().read_buffer();
-    if (BufferedProtocol* buffered = this->buffered_protocol()) {
-        std::span<std::byte> space;
-        // Not call_protocol: failing here could close a handle inside the backend's read
-        // machinery (libuv's allocation callback). The bytes go to scratch memory and the
-        // next delivered() ends the connection.
-        get_buffer_failed_ = !this->loop().invoke_guarded("exception in get_buffer", [&] {
-            space = buffered->get_buffer(size_hint);
-            if (space.empty()) {
-                throw Error(make_error_code(errc::invalid_argument),
-                            "BufferedProtocol::get_buffer returned an empty buffer");
-            }
-        });
-        if (!get_buffer_failed_) {
-            read_at_ = space;
+std::span<std::byte> TransportCore<Interface>::buffered_read_space(std::size_t size_hint) noexcept {
+    std::span<std::byte> space;
+    // Not call_protocol: failing here could close a handle inside the backend's read machinery
+    // (libuv's allocation callback). The bytes go to scratch memory and the next delivered()
+    // ends the connection.
+    get_buffer_failed_ = !detail::invoke_guarded(this->loop(), "exception in get_buffer", [&] {
+        space = this->buffered_protocol()->get_buffer(size_hint);
+        if (space.empty()) {
+            throw Error(make_error_code(errc::invalid_argument),
+                        "BufferedProtocol::get_buffer returned an empty buffer");
         }
-    }
-    return read_at_;
+    });
+    return read_at_ = get_buffer_failed_ ? scratch_ : space;
 }
 
 template <class Interface>
-void TransportCore<Interface>::delivered(std::size_t n) noexcept {
-    if (get_buffer_failed_) {
-        get_buffer_failed_ = false;
-        fail(make_error_code(errc::callback_threw)); // what was read is dropped
-        return;
-    }
-    if (n == 0 || state_ != State::open || !reading_) {
-        return; // a late report after close() or pause_reading(): nothing is delivered
-    }
+void TransportCore<Interface>::end_after_failed_get_buffer() noexcept {
+    get_buffer_failed_ = false;
+    fail(make_error_code(errc::callback_threw)); // what was read is dropped
+}
+
+template <class Interface>
+void TransportCore<Interface>::deliver(std::size_t n) noexcept {
     const ByteView data(read_at_.data(), n);
     if (log().should_log(spdlog::level::trace)) {
         log().trace("{}read {} bytes\n{}", log_name().empty() ? "" : log_name() + ": ", n,
@@ -157,8 +151,15 @@ void TransportCore<Interface>::write(ByteView data) {
     if (data.empty()) {
         return;
     }
-    const ByteView parts[] = {data};
-    queue_and_send(parts, 0);
+    if (queue_.empty()) {
+        // Nothing queued: try the OS at once and copy only what it did not take.
+        const std::ptrdiff_t taken = write_now(&data, 1);
+        if (taken < 0 || static_cast<std::size_t>(taken) == data.size()) {
+            return; // failed (fail() was called), or all sent
+        }
+        data = data.subview(static_cast<std::size_t>(taken));
+    }
+    queue_rest(std::span<const ByteView>(&data, 1), 0);
 }
 
 template <class Interface>
@@ -167,11 +168,11 @@ void TransportCore<Interface>::writelines(std::span<const ByteView> parts) {
         refuse_write("writelines");
         return;
     }
-    queue_and_send(parts, 0);
+    queue_and_send(parts);
 }
 
 template <class Interface>
-void TransportCore<Interface>::queue_and_send(std::span<const ByteView> parts, std::size_t taken) {
+void TransportCore<Interface>::queue_and_send(std::span<const ByteView> parts) {
     std::size_t total = 0;
     for (const ByteView& part : parts) {
         total += part.size();
@@ -179,21 +180,24 @@ void TransportCore<Interface>::queue_and_send(std::span<const ByteView> parts, s
     if (total == 0) {
         return;
     }
+    std::size_t taken = 0;
     if (queue_.empty()) {
-        // Nothing queued: try the OS at once (one gathered write) and queue only the rest.
-        std::error_code error;
-        taken = write_now(parts.size() <= WriteQueue::max_gather
-                              ? parts
-                              : parts.subspan(0, WriteQueue::max_gather),
-                          error);
-        if (error) {
-            fail(error);
-            return;
+        // Nothing queued: one gathered write at once, and queue only the rest.
+        const std::ptrdiff_t n =
+            write_now(parts.data(), std::min(parts.size(), WriteQueue::max_gather));
+        if (n < 0) {
+            return; // fail() was called
         }
+        taken = static_cast<std::size_t>(n);
         if (taken == total) {
             return;
         }
     }
+    queue_rest(parts, taken);
+}
+
+template <class Interface>
+void TransportCore<Interface>::queue_rest(std::span<const ByteView> parts, std::size_t taken) {
     for (const ByteView& part : parts) {
         if (taken >= part.size()) {
             taken -= part.size();
@@ -213,16 +217,14 @@ void TransportCore<Interface>::send_from_queue() noexcept {
     while (!queue_.empty() && (state_ == State::open || state_ == State::closing)) {
         std::array<ByteView, WriteQueue::max_gather> views;
         const std::size_t count = queue_.gather(views);
-        std::error_code error;
-        const std::size_t n = write_now(std::span<const ByteView>(views.data(), count), error);
-        if (error) {
-            fail(error);
-            return;
+        const std::ptrdiff_t n = write_now(views.data(), count);
+        if (n < 0) {
+            return; // fail() was called
         }
         if (n == 0) {
             break; // the OS is full: wait for writable again
         }
-        queue_.consume(n);
+        queue_.consume(static_cast<std::size_t>(n));
     }
     settle_queue();
 }
@@ -345,7 +347,7 @@ void TransportCore<Interface>::handles_closed() noexcept {
                             [this] { this->protocol().connection_lost(error_); });
     }
     released();
-    this->loop().unregister_resource(*this);
+    detail::LoopAccess::unregister_resource(this->loop(), *this);
 }
 
 template class TransportCore<Transport>;

@@ -8,6 +8,7 @@
 #include <string>
 #include <system_error>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/transport.hpp>
 
 #include "core/write_queue.hpp"
@@ -77,9 +78,24 @@ protected:
     /// Memory for the next read: the BufferedProtocol's (get_buffer) or the loop's read buffer.
     /// Never fails synchronously: if get_buffer throws or returns nothing, the error is reported,
     /// scratch memory is returned and the next delivered() ends the connection.
-    std::span<std::byte> read_space(std::size_t size_hint) noexcept;
+    std::span<std::byte> read_space(std::size_t size_hint) noexcept {
+        if (this->buffered_protocol() == nullptr) {
+            return read_at_ = scratch_;
+        }
+        return buffered_read_space(size_hint);
+    }
     /// `n` bytes arrived at the start of the last read_space(): hands them to the protocol.
-    void delivered(std::size_t n) noexcept;
+    void delivered(std::size_t n) noexcept {
+        if (get_buffer_failed_ || n == 0 || state_ != State::open || !reading_) {
+            // A late report after close() or pause_reading() delivers nothing; a failed
+            // get_buffer ends the connection.
+            if (get_buffer_failed_) {
+                end_after_failed_get_buffer();
+            }
+            return;
+        }
+        deliver(n);
+    }
     /// The OS reported end of data: eof_received, then close unless the protocol keeps the
     /// connection half-open.
     void os_eof() noexcept;
@@ -97,10 +113,10 @@ protected:
 
     // --- what the backend supplies ---
 
-    /// Writes what the OS takes now of `parts`, without blocking; returns the bytes taken
-    /// (0 if it would block) or sets `error`.
-    virtual std::size_t write_now(std::span<const ByteView> parts,
-                                  std::error_code& error) noexcept = 0;
+    /// Writes what the OS takes now of `count` parts (at most WriteQueue::max_gather), without
+    /// blocking; returns the bytes taken (0 if it would block), or -1 after calling fail().
+    /// (No std::error_code here: this is the hottest path, and building one is a library call.)
+    virtual std::ptrdiff_t write_now(const ByteView* parts, std::size_t count) noexcept = 0;
     /// Bytes are queued and nothing is in flight: arm "writable" (readiness) or hand a gather
     /// to the OS (completion).
     virtual void send_queued() noexcept = 0;
@@ -130,7 +146,11 @@ private:
         return state_ == State::open && !eof_received_ && direction_ != Direction::write_only;
     }
     void refuse_write(const char* what);
-    void queue_and_send(std::span<const ByteView> parts, std::size_t already_taken);
+    void queue_and_send(std::span<const ByteView> parts);
+    void queue_rest(std::span<const ByteView> parts, std::size_t taken);
+    std::span<std::byte> buffered_read_space(std::size_t size_hint) noexcept;
+    void end_after_failed_get_buffer() noexcept;
+    void deliver(std::size_t n) noexcept;
     void settle_queue() noexcept;
     void begin_close() noexcept;
 
@@ -148,6 +168,7 @@ private:
     bool refusal_logged_ = false;
     std::error_code error_;
     std::span<std::byte> read_at_; // the last read_space()
+    std::span<std::byte> scratch_; // the loop's read buffer, shared by its transports
 };
 
 } // namespace ferry::detail

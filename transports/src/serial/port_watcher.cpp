@@ -5,6 +5,7 @@
 // and stats only the names that look like serial ports: cheap, and correct however the kernel
 // batches or drops events (inotify may overflow; a rescan never misses a state).
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/port_watcher.hpp>
 
 #include <filesystem>
@@ -51,7 +52,7 @@ struct DirectoryWatch {
     dev_t device = 0;
 };
 
-class PortWatcherImpl final : public PortWatcher, public LoopResource {
+class PortWatcherImpl final : public PortWatcher, public detail::LoopResource {
 public:
     PortWatcherImpl(Loop& loop, Callback changed, PortWatchOptions options)
         : loop_(loop), changed_(std::move(changed)), options_(std::move(options)),
@@ -61,10 +62,10 @@ public:
         serial_dir_ = {&handles_->serial_dir, fs::path(options_.dev_root) / "serial"};
         by_id_ = {&handles_->by_id, fs::path(options_.dev_root) / "serial" / "by-id"};
         for (uv_fs_event_t* h : {&handles_->dev, &handles_->serial_dir, &handles_->by_id}) {
-            uv_fs_event_init(loop.native(), h);
+            uv_fs_event_init(detail::LoopAccess::native(loop), h);
             h->data = handles_;
         }
-        loop.register_resource(*this);
+        detail::LoopAccess::register_resource(loop, *this);
         // Watch first, then scan: a node created in between is seen by the next event's rescan.
         if (const int status = start_watch(dev_); status < 0) {
             stop();
@@ -95,7 +96,7 @@ public:
                 }
             });
         }
-        loop_.unregister_resource(*this);
+        detail::LoopAccess::unregister_resource(loop_, *this);
     }
 
     void close_for_loop_shutdown() noexcept override { stop(); }
@@ -136,8 +137,8 @@ private:
             [](uv_fs_event_t* handle, const char* filename, int events, int status) {
                 auto* block = static_cast<WatchHandles*>(handle->data);
                 if (PortWatcherImpl* self = block->owner) {
-                    self->loop_.invoke_guarded("exception in port watcher",
-                                               [&] { self->on_event(filename, events, status); });
+                    detail::invoke_guarded(self->loop_, "exception in port watcher",
+                                           [&] { self->on_event(filename, events, status); });
                 }
             },
             watch.path.c_str(), 0);
@@ -223,7 +224,8 @@ private:
             if (stopped_) {
                 return; // the callback stopped us: nothing more may run
             }
-            loop_.invoke_guarded("exception in port watcher callback", [&] { changed_(change); });
+            detail::invoke_guarded(loop_, "exception in port watcher callback",
+                                   [&] { changed_(change); });
         }
     }
 

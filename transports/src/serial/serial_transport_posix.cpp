@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cmath>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
 
@@ -21,6 +22,8 @@
 namespace ferry::detail {
 namespace {
 
+// What a read asks for (a BufferedProtocol's get_buffer hint): the loop's read buffer size.
+constexpr std::size_t read_size = 64 * 1024;
 // Reads per readiness report before returning to the loop (fairness between ports).
 constexpr int max_reads_per_event = 16;
 
@@ -42,19 +45,19 @@ std::uint64_t wire_time_ms(std::size_t characters, const SerialOptions& options)
 
 std::shared_ptr<PosixSerialTransport> PosixSerialTransport::open(Loop& loop, std::string path,
                                                                  SerialOptions options) {
-    if (loop.is_shutting_down()) {
+    if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
     const int fd = open_serial_device(path, options);
     auto transport =
         std::make_shared<PosixSerialTransport>(loop, std::move(path), std::move(options), fd);
-    const int rc = uv_poll_init(loop.native(), &transport->poll_, fd);
+    const int rc = uv_poll_init(detail::LoopAccess::native(loop), &transport->poll_, fd);
     if (rc != 0) {
         close_serial_device(fd, transport->options_.exclusive);
         throw Error(uv_error(rc), "cannot watch " + transport->path_ + ": " + uv_strerror(rc));
     }
-    uv_timer_init(loop.native(), &transport->break_timer_);
-    uv_timer_init(loop.native(), &transport->drain_timer_);
+    uv_timer_init(detail::LoopAccess::native(loop), &transport->break_timer_);
+    uv_timer_init(detail::LoopAccess::native(loop), &transport->drain_timer_);
     for (auto* handle : {reinterpret_cast<uv_handle_t*>(&transport->poll_),
                          reinterpret_cast<uv_handle_t*>(&transport->break_timer_),
                          reinterpret_cast<uv_handle_t*>(&transport->drain_timer_)}) {
@@ -139,7 +142,7 @@ void PosixSerialTransport::on_poll(int status, int events) {
 void PosixSerialTransport::read_ready() {
     bool got_data = false;
     for (int i = 0; i < max_reads_per_event && is_reading() && state() == State::open; ++i) {
-        const std::span<std::byte> space = read_space(loop().read_buffer().size());
+        const std::span<std::byte> space = read_space(read_size);
         const ssize_t n = ::read(fd_, space.data(), space.size());
         if (n > 0) {
             delivered(static_cast<std::size_t>(n));
@@ -186,29 +189,31 @@ std::error_code PosixSerialTransport::io_error(int error) const noexcept {
 
 // ---- writing ---------------------------------------------------------------------------
 
-std::size_t PosixSerialTransport::write_now(std::span<const ByteView> parts,
-                                            std::error_code& error) noexcept {
+std::ptrdiff_t PosixSerialTransport::write_now(const ByteView* parts, std::size_t count) noexcept {
     if (in_break_) {
         return 0; // held until the break ends
     }
-    std::array<iovec, WriteQueue::max_gather> iov;
-    const std::size_t count = std::min(parts.size(), iov.size());
-    for (std::size_t i = 0; i < count; ++i) {
-        iov[i].iov_base = const_cast<std::byte*>(parts[i].data());
-        iov[i].iov_len = parts[i].size();
-    }
     ssize_t n = 0;
     do {
-        n = count == 1 ? ::write(fd_, iov[0].iov_base, iov[0].iov_len)
-                       : ::writev(fd_, iov.data(), static_cast<int>(count));
+        if (count == 1) {
+            n = ::write(fd_, parts[0].data(), parts[0].size());
+        } else {
+            std::array<iovec, WriteQueue::max_gather> iov;
+            for (std::size_t i = 0; i < count; ++i) {
+                iov[i].iov_base = const_cast<std::byte*>(parts[i].data());
+                iov[i].iov_len = parts[i].size();
+            }
+            n = ::writev(fd_, iov.data(), static_cast<int>(count));
+        }
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         sent_since_drain_ = true;
         drain_tail_waited_ = false;
-        return static_cast<std::size_t>(n);
+        return n;
     }
     if (n < 0 && errno != EAGAIN) {
-        error = io_error(errno);
+        fail(io_error(errno));
+        return -1;
     }
     return 0;
 }
@@ -330,7 +335,7 @@ void PosixSerialTransport::send_break(std::chrono::milliseconds duration, Serial
     update_poll(); // no writable interest while the line is held in break
     // Counted from now, not from the loop's cached time, and rounded up past the current
     // millisecond (as Loop::call_later): a break is never shorter than asked.
-    uv_update_time(loop().native());
+    uv_update_time(detail::LoopAccess::native(loop()));
     uv_timer_start(
         &break_timer_,
         [](uv_timer_t* timer) { transport_of(reinterpret_cast<uv_handle_t*>(timer)).end_break(); },
@@ -346,7 +351,7 @@ void PosixSerialTransport::end_break() {
     }
     in_break_ = false;
     if (SerialCallback done = std::move(break_done_)) {
-        loop().invoke_guarded("exception in send_break callback", [&] { done(error); });
+        detail::invoke_guarded(loop(), "exception in send_break callback", [&] { done(error); });
     }
     if (state() == State::open || state() == State::closing) {
         send_from_queue(); // what was written during the break
@@ -438,7 +443,8 @@ void PosixSerialTransport::finish_drains(std::error_code error) {
     drain_waiters_.clear();
     for (SerialCallback& done : waiters) {
         if (done) {
-            loop().invoke_guarded("exception in drain_to_wire callback", [&] { done(error); });
+            detail::invoke_guarded(loop(), "exception in drain_to_wire callback",
+                                   [&] { done(error); });
         }
     }
 }
@@ -470,7 +476,7 @@ void PosixSerialTransport::on_handle_closed() noexcept {
     const std::error_code lost = loss_reason() ? loss_reason() : closed_error();
     finish_drains(lost);
     if (SerialCallback done = std::move(break_done_)) {
-        loop().invoke_guarded("exception in send_break callback", [&] { done(lost); });
+        detail::invoke_guarded(loop(), "exception in send_break callback", [&] { done(lost); });
     }
     handles_closed(); // connection_lost; may free this object
 }

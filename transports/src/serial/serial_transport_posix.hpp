@@ -57,8 +57,7 @@ public:
 
 private:
     // The backend's part of the core.
-    std::size_t write_now(std::span<const ByteView> parts,
-                          std::error_code& error) noexcept override;
+    std::ptrdiff_t write_now(const ByteView* parts, std::size_t count) noexcept override;
     void send_queued() noexcept override { update_poll(); }
     bool start_reading() noexcept override;
     void stop_reading() noexcept override { update_poll(); }

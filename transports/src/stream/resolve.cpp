@@ -1,5 +1,6 @@
 // uv_getaddrinfo wrapped as a callback that yields SocketAddress values.
 #include "stream/resolve.hpp"
+#include <ferry/detail/loop_access.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -74,7 +75,7 @@ void resolve(Loop& loop, const std::string& host, std::uint16_t port, AddressFam
     hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
     const std::string service = std::to_string(port);
     const int rc = uv_getaddrinfo(
-        loop.native(), &request->req,
+        detail::LoopAccess::native(loop), &request->req,
         [](uv_getaddrinfo_t* req, int status, addrinfo* result) {
             std::unique_ptr<ResolveRequest> request(static_cast<ResolveRequest*>(req->data));
             if (status != 0) {

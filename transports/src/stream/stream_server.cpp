@@ -1,6 +1,7 @@
 // StreamServer: accepting connections, tracking clients, and closing in asyncio's order.
 #include "stream/stream_server.hpp"
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 
 namespace ferry {
@@ -28,12 +29,12 @@ struct StreamServer::Listener {
 std::shared_ptr<StreamServer> StreamServer::create(Loop& loop, ProtocolFactory factory,
                                                    StreamTransport::Kind kind,
                                                    ClientOptions client_options) {
-    if (loop.is_shutting_down()) {
+    if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
     auto server = std::make_shared<StreamServer>(loop, std::move(factory), kind, client_options);
     server->self_ = server;
-    loop.register_resource(*server);
+    detail::LoopAccess::register_resource(loop, *server);
     return server;
 }
 
@@ -57,7 +58,7 @@ int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOpt
     Listener* listener = new_listener();
     const unsigned int family =
         address.family() == SocketAddress::Family::ipv6 ? AF_INET6 : AF_INET;
-    int rc = uv_tcp_init_ex(loop_.native(), &listener->handle.tcp, family);
+    int rc = uv_tcp_init_ex(detail::LoopAccess::native(loop_), &listener->handle.tcp, family);
     if (rc != 0) {
         // Not initialised, so there is nothing to close: forget it.
         listeners_.pop_back();
@@ -89,7 +90,7 @@ int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOpt
 
 int StreamServer::listen_pipe(const std::string& path, int backlog) {
     Listener* listener = new_listener();
-    int rc = uv_pipe_init(loop_.native(), &listener->handle.pipe, 0);
+    int rc = uv_pipe_init(detail::LoopAccess::native(loop_), &listener->handle.pipe, 0);
     if (rc != 0) {
         listeners_.pop_back();
         --open_listeners_;
@@ -140,8 +141,8 @@ void StreamServer::on_connection(Listener& listener, int status) {
         }
     }
     std::unique_ptr<Protocol> protocol;
-    const bool made = loop_.invoke_guarded("exception in server protocol factory",
-                                           [&] { protocol = make_protocol(factory_); });
+    const bool made = detail::invoke_guarded(loop_, "exception in server protocol factory",
+                                             [&] { protocol = make_protocol(factory_); });
     if (!made) {
         client->discard();
         return;
@@ -225,10 +226,10 @@ void StreamServer::finish_if_closed() {
     finished_ = true;
     // Released last: the waiters may drop every other reference to this server.
     auto keep_alive = std::move(self_);
-    loop_.unregister_resource(*this);
+    detail::LoopAccess::unregister_resource(loop_, *this);
     auto waiters = std::move(closed_waiters_);
     for (auto& waiter : waiters) {
-        loop_.invoke_guarded("exception in wait_closed callback", waiter);
+        detail::invoke_guarded(loop_, "exception in wait_closed callback", waiter);
     }
 }
 

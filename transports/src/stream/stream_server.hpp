@@ -11,6 +11,7 @@
 
 #include <uv.h>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/server.hpp>
 #include <ferry/tcp.hpp>
 

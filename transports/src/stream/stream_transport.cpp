@@ -6,6 +6,7 @@
 #include <array>
 #include <vector>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 
 namespace ferry::detail {
@@ -39,12 +40,14 @@ std::exception_ptr make_uv_failure(int status, const std::string& what) {
 
 std::shared_ptr<StreamTransport> StreamTransport::create(Loop& loop, Kind kind,
                                                          unsigned int tcp_family) {
-    if (loop.is_shutting_down()) {
+    if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
     auto transport = std::make_shared<StreamTransport>(loop, kind);
-    const int rc = kind == Kind::tcp ? uv_tcp_init_ex(loop.native(), transport->tcp(), tcp_family)
-                                     : uv_pipe_init(loop.native(), transport->pipe(), 0);
+    const int rc =
+        kind == Kind::tcp
+            ? uv_tcp_init_ex(detail::LoopAccess::native(loop), transport->tcp(), tcp_family)
+            : uv_pipe_init(detail::LoopAccess::native(loop), transport->pipe(), 0);
     if (rc != 0) {
         throw Error(uv_error(rc), std::string("cannot create a socket: ") + uv_strerror(rc));
     }
@@ -100,21 +103,26 @@ void StreamTransport::on_read(ssize_t nread) {
 
 // ---- writing ---------------------------------------------------------------------------
 
-std::size_t StreamTransport::write_now(std::span<const ByteView> parts,
-                                       std::error_code& error) noexcept {
-    std::array<uv_buf_t, WriteQueue::max_gather> bufs;
-    const std::size_t count = std::min(parts.size(), bufs.size());
-    for (std::size_t i = 0; i < count; ++i) {
-        bufs[i] = as_uv_buf(parts[i]);
+std::ptrdiff_t StreamTransport::write_now(const ByteView* parts, std::size_t count) noexcept {
+    int n = 0;
+    if (count == 1) { // write(): the common case, without building a gather
+        const uv_buf_t buf = as_uv_buf(parts[0]);
+        n = uv_try_write(stream(), &buf, 1);
+    } else {
+        std::array<uv_buf_t, WriteQueue::max_gather> bufs;
+        for (std::size_t i = 0; i < count; ++i) {
+            bufs[i] = as_uv_buf(parts[i]);
+        }
+        n = uv_try_write(stream(), bufs.data(), static_cast<unsigned int>(count));
     }
-    const int n = uv_try_write(stream(), bufs.data(), static_cast<unsigned int>(count));
     if (n >= 0) {
-        return static_cast<std::size_t>(n);
+        return n;
     }
-    if (n != UV_EAGAIN) {
-        error = uv_error(n);
+    if (n == UV_EAGAIN) {
+        return 0;
     }
-    return 0;
+    fail(uv_error(n));
+    return -1;
 }
 
 void StreamTransport::send_queued() noexcept {

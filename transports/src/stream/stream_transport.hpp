@@ -52,8 +52,7 @@ public:
     NativeHandle native_handle() const noexcept override;
 
 private:
-    std::size_t write_now(std::span<const ByteView> parts,
-                          std::error_code& error) noexcept override;
+    std::ptrdiff_t write_now(const ByteView* parts, std::size_t count) noexcept override;
     void send_queued() noexcept override;
     bool start_reading() noexcept override;
     void stop_reading() noexcept override;

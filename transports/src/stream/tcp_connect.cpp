@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
@@ -125,7 +126,7 @@ private:
             return; // timed out: the attempt was already discarded
         }
         if (status != 0) {
-            if (status == UV_ECANCELED && loop_.is_shutting_down()) {
+            if (status == UV_ECANCELED && detail::LoopAccess::is_shutting_down(loop_)) {
                 finish(std::make_exception_ptr(
                     Error(make_error_code(errc::loop_closed),
                           "connect to " + what_ + ": the loop was destroyed")));
@@ -154,8 +155,8 @@ private:
         log().debug("connected to {} ({})", what_, address.to_string());
         attempt->start(std::move(protocol));
         // Asyncio order: connection_made has run before the caller sees the transport.
-        loop_.invoke_guarded("exception in create_connection callback",
-                             [&] { done_(std::shared_ptr<Transport>(attempt)); });
+        detail::invoke_guarded(loop_, "exception in create_connection callback",
+                               [&] { done_(std::shared_ptr<Transport>(attempt)); });
     }
 
     void on_timeout() {
@@ -191,8 +192,8 @@ private:
     }
 
     void report(std::exception_ptr error) {
-        loop_.invoke_guarded("exception in create_connection callback",
-                             [&] { done_(Result<std::shared_ptr<Transport>>(error)); });
+        detail::invoke_guarded(loop_, "exception in create_connection callback",
+                               [&] { done_(Result<std::shared_ptr<Transport>>(error)); });
     }
 
     Loop& loop_;
@@ -220,7 +221,7 @@ private:
 
 void create_connection(Loop& loop, ProtocolFactory factory, std::string host, std::uint16_t port,
                        ConnectOptions options, TransportCallback done) {
-    if (loop.is_shutting_down()) {
+    if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "create_connection: the loop is closing");
     }
     auto connector = std::make_shared<Connector>(loop, std::move(factory), std::move(host), port,

@@ -1,4 +1,5 @@
 // create_server: resolve the host, then bind and listen on every address it names.
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
@@ -9,15 +10,15 @@ namespace ferry {
 
 void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::uint16_t port,
                    ServerOptions options, ServerCallback done) {
-    if (loop.is_shutting_down()) {
+    if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "create_server: the loop is closing");
     }
     const std::string what = detail::host_port(host, port);
     auto on_resolved = [&loop, factory = std::move(factory), host, port, options, what,
                         done = std::move(done)](Result<std::vector<SocketAddress>> resolved) {
         auto report = [&](Result<std::shared_ptr<Server>> result) {
-            loop.invoke_guarded("exception in create_server callback",
-                                [&] { done(std::move(result)); });
+            detail::invoke_guarded(loop, "exception in create_server callback",
+                                   [&] { done(std::move(result)); });
         };
         if (!resolved) {
             report(resolved.error());

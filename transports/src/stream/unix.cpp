@@ -1,4 +1,5 @@
 // Unix domain sockets (named pipes on Windows): connect and serve.
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 #include <ferry/unix.hpp>
 
@@ -18,8 +19,8 @@ struct UnixConnect {
     std::shared_ptr<detail::StreamTransport> attempt;
 
     void report(Result<std::shared_ptr<Transport>> result) {
-        loop->invoke_guarded("exception in create_unix_connection callback",
-                             [&] { done(std::move(result)); });
+        detail::invoke_guarded(*loop, "exception in create_unix_connection callback",
+                               [&] { done(std::move(result)); });
     }
 };
 

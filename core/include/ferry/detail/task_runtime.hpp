@@ -4,6 +4,7 @@
 
 #include <coroutine>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/loop.hpp>
 
 namespace ferry::detail {
