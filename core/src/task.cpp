@@ -1,6 +1,7 @@
 // Spawned tasks: starting, finishing, done callbacks, and closing with the loop.
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 
 #include <ferry/log.hpp>
 

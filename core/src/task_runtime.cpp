@@ -1,6 +1,7 @@
 // The task runtime: the current task, parking and waking, and cancellation.
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
+#include <ferry/task_handle.hpp>
 
 namespace ferry::detail {
 namespace {

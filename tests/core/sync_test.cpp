@@ -8,6 +8,7 @@
 #include <ferry/sleep.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 
 #include "../support/test_support.hpp"
 

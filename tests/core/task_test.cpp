@@ -2,6 +2,7 @@
 // cancellation at every await point, done callbacks, unretrieved exceptions, loop shutdown.
 #include <ferry/sleep.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 
 #include "../support/test_support.hpp"
 

@@ -143,6 +143,47 @@ private:
     std::shared_ptr<State> state_;
 };
 
+/// Does nothing: what settle() undoes by default when the awaiter has gone.
+struct KeepWhatArrivedLate {
+    template <class Value>
+    void operator()(Value&) const noexcept {}
+};
+
+/// The one adapter from a callback API to an awaitable: the completion callback that settles
+/// `future` with the operation's Result. If the awaiter gave up first (it was cancelled, so
+/// the future is done) and the operation succeeded anyway, `discard` undoes it — e.g. aborts
+/// the transport that connected too late. Every awaitable factory is built on this.
+template <class T, class Discard = KeepWhatArrivedLate>
+std::function<void(Result<std::conditional_t<std::is_void_v<T>, Empty, T>>)>
+settle(Future<T> future, Discard discard = {}) {
+    using Stored = std::conditional_t<std::is_void_v<T>, Empty, T>;
+    return [future, discard](Result<Stored> result) mutable {
+        if (future.done()) {
+            if (result.ok()) {
+                discard(result.value());
+            }
+            return;
+        }
+        future.set(std::move(result));
+    };
+}
+
+/// settle() for operations that report only an error code (empty = success): a failure
+/// becomes the exception `describe(code)` returns.
+template <class Describe>
+std::function<void(std::error_code)> settle_on_error(Future<void> future, Describe describe) {
+    return [future, describe](std::error_code error) mutable {
+        if (future.done()) {
+            return;
+        }
+        if (error) {
+            future.set_exception(std::make_exception_ptr(describe(error)));
+        } else {
+            future.set_result();
+        }
+    };
+}
+
 /// Runs `work` on libuv's thread pool and yields its result on the loop thread (asyncio's
 /// loop.run_in_executor). Cancelling the awaiting task stops the wait; a job that already
 /// started runs to the end and its result is dropped. `work` must not touch the loop.
@@ -150,12 +191,7 @@ template <class Work, class Value = std::invoke_result_t<Work&>>
 Task<Value> run_in_executor(Loop& loop, Work work) {
     using Stored = std::conditional_t<std::is_void_v<Value>, Empty, Value>;
     Future<Value> result(loop);
-    loop.run_in_executor(std::move(work),
-                         std::function<void(Result<Stored>)>([result](Result<Stored> r) mutable {
-                             if (!result.done()) {
-                                 result.set(std::move(r));
-                             }
-                         }));
+    loop.run_in_executor(std::move(work), std::function<void(Result<Stored>)>(settle(result)));
     co_return co_await result;
 }
 

@@ -94,11 +94,11 @@ public:
     template <class T>
     T run_until_complete(const std::function<void(std::function<void(Result<T>)>)>& start);
     /// Spawns `task` as a task the loop owns; it starts on the next iteration. The handle
-    /// cancels it, tells whether it is done and gives its result. (Defined in task.hpp.)
+    /// cancels it, tells whether it is done and gives its result. (Defined in task_handle.hpp.)
     template <class T>
     TaskHandle<T> create_task(Task<T> task);
     /// Runs the loop until `task` finishes; returns its value or rethrows its exception.
-    /// (Defined in task.hpp.)
+    /// (Defined in task_handle.hpp.)
     template <class T>
     T run_until_complete(Task<T> task);
     /// Makes run() return after the current iteration. Thread-safe.

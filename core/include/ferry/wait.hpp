@@ -15,6 +15,7 @@
 #include <ferry/future.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 
 namespace ferry {
 

@@ -25,6 +25,7 @@
 #include <ferry/streams.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 #include <ferry/tcp.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/unix.hpp>

@@ -12,6 +12,7 @@
 #include <ferry/log.hpp>
 #include <ferry/streams.hpp>
 #include <ferry/task.hpp>
+#include <ferry/task_handle.hpp>
 #include <ferry/wait.hpp>
 
 namespace ferry {

@@ -1,6 +1,7 @@
 #pragma once
-/// The framing toolkit: pure, incremental codecs for device protocols, CRCs, and the adapters
-/// that put them on a transport (FramedProtocol) or a stream (FramedStream).
+/// The framing toolkit's codecs: pure, incremental framers for device protocols and the CRCs
+/// they check. What puts a codec to work has its own header: <ferry/framed_protocol.hpp> (on a
+/// transport), <ferry/framed_stream.hpp> (on a stream), <ferry/request_client.hpp>.
 
 #include <ferry/crc.hpp>
 #include <ferry/framing/cobs_codec.hpp>

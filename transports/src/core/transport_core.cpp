@@ -215,8 +215,10 @@ void TransportCore<Interface>::queue_rest(std::span<const ByteView> parts, std::
 template <class Interface>
 void TransportCore<Interface>::send_from_queue() noexcept {
     while (!queue_.empty() && (state_ == State::open || state_ == State::closing)) {
-        std::array<ByteView, WriteQueue::max_gather> views;
-        const std::size_t count = queue_.gather(views);
+        // One array per thread, not per call: filling 64 fresh views each time cost more than
+        // the write itself (loop thread only, and write_now never reenters the queue).
+        static thread_local std::array<ByteView, WriteQueue::max_gather> views;
+        const std::size_t count = queue_.gather(views, WriteQueue::readiness_gather_bytes);
         const std::ptrdiff_t n = write_now(views.data(), count);
         if (n < 0) {
             return; // fail() was called

@@ -15,11 +15,16 @@ void WriteQueue::push(ByteView data) {
     bytes_ += data.size();
 }
 
-std::size_t WriteQueue::gather(std::span<ByteView> out) const noexcept {
-    const std::size_t count = std::min({chunks_.size(), out.size(), max_gather});
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t skip = i == 0 ? front_offset_ : 0;
-        out[i] = ByteView(chunks_[i].data() + skip, chunks_[i].size() - skip);
+std::size_t WriteQueue::gather(std::span<ByteView> out, std::size_t max_bytes) const noexcept {
+    const std::size_t limit = std::min(out.size(), max_gather);
+    std::size_t gathered = 0;
+    std::size_t count = 0;
+    // Iterators, not operator[]: indexing a deque divides on every access.
+    for (auto chunk = chunks_.begin();
+         chunk != chunks_.end() && count < limit && gathered < max_bytes; ++chunk, ++count) {
+        const std::size_t skip = count == 0 ? front_offset_ : 0;
+        out[count] = ByteView(chunk->data() + skip, chunk->size() - skip);
+        gathered += out[count].size();
     }
     return count;
 }
@@ -27,8 +32,9 @@ std::size_t WriteQueue::gather(std::span<ByteView> out) const noexcept {
 std::size_t WriteQueue::begin_flight(std::size_t chunks) noexcept {
     flight_chunks_ = std::min(chunks, chunks_.size());
     std::size_t total = 0;
-    for (std::size_t i = 0; i < flight_chunks_; ++i) {
-        total += chunks_[i].size() - (i == 0 ? front_offset_ : 0);
+    auto chunk = chunks_.begin();
+    for (std::size_t i = 0; i < flight_chunks_; ++i, ++chunk) {
+        total += chunk->size() - (i == 0 ? front_offset_ : 0);
     }
     return total;
 }

@@ -35,9 +35,26 @@ public:
     /// Appends `data` (copied).
     void push(ByteView data);
     /// Fills `out` with views of the front chunks (the first one past what was already
-    /// consumed of it); returns how many. Views stay valid until the queue changes, or, for
-    /// chunks in flight, until complete().
-    std::size_t gather(std::span<ByteView> out) const noexcept;
+    /// consumed of it), stopping once `max_bytes` are gathered (at least one chunk); returns
+    /// how many. Views stay valid until the queue changes, or, for chunks in flight, until
+    /// complete().
+    std::size_t gather(std::span<ByteView> out,
+                       std::size_t max_bytes = static_cast<std::size_t>(-1)) const noexcept;
+    /// What a readiness backend gathers per write: more than any OS buffer takes at once
+    /// (a pty takes 4 KiB), so gathering all 64 chunks each time would be wasted work.
+    static constexpr std::size_t readiness_gather_bytes = 256 * 1024;
+    /// gather() straight into the caller's array of OS buffers (uv_buf_t, iovec), each made by
+    /// `make(data, size)`: no array of views to fill first.
+    template <class Out, class Make>
+    std::size_t gather_into(Out* out, std::size_t max, Make make) const noexcept {
+        std::size_t count = 0;
+        for (auto chunk = chunks_.begin(); chunk != chunks_.end() && count < max;
+             ++chunk, ++count) {
+            const std::size_t skip = count == 0 ? front_offset_ : 0;
+            out[count] = make(chunk->data() + skip, chunk->size() - skip);
+        }
+        return count;
+    }
     /// The first `chunks` chunks (as gathered) are being written by a completion backend;
     /// returns their bytes.
     std::size_t begin_flight(std::size_t chunks) noexcept;

@@ -2,41 +2,25 @@
 #include <ferry/future.hpp>
 #include <ferry/serial.hpp>
 
-#include "serial/serial_transport_posix.hpp"
 #include "core/transport_core.hpp" // make_protocol
+#include "serial/serial_transport_posix.hpp"
 
 namespace ferry {
 Task<void> SerialTransport::drain_to_wire() {
     std::shared_ptr<Transport> keep_alive = shared_from_this();
     Future<> done(loop());
-    drain_to_wire([done, path = path()](std::error_code error) mutable {
-        if (done.done()) {
-            return;
-        }
-        if (error) {
-            done.set_exception(std::make_exception_ptr(
-                ConnectionResetError(error, "drain_to_wire on " + path + ": " + error.message())));
-        } else {
-            done.set_result();
-        }
-    });
+    drain_to_wire(settle_on_error(done, [path = path()](std::error_code error) {
+        return ConnectionResetError(error, "drain_to_wire on " + path + ": " + error.message());
+    }));
     co_await done;
 }
 
 Task<void> SerialTransport::send_break(std::chrono::milliseconds duration) {
     std::shared_ptr<Transport> keep_alive = shared_from_this();
     Future<> done(loop());
-    send_break(duration, [done, path = path()](std::error_code error) mutable {
-        if (done.done()) {
-            return;
-        }
-        if (error) {
-            done.set_exception(std::make_exception_ptr(
-                Error(error, "send_break on " + path + ": " + error.message())));
-        } else {
-            done.set_result();
-        }
-    });
+    send_break(duration, settle_on_error(done, [path = path()](std::error_code error) {
+                   return Error(error, "send_break on " + path + ": " + error.message());
+               }));
     co_await done;
 }
 

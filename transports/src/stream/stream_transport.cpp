@@ -127,12 +127,11 @@ std::ptrdiff_t StreamTransport::write_now(const ByteView* parts, std::size_t cou
 
 void StreamTransport::send_queued() noexcept {
     // A completion backend: libuv writes the gather and calls back once all of it is taken.
-    std::array<ByteView, WriteQueue::max_gather> views;
-    const std::size_t count = queue().gather(views);
     std::array<uv_buf_t, WriteQueue::max_gather> bufs;
-    for (std::size_t i = 0; i < count; ++i) {
-        bufs[i] = as_uv_buf(views[i]);
-    }
+    const std::size_t count =
+        queue().gather_into(bufs.data(), bufs.size(), [](const std::byte* data, std::size_t size) {
+            return as_uv_buf(ByteView(data, size));
+        });
     write_req_.data = this;
     const int rc =
         uv_write(&write_req_, stream(), bufs.data(), static_cast<unsigned int>(count),

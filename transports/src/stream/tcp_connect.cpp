@@ -4,6 +4,7 @@
 #include <vector>
 
 #include <ferry/detail/loop_access.hpp>
+#include <ferry/future.hpp>
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
@@ -227,6 +228,17 @@ void create_connection(Loop& loop, ProtocolFactory factory, std::string host, st
     auto connector = std::make_shared<Connector>(loop, std::move(factory), std::move(host), port,
                                                  std::move(options), std::move(done));
     connector->start();
+}
+
+// The awaitable form: the callback form above, settled into a Future (an attempt that
+// completes after the awaiter was cancelled is aborted).
+Task<std::shared_ptr<Transport>> create_connection(Loop& loop, ProtocolFactory factory,
+                                                   std::string host, std::uint16_t port,
+                                                   ConnectOptions options) {
+    Future<std::shared_ptr<Transport>> connected(loop);
+    create_connection(loop, std::move(factory), std::move(host), port, std::move(options),
+                      settle(connected, [](auto& transport) { transport->abort(); }));
+    co_return co_await connected;
 }
 
 } // namespace ferry

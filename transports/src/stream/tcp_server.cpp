@@ -1,10 +1,11 @@
 // create_server: resolve the host, then bind and listen on every address it names.
 #include <ferry/detail/loop_access.hpp>
+#include <ferry/future.hpp>
 #include <ferry/log.hpp>
 #include <ferry/tcp.hpp>
 
+#include "stream/listening_server.hpp"
 #include "stream/resolve.hpp"
-#include "stream/stream_server.hpp"
 
 namespace ferry {
 
@@ -24,10 +25,11 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
             report(resolved.error());
             return;
         }
-        std::shared_ptr<detail::StreamServer> server;
+        std::shared_ptr<detail::ListeningServer> server;
         try {
-            server = detail::StreamServer::create(loop, factory, detail::StreamTransport::Kind::tcp,
-                                                  {options.nodelay, options.keepalive});
+            server =
+                detail::ListeningServer::create(loop, factory, detail::StreamTransport::Kind::tcp,
+                                                {options.nodelay, options.keepalive});
         } catch (const Error&) {
             report(std::current_exception());
             return;
@@ -66,6 +68,16 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
         report(std::shared_ptr<Server>(server));
     };
     detail::resolve(loop, host, port, options.family, true, std::move(on_resolved));
+}
+
+// The awaitable form: the callback form above, settled into a Future (a server that
+// starts listening after the awaiter was cancelled is closed).
+Task<std::shared_ptr<Server>> create_server(Loop& loop, ProtocolFactory factory, std::string host,
+                                            std::uint16_t port, ServerOptions options) {
+    Future<std::shared_ptr<Server>> listening(loop);
+    create_server(loop, std::move(factory), std::move(host), port, std::move(options),
+                  settle(listening, [](auto& server) { server->close(); }));
+    co_return co_await listening;
 }
 
 } // namespace ferry

@@ -1,9 +1,10 @@
 // Unix domain sockets (named pipes on Windows): connect and serve.
 #include <ferry/detail/loop_access.hpp>
+#include <ferry/future.hpp>
 #include <ferry/log.hpp>
 #include <ferry/unix.hpp>
 
-#include "stream/stream_server.hpp"
+#include "stream/listening_server.hpp"
 #include "stream/stream_transport.hpp"
 
 namespace ferry {
@@ -72,8 +73,8 @@ Result<std::shared_ptr<Server>> create_unix_server(Loop& loop, ProtocolFactory f
                                                        : std::string(uv_strerror(rc))));
             }
         }
-        auto server = detail::StreamServer::create(loop, std::move(factory),
-                                                   detail::StreamTransport::Kind::pipe, {});
+        auto server = detail::ListeningServer::create(loop, std::move(factory),
+                                                      detail::StreamTransport::Kind::pipe, {});
         if (const int rc = server->listen_pipe(path, options.backlog); rc != 0) {
             server->close();
             return Result<std::shared_ptr<Server>>::failure(
@@ -83,6 +84,15 @@ Result<std::shared_ptr<Server>> create_unix_server(Loop& loop, ProtocolFactory f
     } catch (const Error&) {
         return std::current_exception();
     }
+}
+
+// The awaitable form of create_unix_connection (a late connection is aborted).
+Task<std::shared_ptr<Transport>> create_unix_connection(Loop& loop, ProtocolFactory factory,
+                                                        std::string path) {
+    Future<std::shared_ptr<Transport>> connected(loop);
+    create_unix_connection(loop, std::move(factory), std::move(path),
+                           settle(connected, [](auto& transport) { transport->abort(); }));
+    co_return co_await connected;
 }
 
 } // namespace ferry

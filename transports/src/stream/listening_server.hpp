@@ -1,5 +1,6 @@
 #pragma once
-// StreamServer: the Server implementation behind create_server and create_unix_server.
+// ListeningServer: the Server behind create_server and create_unix_server (listening sockets,
+// accepted clients). Not the streams layer's StreamServer, which wraps one of these.
 
 #include <chrono>
 #include <functional>
@@ -22,9 +23,9 @@ namespace ferry::detail {
 
 /// Listening sockets of one kind (TCP or pipe) and the clients they accepted. Holds a
 /// reference to itself while it listens or has clients; registered with the loop meanwhile.
-class StreamServer final : public Server,
-                           public LoopResource,
-                           public std::enable_shared_from_this<StreamServer> {
+class ListeningServer final : public Server,
+                              public LoopResource,
+                              public std::enable_shared_from_this<ListeningServer> {
 public:
     /// What accepted TCP connections get.
     struct ClientOptions {
@@ -33,12 +34,12 @@ public:
     };
 
     /// A server with no listeners yet; add them, then activate().
-    static std::shared_ptr<StreamServer> create(Loop& loop, ProtocolFactory factory,
-                                                StreamTransport::Kind kind,
-                                                ClientOptions client_options);
-    StreamServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
-                 ClientOptions client_options); // use create()
-    ~StreamServer() override;
+    static std::shared_ptr<ListeningServer> create(Loop& loop, ProtocolFactory factory,
+                                                   StreamTransport::Kind kind,
+                                                   ClientOptions client_options);
+    ListeningServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
+                    ClientOptions client_options); // use create()
+    ~ListeningServer() override;
 
     /// Binds and listens on a TCP address. Returns 0 or a libuv error code.
     int listen_tcp(const SocketAddress& address, const ListenSocketOptions& options, int backlog);
@@ -72,7 +73,7 @@ private:
     std::vector<std::function<void()>> closed_waiters_;
     bool serving_ = true;
     bool finished_ = false;
-    std::shared_ptr<StreamServer> self_;
+    std::shared_ptr<ListeningServer> self_;
 };
 
 } // namespace ferry::detail

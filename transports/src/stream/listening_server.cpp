@@ -1,5 +1,5 @@
-// StreamServer: accepting connections, tracking clients, and closing in asyncio's order.
-#include "stream/stream_server.hpp"
+// ListeningServer: accepting connections, tracking clients, and closing in asyncio's order.
+#include "stream/listening_server.hpp"
 
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
@@ -13,12 +13,12 @@ std::uint16_t Server::port() const {
 
 namespace detail {
 
-struct StreamServer::Listener {
+struct ListeningServer::Listener {
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } handle;
-    StreamServer* server = nullptr;
+    ListeningServer* server = nullptr;
     SocketAddress address;
     bool listening = false;
 
@@ -26,25 +26,25 @@ struct StreamServer::Listener {
     uv_stream_t* as_stream() { return reinterpret_cast<uv_stream_t*>(&handle); }
 };
 
-std::shared_ptr<StreamServer> StreamServer::create(Loop& loop, ProtocolFactory factory,
-                                                   StreamTransport::Kind kind,
-                                                   ClientOptions client_options) {
+std::shared_ptr<ListeningServer> ListeningServer::create(Loop& loop, ProtocolFactory factory,
+                                                         StreamTransport::Kind kind,
+                                                         ClientOptions client_options) {
     if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
-    auto server = std::make_shared<StreamServer>(loop, std::move(factory), kind, client_options);
+    auto server = std::make_shared<ListeningServer>(loop, std::move(factory), kind, client_options);
     server->self_ = server;
     detail::LoopAccess::register_resource(loop, *server);
     return server;
 }
 
-StreamServer::StreamServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
-                           ClientOptions client_options)
+ListeningServer::ListeningServer(Loop& loop, ProtocolFactory factory, StreamTransport::Kind kind,
+                                 ClientOptions client_options)
     : loop_(loop), factory_(std::move(factory)), kind_(kind), client_options_(client_options) {}
 
-StreamServer::~StreamServer() = default;
+ListeningServer::~ListeningServer() = default;
 
-StreamServer::Listener* StreamServer::new_listener() {
+ListeningServer::Listener* ListeningServer::new_listener() {
     auto* listener = new Listener();
     listener->server = this;
     listener->as_handle()->data = listener;
@@ -53,8 +53,8 @@ StreamServer::Listener* StreamServer::new_listener() {
     return listener;
 }
 
-int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOptions& options,
-                             int backlog) {
+int ListeningServer::listen_tcp(const SocketAddress& address, const ListenSocketOptions& options,
+                                int backlog) {
     Listener* listener = new_listener();
     const unsigned int family =
         address.family() == SocketAddress::Family::ipv6 ? AF_INET6 : AF_INET;
@@ -88,7 +88,7 @@ int StreamServer::listen_tcp(const SocketAddress& address, const ListenSocketOpt
     return rc;
 }
 
-int StreamServer::listen_pipe(const std::string& path, int backlog) {
+int ListeningServer::listen_pipe(const std::string& path, int backlog) {
     Listener* listener = new_listener();
     int rc = uv_pipe_init(detail::LoopAccess::native(loop_), &listener->handle.pipe, 0);
     if (rc != 0) {
@@ -111,7 +111,7 @@ int StreamServer::listen_pipe(const std::string& path, int backlog) {
     return rc;
 }
 
-void StreamServer::on_connection(Listener& listener, int status) {
+void ListeningServer::on_connection(Listener& listener, int status) {
     if (status != 0) {
         // EMFILE and friends: the listener stays up; asyncio logs and goes on too.
         log().error("accept on {} failed: {}", listener.address.to_string(), uv_strerror(status));
@@ -152,12 +152,12 @@ void StreamServer::on_connection(Listener& listener, int status) {
     client->start(std::move(protocol));
 }
 
-void StreamServer::on_client_released(StreamTransport& client) {
+void ListeningServer::on_client_released(StreamTransport& client) {
     clients_.erase(&client);
     finish_if_closed();
 }
 
-std::vector<SocketAddress> StreamServer::sockets() const {
+std::vector<SocketAddress> ListeningServer::sockets() const {
     std::vector<SocketAddress> addresses;
     for (const Listener* listener : listeners_) {
         if (listener->listening) {
@@ -167,7 +167,7 @@ std::vector<SocketAddress> StreamServer::sockets() const {
     return addresses;
 }
 
-void StreamServer::close() noexcept {
+void ListeningServer::close() noexcept {
     if (!serving_) {
         return;
     }
@@ -185,33 +185,33 @@ void StreamServer::close() noexcept {
     finish_if_closed();
 }
 
-void StreamServer::on_listener_closed(Listener* listener) {
+void ListeningServer::on_listener_closed(Listener* listener) {
     std::erase(listeners_, listener);
     delete listener;
     --open_listeners_;
     finish_if_closed();
 }
 
-void StreamServer::close_clients() noexcept {
+void ListeningServer::close_clients() noexcept {
     std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
     for (StreamTransport* client : clients) {
         client->close();
     }
 }
 
-void StreamServer::abort_clients() noexcept {
+void ListeningServer::abort_clients() noexcept {
     std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
     for (StreamTransport* client : clients) {
         client->abort();
     }
 }
 
-void StreamServer::close_for_loop_shutdown() noexcept {
+void ListeningServer::close_for_loop_shutdown() noexcept {
     close();
     abort_clients();
 }
 
-void StreamServer::wait_closed(std::function<void()> callback) {
+void ListeningServer::wait_closed(std::function<void()> callback) {
     if (finished_) {
         loop_.call_soon(std::move(callback));
         return;
@@ -219,7 +219,7 @@ void StreamServer::wait_closed(std::function<void()> callback) {
     closed_waiters_.push_back(std::move(callback));
 }
 
-void StreamServer::finish_if_closed() {
+void ListeningServer::finish_if_closed() {
     if (serving_ || open_listeners_ != 0 || !clients_.empty() || finished_) {
         return;
     }

@@ -1,0 +1,76 @@
+// The stream protocol: the BufferedProtocol that feeds a StreamReader and tracks the writer's
+// state (asyncio's StreamReaderProtocol), and the StreamConnection glue the factories use.
+#include <ferry/detail/task_runtime.hpp>
+#include <ferry/streams.hpp>
+
+#include "streams/stream_state.hpp"
+
+namespace ferry::detail {
+namespace {
+
+/// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol). A
+/// BufferedProtocol: the transport receives straight into the reader's buffer.
+class StreamProtocol final : public BufferedProtocol {
+public:
+    StreamProtocol(Loop& loop, std::size_t limit,
+                   std::function<void(StreamReader, StreamWriter)> on_connect)
+        : reader(loop, limit), writer(std::make_shared<WriterState>()),
+          on_connect_(std::move(on_connect)) {}
+
+    void connection_made(Transport& transport) override {
+        reader.set_transport(&transport);
+        writer->transport = &transport;
+        if (on_connect_) {
+            on_connect_(reader, StreamConnection::pair_of(transport).second);
+        }
+    }
+    std::span<std::byte> get_buffer(std::size_t size_hint) override {
+        return reader.prepare(size_hint);
+    }
+    void buffer_updated(std::size_t nbytes) override { reader.commit(nbytes); }
+    bool eof_received() override {
+        reader.feed_eof();
+        return true; // keep the sending side open; the writer closes it
+    }
+    void connection_lost(std::error_code error) override {
+        if (error) {
+            reader.set_exception(std::make_exception_ptr(
+                ConnectionResetError(error, "connection lost: " + error.message())));
+        } else {
+            reader.feed_eof();
+        }
+        reader.set_transport(nullptr);
+        writer->lost = true;
+        writer->lost_error = error;
+        writer->drainers.wake_all();
+        writer->closers.wake_all();
+    }
+    void pause_writing() override { writer->paused = true; }
+    void resume_writing() override {
+        writer->paused = false;
+        writer->drainers.wake_all();
+    }
+
+    StreamReader reader;
+    std::shared_ptr<WriterState> writer;
+
+private:
+    std::function<void(StreamReader, StreamWriter)> on_connect_;
+};
+
+} // namespace
+
+ProtocolFactory
+StreamConnection::factory(Loop& loop, std::size_t limit,
+                          std::function<void(StreamReader, StreamWriter)> on_connect) {
+    return [&loop, limit, on_connect = std::move(on_connect)] {
+        return std::make_unique<StreamProtocol>(loop, limit, on_connect);
+    };
+}
+
+std::pair<StreamReader, StreamWriter> StreamConnection::pair_of(Transport& transport) {
+    auto& protocol = transport.protocol_as<StreamProtocol>();
+    return {protocol.reader, StreamWriter(protocol.writer, transport.shared_from_this())};
+}
+
+} // namespace ferry::detail
