@@ -4,6 +4,7 @@
 // the last reference dropped or the loop stopped inside a callback; close flushes, abort drops;
 // writes after close ignored; a throwing callback ends the connection with callback_threw;
 // flow control with asyncio's water marks, and 64 MiB through a slow reader intact.
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -248,6 +249,44 @@ TEST_P(ContractTest, ThePeerHangingUpIsReportedOnce) {
     } else {
         EXPECT_EQ(side->events, (std::vector<std::string>{"made", "data", "lost"}));
         EXPECT_EQ(side->lost_error, make_error_code(errc::device_removed));
+    }
+}
+
+// eof_received may close, abort, write or keep the connection half-open (streams with an end;
+// a serial port has none, its hang-up is a loss).
+TEST_P(ContractTest, EofReceivedMayCloseAbortOrStayHalfOpen) {
+    if (!GetParam().peer_close_is_eof) {
+        GTEST_SKIP() << GetParam().name << " has no end-of-stream";
+    }
+    open([](RecordingProtocol& p) {
+        p.on_eof = [](Transport& t) {
+            t.write("still writing after your EOF");
+            return true; // keep the sending side open
+        };
+    });
+    ::shutdown(peer(), SHUT_WR);
+    EXPECT_TRUE(run_until(loop, [&] { return side->eof == 1; }));
+    EXPECT_EQ(peer_read(loop, peer(), 28), "still writing after your EOF");
+    EXPECT_FALSE(lost()); // half-open until closed
+    transport->close();
+    EXPECT_TRUE(run_until(loop, [&] { return lost(); }));
+    EXPECT_EQ(side->events, (std::vector<std::string>{"made", "eof", "lost"}));
+
+    for (const bool use_abort : {false, true}) {
+        auto again = std::make_shared<Recording>();
+        auto endpoint2 = GetParam().make();
+        auto second =
+            endpoint2->open(loop, recording_factory(again, [use_abort](RecordingProtocol& p) {
+                                p.on_eof = [use_abort](Transport& t) {
+                                    use_abort ? t.abort() : t.close();
+                                    return true; // ignored: the transport is already closing
+                                };
+                            }));
+        ASSERT_TRUE(second);
+        ::shutdown(endpoint2->peer(), SHUT_WR);
+        EXPECT_TRUE(run_until(loop, [&] { return again->has_lost(); }));
+        EXPECT_EQ(again->events, (std::vector<std::string>{"made", "eof", "lost"}));
+        EXPECT_FALSE(again->lost_error);
     }
 }
 
