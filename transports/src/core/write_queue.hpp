@@ -3,8 +3,8 @@
 // ferry::transports; every transport's core owns one.
 
 #include <cstddef>
-#include <deque>
 #include <span>
+#include <vector>
 
 #include <ferry/bytes.hpp>
 
@@ -26,7 +26,7 @@ public:
     static constexpr std::size_t max_gather = 64;
 
     /// True when nothing is queued.
-    bool empty() const noexcept { return chunks_.empty(); }
+    bool empty() const noexcept { return head_ == chunks_.size(); }
     /// Bytes queued (including any in flight).
     std::size_t bytes() const noexcept { return bytes_; }
     /// True while a completion backend's write of the front chunks is outstanding.
@@ -48,8 +48,8 @@ public:
     template <class Out, class Make>
     std::size_t gather_into(Out* out, std::size_t max, Make make) const noexcept {
         std::size_t count = 0;
-        for (auto chunk = chunks_.begin(); chunk != chunks_.end() && count < max;
-             ++chunk, ++count) {
+        for (auto chunk = chunks_.begin() + static_cast<std::ptrdiff_t>(head_);
+             chunk != chunks_.end() && count < max; ++chunk, ++count) {
             const std::size_t skip = count == 0 ? front_offset_ : 0;
             out[count] = make(chunk->data() + skip, chunk->size() - skip);
         }
@@ -67,7 +67,10 @@ public:
     void clear() noexcept;
 
 private:
-    std::deque<Bytes> chunks_;
+    // A vector with a moving front, not a std::deque: an empty deque already holds a 512-byte
+    // node and its map, for every connection at rest. This allocates only once bytes queue.
+    std::vector<Bytes> chunks_; // live chunks are [head_, size())
+    std::size_t head_ = 0;
     std::size_t front_offset_ = 0; // bytes of the front chunk already taken
     std::size_t bytes_ = 0;
     std::size_t flight_chunks_ = 0;

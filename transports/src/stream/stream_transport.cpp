@@ -132,9 +132,12 @@ void StreamTransport::send_queued() noexcept {
         queue().gather_into(bufs.data(), bufs.size(), [](const std::byte* data, std::size_t size) {
             return as_uv_buf(ByteView(data, size));
         });
-    write_req_.data = this;
+    if (!write_req_) {
+        write_req_ = std::make_unique<uv_write_t>();
+        write_req_->data = this;
+    }
     const int rc =
-        uv_write(&write_req_, stream(), bufs.data(), static_cast<unsigned int>(count),
+        uv_write(write_req_.get(), stream(), bufs.data(), static_cast<unsigned int>(count),
                  [](uv_write_t* req, int status) {
                      auto* self = static_cast<StreamTransport*>(req->data);
                      self->send_completed(self->flight_bytes_,
@@ -157,8 +160,9 @@ void StreamTransport::shutdown_write() noexcept {
         close();
         return;
     }
-    shutdown_req_.data = this;
-    const int rc = uv_shutdown(&shutdown_req_, stream(), [](uv_shutdown_t* req, int status) {
+    shutdown_req_ = std::make_unique<uv_shutdown_t>();
+    shutdown_req_->data = this;
+    const int rc = uv_shutdown(shutdown_req_.get(), stream(), [](uv_shutdown_t* req, int status) {
         auto* self = static_cast<StreamTransport*>(req->data);
         if (status == UV_ENOTSOCK && self->state() == State::open) {
             self->close(); // a pipe fd: closing is the only way to signal EOF
