@@ -71,11 +71,6 @@ public:
         ::close(listener);
         return transport;
     }
-    void reset_peer() override {
-        const linger hard{1, 0};
-        ::setsockopt(peer_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-        close_peer();
-    }
 };
 
 /// A Unix domain socket: create_unix_connection against a raw listening socket.
@@ -104,11 +99,6 @@ public:
         peer_ = accept_one(loop, listener);
         ::close(listener);
         return transport;
-    }
-    void reset_peer() override {
-        const linger hard{1, 0};
-        ::setsockopt(peer_, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-        close_peer();
     }
 
 private:

@@ -25,8 +25,6 @@ public:
     int peer() const noexcept { return peer_; }
     /// The peer hangs up.
     void close_peer();
-    /// The peer resets the connection, where that exists (sockets: SO_LINGER 0); else hangs up.
-    virtual void reset_peer() { close_peer(); }
 
 protected:
     int peer_ = -1;
