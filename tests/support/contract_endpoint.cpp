@@ -168,51 +168,45 @@ std::vector<ContractKind> contract_kinds() {
     };
 }
 
-std::string peer_read(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout) {
-    std::string got;
+namespace {
+
+/// Reads `fd` into `got`, running `loop` in between, until `want` bytes arrived or the
+/// descriptor ended (read 0 for a socket, EIO for a pty master whose slave closed). True when
+/// it ended; false when `want` was reached first or `timeout` passed.
+bool read_peer(Loop& loop, int fd, std::string& got, std::size_t want,
+               std::chrono::milliseconds timeout) {
     char buffer[65536];
+    bool ended = false;
     run_until(
         loop,
         [&] {
-            for (;;) {
+            while (!ended && got.size() < want) {
                 const ssize_t n = ::read(fd, buffer, sizeof buffer);
                 if (n > 0) {
                     got.append(buffer, static_cast<std::size_t>(n));
-                    if (got.size() >= want) {
-                        return true;
-                    }
-                    continue;
+                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                    ended = true;
+                } else {
+                    loop.call_later(1ms, [] {}); // nothing yet: wake the loop to look again
+                    return false;
                 }
-                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    return true; // ended
-                }
-                loop.call_later(1ms, [] {});
-                return got.size() >= want;
             }
+            return true;
         },
         timeout);
+    return ended;
+}
+
+} // namespace
+
+std::string peer_read(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout) {
+    std::string got;
+    read_peer(loop, fd, got, want, timeout);
     return got;
 }
 
 bool peer_sees_end(Loop& loop, int fd, std::string& extra, std::chrono::milliseconds timeout) {
-    char buffer[65536];
-    return run_until(
-        loop,
-        [&] {
-            for (;;) {
-                const ssize_t n = ::read(fd, buffer, sizeof buffer);
-                if (n > 0) {
-                    extra.append(buffer, static_cast<std::size_t>(n));
-                    continue;
-                }
-                if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                    return true; // 0 for a socket, EIO for a pty master whose slave closed
-                }
-                loop.call_later(1ms, [] {});
-                return false;
-            }
-        },
-        timeout);
+    return read_peer(loop, fd, extra, static_cast<std::size_t>(-1), timeout);
 }
 
 } // namespace ferry::test
