@@ -1,38 +1,44 @@
-// echo_bench: ferry's Protocol echo server against a raw libuv and an Asio echo server, in the
-// same run, interleaved round by round. Each server runs in its own child process so its CPU
-// time can be read exactly (/proc/<pid>/schedstat, nanoseconds on CPU); the load generator is
-// the same raw-libuv client for all three. Prints medians and ratios to raw libuv.
+// echo_bench: ferry's echo servers (Protocol API and streams) against raw libuv and Asio, in the
+// same run, interleaved round by round. Each server is its own executable in its own process,
+// so its CPU time (/proc/<pid>/schedstat) and memory (/proc/<pid>/statm) are its own; the load
+// generator is the same raw-libuv client for all. Per round and server: memory at start and
+// per idle connection, then ping-pong and bulk echo at several connection counts. Ratios to raw
+// libuv are taken within each round; the median over rounds is printed with its range.
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
-#include "echo_servers.hpp"
 #include "load_generator.hpp"
 
 namespace {
 
 struct ServerKind {
     const char* name;
-    void (*run)(int port_fd);
+    const char* program; // beside echo_bench
+    const char* argument;
 };
 
 const ServerKind servers[] = {
-    {"raw libuv", bench::run_libuv_server},
-    {"ferry", bench::run_ferry_server},
-    {"ferry streams", bench::run_ferry_streams_server},
-    {"asio", bench::run_asio_server},
+    {"raw libuv", "echo_server_libuv", nullptr},
+    {"ferry", "echo_server_ferry", "protocol"},
+    {"ferry streams", "echo_server_ferry", "streams"},
+    {"asio", "echo_server_asio", nullptr},
 };
+constexpr const char* baseline = "raw libuv";
 
 /// CPU time a process has spent, in nanoseconds: the first field of /proc/<pid>/schedstat,
 /// or, on kernels without it, utime + stime from /proc/<pid>/stat (clock-tick resolution).
@@ -53,6 +59,15 @@ std::uint64_t cpu_ns(pid_t pid) {
     return ticks * 1'000'000'000ull / static_cast<std::uint64_t>(sysconf(_SC_CLK_TCK));
 }
 
+/// Resident memory of a process in bytes (/proc/<pid>/statm, second field, in pages).
+double rss_bytes(pid_t pid) {
+    std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
+    std::uint64_t size = 0;
+    std::uint64_t resident = 0;
+    statm >> size >> resident;
+    return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
 /// Pins the calling process to one CPU, so the server and the load generator do not take
 /// turns on the same core (which made the per-round numbers swing by 25%).
 void pin_to_cpu(int cpu) {
@@ -65,12 +80,32 @@ void pin_to_cpu(int cpu) {
     sched_setaffinity(0, sizeof set, &set);
 }
 
+/// 2000 connections need 4000 descriptors between the two processes; servers inherit this.
+void raise_descriptor_limit() {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+std::string program_directory() {
+    char path[4096];
+    const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) {
+        throw std::runtime_error("cannot read /proc/self/exe");
+    }
+    std::string exe(path, static_cast<std::size_t>(n));
+    return exe.substr(0, exe.rfind('/'));
+}
+
 struct Child {
     pid_t pid;
     std::uint16_t port;
 };
 
+/// Starts a server on CPU 1 and reads the port it prints.
 Child spawn(const ServerKind& kind) {
+    const std::string program = program_directory() + "/" + kind.program;
     int fds[2];
     if (pipe(fds) != 0) {
         throw std::runtime_error("pipe failed");
@@ -78,16 +113,30 @@ Child spawn(const ServerKind& kind) {
     const pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[1]);
         pin_to_cpu(1);
-        kind.run(fds[1]);
+        const char* argv[] = {program.c_str(), kind.argument, nullptr};
+        execv(program.c_str(), const_cast<char* const*>(argv));
+        _exit(127);
     }
     close(fds[1]);
-    std::uint16_t port = 0;
-    if (read(fds[0], &port, sizeof port) != sizeof port) {
-        throw std::runtime_error(std::string(kind.name) + " server did not start");
+    char line[16] = {};
+    std::size_t got = 0;
+    while (got < sizeof line - 1) {
+        const ssize_t n = read(fds[0], line + got, sizeof line - 1 - got);
+        if (n <= 0 || line[got + static_cast<std::size_t>(n) - 1] == '\n') {
+            got += n > 0 ? static_cast<std::size_t>(n) : 0;
+            break;
+        }
+        got += static_cast<std::size_t>(n);
     }
     close(fds[0]);
-    return {pid, port};
+    const unsigned long port = got > 0 ? std::strtoul(line, nullptr, 10) : 0;
+    if (port == 0 || port > 65535) {
+        throw std::runtime_error(program + " did not start (is it built?)");
+    }
+    return {pid, static_cast<std::uint16_t>(port)};
 }
 
 void stop(const Child& child) {
@@ -95,56 +144,114 @@ void stop(const Child& child) {
     waitpid(child.pid, nullptr, 0);
 }
 
-struct Sample {
-    double round_trips_per_s = 0;
-    double cpu_us_per_round_trip = 0;
-    double stream_mb_per_cpu_s = 0;
-};
-
 double median(std::vector<double> values) {
     std::sort(values.begin(), values.end());
     return values[values.size() / 2];
 }
 
+/// Per server, per measurement ("ping 50", "bulk 10", "rss start"...), one value per round.
+using Samples = std::map<std::string, std::map<std::string, std::vector<double>>>;
+
+/// One table: a row per connection count, the baseline's median value, then every other
+/// server's ratio to it (taken within each round) as median (min-max).
+void print_table(const Samples& samples, const std::string& title, const std::string& key,
+                 const std::vector<int>& counts, const char* unit) {
+    std::printf("\n%s\n%-6s %12s", title.c_str(), "conns", baseline);
+    for (const ServerKind& kind : servers) {
+        if (kind.name != std::string(baseline) && samples.count(kind.name) != 0) {
+            std::printf(" %22s", kind.name);
+        }
+    }
+    std::printf("\n");
+    for (int count : counts) {
+        const std::string k = key + " " + std::to_string(count);
+        const auto& base = samples.at(baseline).at(k);
+        std::printf("%-6d %9.3f %-2s", count, median(base), unit);
+        for (const ServerKind& kind : servers) {
+            if (kind.name == std::string(baseline) || samples.count(kind.name) == 0) {
+                continue;
+            }
+            const auto& values = samples.at(kind.name).at(k);
+            std::vector<double> ratios;
+            for (std::size_t r = 0; r < values.size() && r < base.size(); ++r) {
+                ratios.push_back(values[r] / base[r]);
+            }
+            std::sort(ratios.begin(), ratios.end());
+            char cell[64];
+            std::snprintf(cell, sizeof cell, "%.3fx (%.2f-%.2f)", median(ratios), ratios.front(),
+                          ratios.back());
+            std::printf(" %22s", cell);
+        }
+        std::printf("\n");
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Echo benchmark: ferry vs raw libuv vs Asio, same run"};
-    int connections = 50;
+    CLI::App app{"Echo benchmark: ferry vs raw libuv vs Asio, same run, each server its own "
+                 "process"};
+    std::vector<int> ping_counts{1, 50, 500, 2000};
+    std::vector<int> bulk_counts{1, 10, 50, 500};
+    int idle_count = 1000;
     std::size_t size = 64;
-    int rounds = 9;
-    double seconds = 1.5;
-    double warmup = 0.5;
-    app.add_option("--connections", connections, "concurrent connections")
+    int rounds = 5;
+    double seconds = 1.0;
+    double warmup = 0.3;
+    std::string phase = "all";
+    std::string only;
+    app.add_option("--ping-connections", ping_counts, "connection counts for ping-pong")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    app.add_option("--bulk-connections", bulk_counts, "connection counts for bulk echo")
+        ->delimiter(',')
+        ->check(CLI::PositiveNumber);
+    app.add_option("--idle-connections", idle_count, "idle connections for memory per connection")
         ->check(CLI::PositiveNumber);
     app.add_option("--size", size, "ping-pong message size in bytes")->check(CLI::PositiveNumber);
     app.add_option("--rounds", rounds, "interleaved rounds (median reported)")
         ->check(CLI::PositiveNumber);
     app.add_option("--seconds", seconds, "measured seconds per phase");
     app.add_option("--warmup", warmup, "unmeasured seconds before each phase");
-    std::string phase = "both";
     app.add_option("--phase", phase,
-                   "ping, stream or both (one phase alone is for counting instructions under "
-                   "valgrind --tool=callgrind)")
-        ->check(CLI::IsMember({"ping", "stream", "both"}));
-    std::string only;
-    app.add_option("--only", only, "run just this server (\"raw libuv\", ferry, asio)");
+                   "ping, bulk, memory or all (one phase alone is for counting instructions "
+                   "under valgrind --tool=callgrind)")
+        ->check(CLI::IsMember({"ping", "bulk", "memory", "all"}));
+    app.add_option("--only", only, "run just this server (\"raw libuv\", ferry, \"ferry streams\", "
+                                   "asio)");
     CLI11_PARSE(app, argc, argv);
 
-    std::printf("echo benchmark: %d connections, %zu B ping-pong, stream window 256 KiB, "
-                "%d rounds x %.1f s per phase, medians\n",
-                connections, size, rounds, seconds);
+    raise_descriptor_limit();
     pin_to_cpu(0);
-    std::map<std::string, std::vector<Sample>> samples;
+    std::printf("echo benchmark: %zu B ping-pong, bulk 64 KiB writes with 256 KiB in flight per "
+                "connection, %d idle connections; %d rounds x %.1f s per phase\n",
+                size, idle_count, rounds, seconds);
+    Samples samples;
     for (int round = 0; round < rounds; ++round) {
         // Rotate the order each round so no server always runs first.
         for (std::size_t i = 0; i < std::size(servers); ++i) {
-            const ServerKind& kind = servers[(i + round) % std::size(servers)];
+            const ServerKind& kind = servers[(i + static_cast<std::size_t>(round)) %
+                                             std::size(servers)];
             if (!only.empty() && only != kind.name) {
                 continue;
             }
+            auto& mine = samples[kind.name];
             Child child = spawn(kind);
-            Sample sample;
+            std::printf("  round %d %-13s (pid %d)", round + 1, kind.name,
+                        static_cast<int>(child.pid));
+            if (phase == "memory" || phase == "all") {
+                // First, on a fresh process: memory freed by the load phases would otherwise
+                // be reused by the idle connections and hide their cost.
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                const double at_start = rss_bytes(child.pid);
+                double with_idle = at_start;
+                bench::hold_idle(child.port, idle_count,
+                                 [&] { with_idle = rss_bytes(child.pid); });
+                mine["rss start"].push_back(at_start / 1e6);
+                mine["rss idle"].push_back((with_idle - at_start) / idle_count);
+                std::printf(" start %.2f MB, %+.0f B/idle conn", at_start / 1e6,
+                            (with_idle - at_start) / idle_count);
+            }
             std::uint64_t cpu_start = 0;
             std::uint64_t cpu_used = 0;
             auto mark = [&](bool start) {
@@ -154,63 +261,59 @@ int main(int argc, char** argv) {
                     cpu_used = cpu_ns(child.pid) - cpu_start;
                 }
             };
-            if (phase != "stream") {
-                auto ping = bench::run_load(child.port, bench::LoadMode::ping_pong, connections,
-                                            size, warmup, seconds, mark);
-                sample.round_trips_per_s = static_cast<double>(ping.round_trips) / ping.seconds;
-                sample.cpu_us_per_round_trip =
-                    static_cast<double>(cpu_used) / 1e3 / static_cast<double>(ping.round_trips);
-                std::printf("  %s: %" PRIu64 " round trips (server pid %d)\n", kind.name,
-                            ping.round_trips, static_cast<int>(child.pid));
+            if (phase == "ping" || phase == "all") {
+                for (int count : ping_counts) {
+                    auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count, size,
+                                             warmup, seconds, mark);
+                    const double us = static_cast<double>(cpu_used) / 1e3 /
+                                      static_cast<double>(std::max<std::uint64_t>(r.round_trips, 1));
+                    mine["ping " + std::to_string(count)].push_back(us);
+                    mine["rate " + std::to_string(count)].push_back(
+                        static_cast<double>(r.round_trips) / r.seconds);
+                    std::printf(" | ping %d: %.3f us/rt", count, us);
+                }
             }
-            if (phase != "ping") {
-                auto stream = bench::run_load(child.port, bench::LoadMode::stream, connections,
-                                              size, warmup, seconds, mark);
-                sample.stream_mb_per_cpu_s = static_cast<double>(stream.bytes_echoed) / 1e6 /
-                                             (static_cast<double>(cpu_used) / 1e9);
-                std::printf("  %s: %" PRIu64 " bytes echoed (server pid %d)\n", kind.name,
-                            stream.bytes_echoed, static_cast<int>(child.pid));
+            if (phase == "bulk" || phase == "all") {
+                for (int count : bulk_counts) {
+                    auto r = bench::run_load(child.port, bench::LoadMode::bulk, count, size,
+                                             warmup, seconds, mark);
+                    const double mb = static_cast<double>(r.bytes_echoed) / 1e6 /
+                                      (static_cast<double>(cpu_used) / 1e9);
+                    mine["bulk " + std::to_string(count)].push_back(mb);
+                    std::printf(" | bulk %d: %.0f MB/CPU-s", count, mb);
+                }
             }
+            std::printf("\n");
+            std::fflush(stdout);
             stop(child);
-            samples[kind.name].push_back(sample);
-            std::printf("  round %d %-9s %10.0f rt/s %7.3f us/rt %8.1f MB/CPU-s\n", round + 1,
-                        kind.name, sample.round_trips_per_s, sample.cpu_us_per_round_trip,
-                        sample.stream_mb_per_cpu_s);
         }
     }
 
     if (!only.empty()) {
         return 0; // no baseline to compare with
     }
-    // Ratios are taken within each round (the servers of one round ran seconds apart, so slow
-    // phases of this shared VM affect them alike), then the median over rounds is reported
-    // with the range, so the reader sees how much the machine wandered.
-    auto per_round = [&](const std::string& name, double Sample::*field, bool ratio) {
-        std::vector<double> values;
-        for (std::size_t r = 0; r < samples[name].size(); ++r) {
-            const double value = samples[name][r].*field;
-            values.push_back(ratio ? value / (samples["raw libuv"][r].*field) : value);
+    if (phase == "memory" || phase == "all") {
+        std::printf("\nmemory (RSS)      %12s %12s %18s\n", "at start", "per idle conn",
+                    "vs raw libuv");
+        const double base_start = median(samples[baseline]["rss start"]);
+        const double base_idle = median(samples[baseline]["rss idle"]);
+        for (const ServerKind& kind : servers) {
+            const double start = median(samples[kind.name]["rss start"]);
+            const double idle = median(samples[kind.name]["rss idle"]);
+            std::printf("%-17s %9.2f MB %10.0f B   %+6.2f MB %+6.0f B\n", kind.name, start, idle,
+                        start - base_start, idle - base_idle);
         }
-        std::sort(values.begin(), values.end());
-        return values;
-    };
-    std::printf("\n%-14s %14s %14s %16s | %-36s\n", "server", "round trips/s", "server us/rt",
-                "stream MB/CPU-s", "ratio to raw libuv: median (min-max)");
-    for (const ServerKind& kind : servers) {
-        auto rate = per_round(kind.name, &Sample::round_trips_per_s, false);
-        auto cpu = per_round(kind.name, &Sample::cpu_us_per_round_trip, false);
-        auto stream = per_round(kind.name, &Sample::stream_mb_per_cpu_s, false);
-        std::printf("%-14s %14.0f %14.3f %16.1f |\n", kind.name, median(rate), median(cpu),
-                    median(stream));
     }
-    for (const char* name : {"ferry", "ferry streams", "asio"}) {
-        auto rate = per_round(name, &Sample::round_trips_per_s, true);
-        auto cpu = per_round(name, &Sample::cpu_us_per_round_trip, true);
-        auto stream = per_round(name, &Sample::stream_mb_per_cpu_s, true);
-        std::printf("%-14s rt/s %.3fx (%.3f-%.3f)   CPU/rt %.3fx (%.3f-%.3f)   "
-                    "stream eff %.3fx (%.3f-%.3f)\n",
-                    name, median(rate), rate.front(), rate.back(), median(cpu), cpu.front(),
-                    cpu.back(), median(stream), stream.front(), stream.back());
+    if (phase == "ping" || phase == "all") {
+        print_table(samples, "ping-pong " + std::to_string(size) +
+                                 " B: server CPU per round trip (lower is better)",
+                    "ping", ping_counts, "us");
+        print_table(samples, "ping-pong: round trips per second (higher is better)", "rate",
+                    ping_counts, "");
+    }
+    if (phase == "bulk" || phase == "all") {
+        print_table(samples, "bulk echo: MB per server CPU-second (higher is better)", "bulk",
+                    bulk_counts, "");
     }
     return 0;
 }

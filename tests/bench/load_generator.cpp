@@ -1,7 +1,7 @@
-// Raw-libuv load generator for echo_bench: ping-pong and streaming clients.
+// Raw-libuv load generator for echo_bench: ping-pong, bulk and idle clients.
 #include "load_generator.hpp"
 
-#include <cstdlib>
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -12,8 +12,11 @@
 namespace bench {
 namespace {
 
-constexpr std::size_t stream_chunk = 16 * 1024;
-constexpr std::size_t stream_window = 256 * 1024;
+constexpr std::size_t bulk_write = 64 * 1024;
+constexpr std::size_t bulk_window = 256 * 1024;
+constexpr std::size_t idle_message = 64;
+
+enum class Mode { ping_pong, bulk, idle };
 
 struct Generator;
 
@@ -21,13 +24,13 @@ struct Connection {
     uv_tcp_t tcp{};
     uv_connect_t connect{};
     Generator* generator = nullptr;
-    std::size_t received = 0;    // ping-pong: bytes of the current echo so far
-    std::size_t outstanding = 0; // stream: bytes sent and not yet echoed
+    std::size_t received = 0;    // ping-pong and idle: bytes of the current echo so far
+    std::size_t outstanding = 0; // bulk: bytes sent and not yet echoed
 };
 
 struct Generator {
     uv_loop_t loop{};
-    LoadMode mode{};
+    Mode mode{};
     std::size_t message_size = 0;
     std::vector<char> payload;
     std::vector<std::unique_ptr<Connection>> connections;
@@ -36,9 +39,21 @@ struct Generator {
     std::uint64_t round_trips = 0;
     std::uint64_t bytes_echoed = 0;
     int connected = 0;
+    int idle = 0;                       // idle mode: connections whose one echo came back
+    std::function<void()> all_connected; // starts the phase's timers
+    std::function<void()> all_idle;
 };
 
-char read_buffer[64 * 1024];
+char read_buffer[256 * 1024];
+
+void close_all(Generator& g) {
+    g.stopping = true;
+    for (auto& c : g.connections) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->tcp))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), nullptr);
+        }
+    }
+}
 
 void send(Connection& c, std::size_t size) {
     uv_buf_t buf = uv_buf_init(c.generator->payload.data(), static_cast<unsigned int>(size));
@@ -58,9 +73,9 @@ void send(Connection& c, std::size_t size) {
 }
 
 void top_up(Connection& c) {
-    while (c.outstanding + stream_chunk <= stream_window) {
-        send(c, stream_chunk);
-        c.outstanding += stream_chunk;
+    while (c.outstanding + bulk_write <= bulk_window) {
+        send(c, bulk_write);
+        c.outstanding += bulk_write;
     }
 }
 
@@ -78,7 +93,8 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
         return;
     }
     const auto n = static_cast<std::size_t>(nread);
-    if (g.mode == LoadMode::ping_pong) {
+    switch (g.mode) {
+    case Mode::ping_pong:
         c->received += n;
         while (c->received >= g.message_size) {
             c->received -= g.message_size;
@@ -88,21 +104,30 @@ void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
             send(*c, g.message_size);
         }
         return;
+    case Mode::bulk:
+        if (g.measuring) {
+            g.bytes_echoed += n;
+        }
+        c->outstanding -= n;
+        top_up(*c);
+        return;
+    case Mode::idle:
+        c->received += n;
+        if (c->received == idle_message && ++g.idle == static_cast<int>(g.connections.size())) {
+            g.all_idle();
+            close_all(g);
+        }
+        return;
     }
-    if (g.measuring) {
-        g.bytes_echoed += n;
-    }
-    c->outstanding -= n;
-    top_up(*c);
 }
 
 void on_connect(uv_connect_t* req, int status) {
     auto* c = static_cast<Connection*>(req->data);
+    Generator& g = *c->generator;
     if (status != 0) {
         throw std::runtime_error(std::string("cannot connect to the echo server: ") +
                                  uv_strerror(status));
     }
-    ++c->generator->connected;
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->tcp),
@@ -110,22 +135,19 @@ void on_connect(uv_connect_t* req, int status) {
             *b = uv_buf_init(read_buffer, sizeof read_buffer);
         },
         on_read);
-    if (c->generator->mode == LoadMode::ping_pong) {
-        send(*c, c->generator->message_size);
-    } else {
+    if (++g.connected == static_cast<int>(g.connections.size()) && g.all_connected) {
+        g.all_connected();
+    }
+    if (g.mode == Mode::bulk) {
         top_up(*c);
+    } else {
+        send(*c, g.message_size);
     }
 }
 
-} // namespace
-
-LoadResult run_load(std::uint16_t port, LoadMode mode, int connections, std::size_t message_size,
-                    double warmup, double seconds, const std::function<void(bool)>& mark) {
-    Generator g;
+void connect_all(Generator& g, std::uint16_t port, int connections) {
     uv_loop_init(&g.loop);
-    g.mode = mode;
-    g.message_size = message_size;
-    g.payload.assign(std::max(message_size, stream_chunk), 'x');
+    g.payload.assign(std::max(g.message_size, bulk_write), 'x');
     sockaddr_in address{};
     uv_ip4_addr("127.0.0.1", port, &address);
     for (int i = 0; i < connections; ++i) {
@@ -137,51 +159,72 @@ LoadResult run_load(std::uint16_t port, LoadMode mode, int connections, std::siz
         uv_tcp_connect(&c->connect, &c->tcp, reinterpret_cast<sockaddr*>(&address), on_connect);
         g.connections.push_back(std::move(c));
     }
+}
 
+void finish(Generator& g) {
+    uv_run(&g.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&g.loop);
+}
+
+} // namespace
+
+LoadResult run_load(std::uint16_t port, LoadMode mode, int connections, std::size_t message_size,
+                    double warmup, double seconds, const std::function<void(bool)>& mark) {
+    Generator g;
+    g.mode = mode == LoadMode::ping_pong ? Mode::ping_pong : Mode::bulk;
+    g.message_size = message_size;
     LoadResult result;
     std::uint64_t started = 0;
+    uv_timer_t start_timer;
+    uv_timer_t stop_timer;
     struct Phase {
         Generator* g;
         const std::function<void(bool)>* mark;
         LoadResult* result;
         std::uint64_t* started;
     } phase{&g, &mark, &result, &started};
-    uv_timer_t start_timer;
-    uv_timer_t stop_timer;
-    uv_timer_init(&g.loop, &start_timer);
-    uv_timer_init(&g.loop, &stop_timer);
-    start_timer.data = &phase;
-    stop_timer.data = &phase;
-    uv_timer_start(
-        &start_timer,
-        [](uv_timer_t* t) {
-            auto* p = static_cast<Phase*>(t->data);
-            (*p->mark)(true);
-            *p->started = uv_hrtime();
-            p->g->measuring = true;
-        },
-        static_cast<std::uint64_t>(warmup * 1000), 0);
-    uv_timer_start(
-        &stop_timer,
-        [](uv_timer_t* t) {
-            auto* p = static_cast<Phase*>(t->data);
-            p->g->measuring = false;
-            p->result->seconds = static_cast<double>(uv_hrtime() - *p->started) / 1e9;
-            (*p->mark)(false);
-            p->g->stopping = true;
-            for (auto& c : p->g->connections) {
-                uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), nullptr);
-            }
-            uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
-        },
-        static_cast<std::uint64_t>((warmup + seconds) * 1000), 0);
-    uv_run(&g.loop, UV_RUN_DEFAULT);
-    uv_close(reinterpret_cast<uv_handle_t*>(&start_timer), nullptr);
-    uv_run(&g.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&g.loop);
+    connect_all(g, port, connections);
+    // Connecting 2000 clients takes a while: the clock starts once all are up.
+    g.all_connected = [&] {
+        uv_timer_init(&g.loop, &start_timer);
+        uv_timer_init(&g.loop, &stop_timer);
+        start_timer.data = &phase;
+        stop_timer.data = &phase;
+        uv_timer_start(
+            &start_timer,
+            [](uv_timer_t* t) {
+                auto* p = static_cast<Phase*>(t->data);
+                (*p->mark)(true);
+                *p->started = uv_hrtime();
+                p->g->measuring = true;
+                uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+            },
+            static_cast<std::uint64_t>(warmup * 1000), 0);
+        uv_timer_start(
+            &stop_timer,
+            [](uv_timer_t* t) {
+                auto* p = static_cast<Phase*>(t->data);
+                p->g->measuring = false;
+                p->result->seconds = static_cast<double>(uv_hrtime() - *p->started) / 1e9;
+                (*p->mark)(false);
+                close_all(*p->g);
+                uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+            },
+            static_cast<std::uint64_t>((warmup + seconds) * 1000), 0);
+    };
+    finish(g);
     result.round_trips = g.round_trips;
     result.bytes_echoed = g.bytes_echoed;
     return result;
+}
+
+void hold_idle(std::uint16_t port, int connections, const std::function<void()>& while_idle) {
+    Generator g;
+    g.mode = Mode::idle;
+    g.message_size = idle_message;
+    g.all_idle = while_idle;
+    connect_all(g, port, connections);
+    finish(g);
 }
 
 } // namespace bench

@@ -1,5 +1,6 @@
 #pragma once
-// The benchmark's load generator: raw libuv clients on 127.0.0.1, in the parent process.
+// The benchmark's load generator: raw libuv clients on 127.0.0.1, in the parent process, the
+// same for every server.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,8 +12,8 @@ namespace bench {
 enum class LoadMode {
     /// Each connection sends one message and waits for its echo before the next.
     ping_pong,
-    /// Each connection keeps a window of bytes in flight and counts what comes back.
-    stream,
+    /// Each connection writes 64 KiB at a time, keeps 256 KiB in flight and counts the echo.
+    bulk,
 };
 
 /// What one measured phase produced.
@@ -22,10 +23,16 @@ struct LoadResult {
     std::uint64_t bytes_echoed = 0;
 };
 
-/// Runs `connections` clients against 127.0.0.1:`port`: `warmup` seconds unmeasured, then
-/// `seconds` measured, calling `mark(true)` when measurement starts and `mark(false)` when it
-/// ends (the caller samples the server's CPU time there).
+/// Runs `connections` clients against 127.0.0.1:`port`. Once every client is connected:
+/// `warmup` seconds unmeasured, then `seconds` measured, calling `mark(true)` when measurement
+/// starts and `mark(false)` when it ends (the caller samples the server's CPU time there).
+/// Throws std::runtime_error if a connection fails.
 LoadResult run_load(std::uint16_t port, LoadMode mode, int connections, std::size_t message_size,
                     double warmup, double seconds, const std::function<void(bool)>& mark);
+
+/// Opens `connections` clients, has each echo one 64-byte message (so the server has set up
+/// everything a live connection needs), calls `while_idle()` with all of them open and quiet,
+/// then closes them.
+void hold_idle(std::uint16_t port, int connections, const std::function<void()>& while_idle);
 
 } // namespace bench

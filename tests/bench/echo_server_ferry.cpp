@@ -1,0 +1,59 @@
+// ferry's echo servers: `echo_server_ferry protocol` (data_received -> write, pause_writing ->
+// pause_reading) or `echo_server_ferry streams` (a task per connection: read(64 KiB) -> write
+// -> drain). Both as a user would write them.
+#include <cstring>
+#include <memory>
+
+#include <ferry/ferry.hpp>
+
+#include "echo_server.hpp"
+
+namespace {
+
+class Echo : public ferry::Protocol {
+public:
+    void connection_made(ferry::Transport& transport) override { transport_ = &transport; }
+    void data_received(ferry::ByteView data) override { transport_->write(data); }
+    void pause_writing() override { transport_->pause_reading(); }
+    void resume_writing() override { transport_->resume_reading(); }
+
+private:
+    ferry::Transport* transport_ = nullptr;
+};
+
+ferry::Task<void> stream_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
+    try {
+        for (;;) {
+            ferry::Bytes data = co_await reader.read(64 * 1024);
+            if (data.empty()) {
+                co_return;
+            }
+            writer.write(data);
+            co_await writer.drain();
+        }
+    } catch (const ferry::ConnectionResetError&) {
+        // The load generator closes its connections abruptly between phases: a normal end.
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const bool streams = argc > 1 && std::strcmp(argv[1], "streams") == 0;
+    ferry::Loop loop;
+    ferry::ServerOptions options;
+    options.backlog = bench::echo_backlog;
+    std::shared_ptr<ferry::StreamServer> stream_server;
+    std::shared_ptr<ferry::Server> server;
+    if (streams) {
+        stream_server = loop.run_until_complete(
+            ferry::start_server(loop, stream_echo, "127.0.0.1", 0, options));
+        bench::announce_port(stream_server->port());
+    } else {
+        server = loop.run_until_complete(ferry::create_server(
+            loop, [] { return std::make_unique<Echo>(); }, "127.0.0.1", 0, options));
+        bench::announce_port(server->port());
+    }
+    loop.run();
+    return 0;
+}
