@@ -110,8 +110,11 @@ struct Loop::Impl {
     ExceptionHandler exception_handler;
     bool shutting_down = false;
     bool closed = false;
+    // As large as the largest adaptive read (asyncio's 256 KiB). glibc maps an allocation
+    // this size on its own, and pages no read reaches are never touched: a loop that reads
+    // only small messages keeps a page or two of it resident.
+    static constexpr std::size_t read_buffer_size = 256 * 1024;
     std::unique_ptr<std::byte[]> read_buffer{new std::byte[read_buffer_size]};
-    static constexpr std::size_t read_buffer_size = 64 * 1024;
 };
 
 namespace {

@@ -217,8 +217,9 @@ int main(int argc, char** argv) {
                    "ping, bulk, memory or all (one phase alone is for counting instructions "
                    "under valgrind --tool=callgrind)")
         ->check(CLI::IsMember({"ping", "bulk", "memory", "all"}));
-    app.add_option("--only", only, "run just this server (\"raw libuv\", ferry, \"ferry streams\", "
-                                   "asio)");
+    app.add_option("--only", only,
+                   "run just this server (\"raw libuv\", ferry, \"ferry streams\", "
+                   "asio)");
     CLI11_PARSE(app, argc, argv);
 
     raise_descriptor_limit();
@@ -230,8 +231,8 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
         // Rotate the order each round so no server always runs first.
         for (std::size_t i = 0; i < std::size(servers); ++i) {
-            const ServerKind& kind = servers[(i + static_cast<std::size_t>(round)) %
-                                             std::size(servers)];
+            const ServerKind& kind =
+                servers[(i + static_cast<std::size_t>(round)) % std::size(servers)];
             if (!only.empty() && only != kind.name) {
                 continue;
             }
@@ -245,8 +246,7 @@ int main(int argc, char** argv) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 const double at_start = rss_bytes(child.pid);
                 double with_idle = at_start;
-                bench::hold_idle(child.port, idle_count,
-                                 [&] { with_idle = rss_bytes(child.pid); });
+                bench::hold_idle(child.port, idle_count, [&] { with_idle = rss_bytes(child.pid); });
                 mine["rss start"].push_back(at_start / 1e6);
                 mine["rss idle"].push_back((with_idle - at_start) / idle_count);
                 std::printf(" start %.2f MB, %+.0f B/idle conn", at_start / 1e6,
@@ -265,8 +265,9 @@ int main(int argc, char** argv) {
                 for (int count : ping_counts) {
                     auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count, size,
                                              warmup, seconds, mark);
-                    const double us = static_cast<double>(cpu_used) / 1e3 /
-                                      static_cast<double>(std::max<std::uint64_t>(r.round_trips, 1));
+                    const double us =
+                        static_cast<double>(cpu_used) / 1e3 /
+                        static_cast<double>(std::max<std::uint64_t>(r.round_trips, 1));
                     mine["ping " + std::to_string(count)].push_back(us);
                     mine["rate " + std::to_string(count)].push_back(
                         static_cast<double>(r.round_trips) / r.seconds);
@@ -275,8 +276,8 @@ int main(int argc, char** argv) {
             }
             if (phase == "bulk" || phase == "all") {
                 for (int count : bulk_counts) {
-                    auto r = bench::run_load(child.port, bench::LoadMode::bulk, count, size,
-                                             warmup, seconds, mark);
+                    auto r = bench::run_load(child.port, bench::LoadMode::bulk, count, size, warmup,
+                                             seconds, mark);
                     const double mb = static_cast<double>(r.bytes_echoed) / 1e6 /
                                       (static_cast<double>(cpu_used) / 1e9);
                     mine["bulk " + std::to_string(count)].push_back(mb);
@@ -305,8 +306,9 @@ int main(int argc, char** argv) {
         }
     }
     if (phase == "ping" || phase == "all") {
-        print_table(samples, "ping-pong " + std::to_string(size) +
-                                 " B: server CPU per round trip (lower is better)",
+        print_table(samples,
+                    "ping-pong " + std::to_string(size) +
+                        " B: server CPU per round trip (lower is better)",
                     "ping", ping_counts, "us");
         print_table(samples, "ping-pong: round trips per second (higher is better)", "rate",
                     ping_counts, "");

@@ -24,7 +24,7 @@ private:
 ferry::Task<void> stream_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
     try {
         for (;;) {
-            ferry::Bytes data = co_await reader.read(64 * 1024);
+            ferry::Bytes data = co_await reader.read(256 * 1024);
             if (data.empty()) {
                 co_return;
             }

@@ -41,8 +41,7 @@ void on_write(uv_write_t* req, int status) {
         return;
     }
     auto* stream = reinterpret_cast<uv_stream_t*>(&client->tcp);
-    if (!client->reading &&
-        uv_stream_get_write_queue_size(stream) <= bench::echo_high_water / 4) {
+    if (!client->reading && uv_stream_get_write_queue_size(stream) <= bench::echo_high_water / 4) {
         client->reading = true;
         uv_read_start(stream, allocate, on_read);
     }

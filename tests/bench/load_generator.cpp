@@ -39,7 +39,7 @@ struct Generator {
     std::uint64_t round_trips = 0;
     std::uint64_t bytes_echoed = 0;
     int connected = 0;
-    int idle = 0;                       // idle mode: connections whose one echo came back
+    int idle = 0;                        // idle mode: connections whose one echo came back
     std::function<void()> all_connected; // starts the phase's timers
     std::function<void()> all_idle;
 };

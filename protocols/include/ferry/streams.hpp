@@ -100,7 +100,8 @@ public:
 
     /// Adds received bytes (from the protocol). Ignored after EOF.
     void feed_data(ByteView data);
-    /// Space to receive at least `size_hint` bytes into directly (then call commit()).
+    /// Space to receive up to `size_hint` bytes into directly (a BufferedProtocol's
+    /// get_buffer): fill it and call commit() before returning to the loop, as a transport does.
     std::span<std::byte> prepare(std::size_t size_hint);
     /// `n` bytes were received into the space prepare() returned.
     void commit(std::size_t n);

@@ -1,5 +1,7 @@
 // The stream protocol: the BufferedProtocol that feeds a StreamReader and tracks the writer's
 // state (asyncio's StreamReaderProtocol), and the StreamConnection glue the factories use.
+#include <algorithm>
+
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/streams.hpp>
 
@@ -25,6 +27,8 @@ public:
         }
     }
     std::span<std::byte> get_buffer(std::size_t size_hint) override {
+        // No more than the reader's limit at once: a typical read(limit) then takes the whole
+        // buffer without a copy, and a paused reader never holds much more than 2 x limit.
         return reader.prepare(size_hint);
     }
     void buffer_updated(std::size_t nbytes) override { reader.commit(nbytes); }

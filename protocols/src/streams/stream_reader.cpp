@@ -3,6 +3,7 @@
 #include <cstring>
 #include <optional>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/streams.hpp>
 
@@ -36,13 +37,29 @@ struct ReaderState {
     Transport* transport = nullptr;
     bool paused = false;
     bool reading = false; // a read is waiting for data
+    bool staged = false;  // the last prepare() gave the loop's read buffer
     WaitQueue waiting;
+    /// Receives at least this large go straight into `buffer`.
+    static constexpr std::size_t direct_receive_size = 64 * 1024;
 
     std::size_t size() const noexcept { return end - start; }
     ByteView view() const noexcept { return ByteView(buffer.data() + start, size()); }
 
-    /// Room for at least `want` more bytes after `end`.
+    /// Space for a receive of up to `want` bytes (get_buffer's). A small receive into an empty
+    /// buffer is staged in the loop's read buffer and commit() copies it out, so a quiet
+    /// connection holds no receive buffer (it held 64 KiB, a page of it resident); a large one
+    /// (the transport's adaptive read size has grown: bulk data) lands in the reader's buffer
+    /// directly and is handed to read() without a copy.
     std::span<std::byte> prepare(std::size_t want) {
+        if (size() == 0 && want < direct_receive_size) {
+            staged = true;
+            return LoopAccess::read_buffer(loop).first(want);
+        }
+        staged = false;
+        return reserve(want);
+    }
+    /// Room for at least `want` more bytes after `end`.
+    std::span<std::byte> reserve(std::size_t want) {
         if (buffer.size() - end < want) {
             if (start > 0 && start >= size()) {
                 // Reuse the dead prefix instead of growing (a cheap move: it is the smaller part).
@@ -58,6 +75,11 @@ struct ReaderState {
     }
     /// `n` bytes were written at the start of the last prepared space.
     void commit(std::size_t n) {
+        if (staged) {
+            staged = false;
+            start = end = 0;
+            std::memcpy(reserve(n).data(), LoopAccess::read_buffer(loop).data(), n);
+        }
         end += n;
         maybe_pause();
         // The reader runs now, from the transport's read callback, so it consumes the bytes
@@ -333,7 +355,9 @@ void StreamReader::feed_data(ByteView data) {
     if (data.empty() || state_->eof) {
         return;
     }
-    std::memcpy(state_->prepare(data.size()).data(), data.data(), data.size());
+    // Never staged: `data` itself may be in the loop's read buffer (fed from data_received).
+    std::memcpy(state_->reserve(data.size()).data(), data.data(), data.size());
+    state_->staged = false;
     state_->commit(data.size());
 }
 

@@ -20,7 +20,6 @@ std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory) {
 template <class Interface>
 void TransportCore<Interface>::adopt(std::shared_ptr<TransportCore> self) noexcept {
     self_ = std::move(self);
-    scratch_ = detail::LoopAccess::read_buffer(this->loop());
     detail::LoopAccess::register_resource(this->loop(), *this);
 }
 
@@ -62,7 +61,11 @@ std::span<std::byte> TransportCore<Interface>::buffered_read_space(std::size_t s
                         "BufferedProtocol::get_buffer returned an empty buffer");
         }
     });
-    return read_at_ = get_buffer_failed_ ? scratch_ : space;
+    if (get_buffer_failed_) {
+        space = detail::LoopAccess::read_buffer(this->loop()).first(size_hint);
+    }
+    read_at_ = space.data();
+    return space;
 }
 
 template <class Interface>
@@ -73,7 +76,7 @@ void TransportCore<Interface>::end_after_failed_get_buffer() noexcept {
 
 template <class Interface>
 void TransportCore<Interface>::deliver(std::size_t n) noexcept {
-    const ByteView data(read_at_.data(), n);
+    const ByteView data(read_at_, n);
     if (log().should_log(spdlog::level::trace)) {
         log().trace("{}read {} bytes\n{}", log_name().empty() ? "" : log_name() + ": ", n,
                     hex_dump(data));

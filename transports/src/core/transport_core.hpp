@@ -3,6 +3,7 @@
 // ferry::transports. docs/design.md ("The transport core") says how a transport plugs in.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -75,14 +76,19 @@ protected:
 
     // --- what the backend calls ---
 
-    /// Memory for the next read: the BufferedProtocol's (get_buffer) or the loop's read buffer.
-    /// Never fails synchronously: if get_buffer throws or returns nothing, the error is reported,
-    /// scratch memory is returned and the next delivered() ends the connection.
-    std::span<std::byte> read_space(std::size_t size_hint) noexcept {
+    /// Memory for the next read: the loop's read buffer (all 256 KiB of it: an unused tail
+    /// costs nothing, and one large read saves the system calls of several small ones, for
+    /// the read and for the protocol's echo of it), or the BufferedProtocol's (get_buffer,
+    /// asked for read_size() bytes). Never fails synchronously: if get_buffer throws or
+    /// returns nothing, the error is reported, scratch memory is returned and the next
+    /// delivered() ends the connection.
+    std::span<std::byte> read_space() noexcept {
         if (this->buffered_protocol() == nullptr) {
-            return read_at_ = scratch_;
+            const std::span<std::byte> space = LoopAccess::read_buffer(this->loop());
+            read_at_ = space.data();
+            return space;
         }
-        return buffered_read_space(size_hint);
+        return buffered_read_space(read_size());
     }
     /// `n` bytes arrived at the start of the last read_space(): hands them to the protocol.
     void delivered(std::size_t n) noexcept {
@@ -94,8 +100,15 @@ protected:
             }
             return;
         }
+        adapt_read_size(n);
         deliver(n);
     }
+    /// What the next read asks a BufferedProtocol for: 4 KiB to 256 KiB, adapted to what
+    /// reads bring.
+    std::size_t read_size() const noexcept { return min_read_size << (2 * read_level_); }
+    /// The smallest and largest read_size().
+    static constexpr std::size_t min_read_size = 4 * 1024;
+    static constexpr std::size_t max_read_size = 256 * 1024;
     /// The OS reported end of data: eof_received, then close unless the protocol keeps the
     /// connection half-open.
     void os_eof() noexcept;
@@ -151,6 +164,24 @@ private:
     std::span<std::byte> buffered_read_space(std::size_t size_hint) noexcept;
     void end_after_failed_get_buffer() noexcept;
     void deliver(std::size_t n) noexcept;
+    /// Netty's adaptive receive size, kept in two bytes: a read that filled the space grows
+    /// the next one fourfold (4 -> 16 -> 64 -> 256 KiB); two reads in a row that would have
+    /// fitted a quarter of it shrink it one step. It sizes the memory a BufferedProtocol
+    /// provides (a few KiB for small messages, so a quiet connection holds little; large for
+    /// bulk data, so one system call takes it all). data_received needs none of this: the
+    /// loop's buffer is shared, so those reads always offer all of it.
+    void adapt_read_size(std::size_t n) noexcept {
+        if (n >= read_size()) {
+            read_level_ = static_cast<std::uint8_t>(read_level_ + (read_level_ < max_read_level));
+            small_reads_ = 0;
+        } else if (read_level_ > 0 && n <= read_size() / 4 && ++small_reads_ == 2) {
+            --read_level_;
+            small_reads_ = 0;
+        } else if (n > read_size() / 4) {
+            small_reads_ = 0;
+        }
+    }
+    static constexpr std::uint8_t max_read_level = 3; // min_read_size << 6 == max_read_size
     void settle_queue() noexcept;
     void begin_close() noexcept;
 
@@ -166,9 +197,10 @@ private:
     bool closing_handles_ = false;   // close_handles() was called
     bool get_buffer_failed_ = false; // the last read_space() gave scratch memory
     bool refusal_logged_ = false;
+    std::uint8_t read_level_ = 1;  // read_size() is min_read_size << (2 * read_level_)
+    std::uint8_t small_reads_ = 0; // reads in a row that would have fitted a quarter of it
     std::error_code error_;
-    std::span<std::byte> read_at_; // the last read_space()
-    std::span<std::byte> scratch_; // the loop's read buffer, shared by its transports
+    std::byte* read_at_ = nullptr; // where the last read_space() began
 };
 
 } // namespace ferry::detail

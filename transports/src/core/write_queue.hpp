@@ -3,6 +3,7 @@
 // ferry::transports; every transport's core owns one.
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -26,11 +27,13 @@ public:
     static constexpr std::size_t max_gather = 64;
 
     /// True when nothing is queued.
-    bool empty() const noexcept { return head_ == chunks_.size(); }
+    bool empty() const noexcept { return !state_ || state_->head == state_->chunks.size(); }
     /// Bytes queued (including any in flight).
-    std::size_t bytes() const noexcept { return bytes_; }
+    std::size_t bytes() const noexcept { return state_ ? state_->bytes : 0; }
     /// True while a completion backend's write of the front chunks is outstanding.
-    bool in_flight() const noexcept { return flight_chunks_ != 0; }
+    bool in_flight() const noexcept { return state_ && state_->flight_chunks != 0; }
+    /// Bytes of the write in flight (what begin_flight returned).
+    std::size_t flight_bytes() const noexcept { return state_ ? state_->flight_bytes : 0; }
 
     /// Appends `data` (copied).
     void push(ByteView data);
@@ -48,9 +51,12 @@ public:
     template <class Out, class Make>
     std::size_t gather_into(Out* out, std::size_t max, Make make) const noexcept {
         std::size_t count = 0;
-        for (auto chunk = chunks_.begin() + static_cast<std::ptrdiff_t>(head_);
-             chunk != chunks_.end() && count < max; ++chunk, ++count) {
-            const std::size_t skip = count == 0 ? front_offset_ : 0;
+        if (!state_) {
+            return 0;
+        }
+        for (auto chunk = state_->chunks.begin() + static_cast<std::ptrdiff_t>(state_->head);
+             chunk != state_->chunks.end() && count < max; ++chunk, ++count) {
+            const std::size_t skip = count == 0 ? state_->front_offset : 0;
             out[count] = make(chunk->data() + skip, chunk->size() - skip);
         }
         return count;
@@ -63,17 +69,24 @@ public:
     void complete(std::size_t n) noexcept;
     /// `n` bytes from the front were taken by the OS (readiness backends).
     void consume(std::size_t n) noexcept;
-    /// Drops everything (abort, or the handle closed).
-    void clear() noexcept;
+    /// Drops everything (abort, or the handle closed) and frees the queue's memory.
+    void clear() noexcept { state_.reset(); }
 
 private:
-    // A vector with a moving front, not a std::deque: an empty deque already holds a 512-byte
-    // node and its map, for every connection at rest. This allocates only once bytes queue.
-    std::vector<Bytes> chunks_; // live chunks are [head_, size())
-    std::size_t head_ = 0;
-    std::size_t front_offset_ = 0; // bytes of the front chunk already taken
-    std::size_t bytes_ = 0;
-    std::size_t flight_chunks_ = 0;
+    struct State {
+        // A vector with a moving front, not a std::deque: an empty deque already holds a
+        // 512-byte node and its map.
+        std::vector<Bytes> chunks; // live chunks are [head, size())
+        std::size_t head = 0;
+        std::size_t front_offset = 0; // bytes of the front chunk already taken
+        std::size_t bytes = 0;
+        std::size_t flight_chunks = 0;
+        std::size_t flight_bytes = 0;
+    };
+    // Made when bytes first queue: most connections write everything at once and never queue,
+    // and an idle one then pays one pointer instead of 56 bytes (docs/benchmarks.md, memory).
+    // Kept once made, so a connection that queues often does not allocate each time.
+    std::unique_ptr<State> state_;
 };
 
 } // namespace ferry::detail

@@ -22,8 +22,6 @@
 namespace ferry::detail {
 namespace {
 
-// What a read asks for (a BufferedProtocol's get_buffer hint): the loop's read buffer size.
-constexpr std::size_t read_size = 64 * 1024;
 // Reads per readiness report before returning to the loop (fairness between ports).
 constexpr int max_reads_per_event = 16;
 
@@ -142,7 +140,7 @@ void PosixSerialTransport::on_poll(int status, int events) {
 void PosixSerialTransport::read_ready() {
     bool got_data = false;
     for (int i = 0; i < max_reads_per_event && is_reading() && state() == State::open; ++i) {
-        const std::span<std::byte> space = read_space(read_size);
+        const std::span<std::byte> space = read_space();
         const ssize_t n = ::read(fd_, space.data(), space.size());
         if (n > 0) {
             delivered(static_cast<std::size_t>(n));

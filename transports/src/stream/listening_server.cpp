@@ -147,13 +147,11 @@ void ListeningServer::on_connection(Listener& listener, int status) {
         client->discard();
         return;
     }
-    clients_.insert(client.get());
-    client->on_released([this](StreamTransport& released) { on_client_released(released); });
+    add_client(*client);
     client->start(std::move(protocol));
 }
 
-void ListeningServer::on_client_released(StreamTransport& client) {
-    clients_.erase(&client);
+void ListeningServer::client_released() noexcept {
     finish_if_closed();
 }
 
@@ -193,15 +191,13 @@ void ListeningServer::on_listener_closed(Listener* listener) {
 }
 
 void ListeningServer::close_clients() noexcept {
-    std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
-    for (StreamTransport* client : clients) {
+    for (StreamTransport* client : clients()) {
         client->close();
     }
 }
 
 void ListeningServer::abort_clients() noexcept {
-    std::vector<StreamTransport*> clients(clients_.begin(), clients_.end());
-    for (StreamTransport* client : clients) {
+    for (StreamTransport* client : clients()) {
         client->abort();
     }
 }
@@ -220,7 +216,7 @@ void ListeningServer::wait_closed(std::function<void()> callback) {
 }
 
 void ListeningServer::finish_if_closed() {
-    if (serving_ || open_listeners_ != 0 || !clients_.empty() || finished_) {
+    if (serving_ || open_listeners_ != 0 || ClientOwner::client_count() != 0 || finished_) {
         return;
     }
     finished_ = true;

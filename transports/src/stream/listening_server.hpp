@@ -7,7 +7,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include <uv.h>
@@ -25,6 +24,7 @@ namespace ferry::detail {
 /// reference to itself while it listens or has clients; registered with the loop meanwhile.
 class ListeningServer final : public Server,
                               public LoopResource,
+                              private ClientOwner,
                               public std::enable_shared_from_this<ListeningServer> {
 public:
     /// What accepted TCP connections get.
@@ -51,7 +51,7 @@ public:
     void close() noexcept override;
     void close_clients() noexcept override;
     void abort_clients() noexcept override;
-    std::size_t client_count() const noexcept override { return clients_.size(); }
+    std::size_t client_count() const noexcept override { return ClientOwner::client_count(); }
     void wait_closed(std::function<void()> callback) override;
     void close_for_loop_shutdown() noexcept override;
 
@@ -60,7 +60,7 @@ private:
     Listener* new_listener();
     void on_connection(Listener& listener, int status);
     void on_listener_closed(Listener* listener);
-    void on_client_released(StreamTransport& client);
+    void client_released() noexcept override;
     void finish_if_closed();
 
     Loop& loop_;
@@ -69,7 +69,6 @@ private:
     ClientOptions client_options_;
     std::vector<Listener*> listeners_;
     std::size_t open_listeners_ = 0;
-    std::unordered_set<StreamTransport*> clients_;
     std::vector<std::function<void()>> closed_waiters_;
     bool serving_ = true;
     bool finished_ = false;

@@ -2,6 +2,8 @@
 // shutdown, close).
 #include "stream/stream_transport.hpp"
 
+#include <utility>
+
 #include <algorithm>
 #include <array>
 #include <vector>
@@ -66,8 +68,9 @@ StreamTransport::~StreamTransport() = default;
 bool StreamTransport::start_reading() noexcept {
     const int rc = uv_read_start(
         stream(),
-        [](uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf) {
-            *buf = as_uv_buf(transport_of(handle).read_space(suggested));
+        [](uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+            // libuv suggests 64 KiB always; the core adapts the size to the traffic.
+            *buf = as_uv_buf(transport_of(handle).read_space());
         },
         [](uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
             transport_of(reinterpret_cast<uv_handle_t*>(stream)).on_read(nread);
@@ -132,22 +135,27 @@ void StreamTransport::send_queued() noexcept {
         queue().gather_into(bufs.data(), bufs.size(), [](const std::byte* data, std::size_t size) {
             return as_uv_buf(ByteView(data, size));
         });
-    if (!write_req_) {
-        write_req_ = std::make_unique<uv_write_t>();
-        write_req_->data = this;
-    }
     const int rc =
-        uv_write(write_req_.get(), stream(), bufs.data(), static_cast<unsigned int>(count),
+        uv_write(&requests().write, stream(), bufs.data(), static_cast<unsigned int>(count),
                  [](uv_write_t* req, int status) {
                      auto* self = static_cast<StreamTransport*>(req->data);
-                     self->send_completed(self->flight_bytes_,
+                     self->send_completed(self->queue().flight_bytes(),
                                           status < 0 ? uv_error(status) : std::error_code());
                  });
     if (rc != 0) {
         fail(uv_error(rc));
         return;
     }
-    flight_bytes_ = queue().begin_flight(count);
+    queue().begin_flight(count);
+}
+
+StreamTransport::Requests& StreamTransport::requests() {
+    if (!requests_) {
+        requests_ = std::make_unique<Requests>();
+        requests_->write.data = this;
+        requests_->shutdown.data = this;
+    }
+    return *requests_;
 }
 
 void StreamTransport::shutdown_write() noexcept {
@@ -160,9 +168,7 @@ void StreamTransport::shutdown_write() noexcept {
         close();
         return;
     }
-    shutdown_req_ = std::make_unique<uv_shutdown_t>();
-    shutdown_req_->data = this;
-    const int rc = uv_shutdown(shutdown_req_.get(), stream(), [](uv_shutdown_t* req, int status) {
+    const int rc = uv_shutdown(&requests().shutdown, stream(), [](uv_shutdown_t* req, int status) {
         auto* self = static_cast<StreamTransport*>(req->data);
         if (status == UV_ENOTSOCK && self->state() == State::open) {
             self->close(); // a pipe fd: closing is the only way to signal EOF
@@ -185,10 +191,38 @@ void StreamTransport::close_handles() noexcept {
 }
 
 void StreamTransport::released() noexcept {
-    if (released_) {
-        auto hook = std::move(released_);
-        hook(*this);
+    ClientOwner* owner = std::exchange(owner_, nullptr);
+    if (owner == nullptr) {
+        return;
     }
+    (prev_client_ != nullptr ? prev_client_->next_client_ : owner->first_) = next_client_;
+    if (next_client_ != nullptr) {
+        next_client_->prev_client_ = prev_client_;
+    }
+    prev_client_ = next_client_ = nullptr;
+    --owner->count_;
+    owner->client_released();
+}
+
+// ---- a server's clients ----------------------------------------------------------------
+
+void ClientOwner::add_client(StreamTransport& client) noexcept {
+    client.owner_ = this;
+    client.next_client_ = first_;
+    if (first_ != nullptr) {
+        first_->prev_client_ = &client;
+    }
+    first_ = &client;
+    ++count_;
+}
+
+std::vector<StreamTransport*> ClientOwner::clients() const {
+    std::vector<StreamTransport*> list;
+    list.reserve(count_);
+    for (StreamTransport* client = first_; client != nullptr; client = client->next_client_) {
+        list.push_back(client);
+    }
+    return list;
 }
 
 std::optional<SocketAddress> StreamTransport::address_of(bool peer) const {

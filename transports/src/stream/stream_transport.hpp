@@ -3,8 +3,8 @@
 // pipes and fd pipes, on the shared transport core. Private to ferry::transports.
 
 #include <cstddef>
-#include <functional>
 #include <memory>
+#include <vector>
 
 #include <uv.h>
 
@@ -13,6 +13,32 @@
 #include "core/transport_core.hpp"
 
 namespace ferry::detail {
+
+class StreamTransport;
+
+/// What a server keeps of the clients it accepted: an intrusive list through the clients
+/// themselves (no allocation per client; a hash set cost ~48 bytes each, docs/benchmarks.md,
+/// memory) and a call when one is released.
+class ClientOwner {
+public:
+    /// Links `client` into this owner's list until the client is released.
+    void add_client(StreamTransport& client) noexcept;
+    /// Clients not yet released.
+    std::size_t client_count() const noexcept { return count_; }
+    /// The clients, copied out (closing one may release another).
+    std::vector<StreamTransport*> clients() const;
+
+protected:
+    ClientOwner() = default;
+    ~ClientOwner() = default;
+    /// A client left the list (after its connection_lost returned).
+    virtual void client_released() noexcept = 0;
+
+private:
+    friend class StreamTransport;
+    StreamTransport* first_ = nullptr;
+    std::size_t count_ = 0;
+};
 
 /// A Transport over a uv_tcp_t or uv_pipe_t that it embeds, built on the transport core: it
 /// supplies only libuv's calls (uv_try_write, uv_write, uv_read_start, uv_shutdown, uv_close).
@@ -43,8 +69,6 @@ public:
     using TransportCore::start;
     /// Closes a transport that never started; no protocol callback is made.
     using TransportCore::discard;
-    /// Called once from the close callback, after connection_lost (servers track clients).
-    void on_released(std::function<void(StreamTransport&)> hook) { released_ = std::move(hook); }
 
     bool can_write_eof() const noexcept override { return direction() != Direction::read_only; }
     std::optional<SocketAddress> peername() const override { return address_of(true); }
@@ -63,19 +87,26 @@ private:
     void on_read(ssize_t nread);
     std::optional<SocketAddress> address_of(bool peer) const;
 
+    friend class ClientOwner;
     union Handle {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } handle_;
     Kind kind_;
     bool shutdown_sent_ = false;
-    std::size_t flight_bytes_ = 0; // what the uv_write in progress carries
     // libuv's requests are made on first use: most connections never queue a write or send
-    // EOF, and at rest the two would cost 272 bytes together. Freed with the transport, which
-    // outlives every request callback (libuv runs them before the handle's close callback).
-    std::unique_ptr<uv_write_t> write_req_;
-    std::unique_ptr<uv_shutdown_t> shutdown_req_;
-    std::function<void(StreamTransport&)> released_;
+    // EOF, and at rest the two would cost 272 bytes. Freed with the transport, which outlives
+    // every request callback (libuv runs them before the handle's close callback).
+    struct Requests {
+        uv_write_t write;
+        uv_shutdown_t shutdown;
+    };
+    std::unique_ptr<Requests> requests_;
+    Requests& requests();
+    // The server's list of its clients (ClientOwner), when a server accepted this one.
+    ClientOwner* owner_ = nullptr;
+    StreamTransport* prev_client_ = nullptr;
+    StreamTransport* next_client_ = nullptr;
 };
 
 /// Converts a uv status to a ferry error whose message says what failed.

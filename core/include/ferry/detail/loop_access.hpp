@@ -46,9 +46,9 @@ public:
     static uv_loop_s* native(Loop& loop) noexcept { return loop.native(); }
     /// The Loop that owns `native`.
     static Loop& from_native(uv_loop_s* native) noexcept { return Loop::from_native(native); }
-    /// Scratch memory transports read into (64 KiB, one per loop). Its contents are valid only
-    /// until the next read on this loop: data_received runs synchronously, so a view of it
-    /// handed to a protocol stays valid for exactly that call.
+    /// Scratch memory transports read into (256 KiB, one per loop). Its contents are valid only
+    /// until the next read on this loop: data_received runs synchronously, so a view of it handed
+    /// to a protocol stays valid for exactly that call.
     static std::span<std::byte> read_buffer(Loop& loop) noexcept { return loop.read_buffer(); }
     /// Registers a resource to close when the loop closes.
     static void register_resource(Loop& loop, LoopResource& resource) noexcept {
