@@ -6,7 +6,8 @@
 
 namespace ferry {
 
-/// The library's one logger, named "ferry", created on first use. Thread-safe.
+/// The library's one logger, named "ferry", created on first use (not in spdlog's registry;
+/// replace its sinks() to send its lines elsewhere). Thread-safe.
 spdlog::logger& log();
 
 } // namespace ferry
