@@ -28,6 +28,9 @@ struct ScheduledCallback {
     bool cancelled = false;
     bool done = false;
     TimerEntry* timer = nullptr; // set while a uv_timer_t is armed for it
+    // Itself, while it waits in the ready queue: the queue's entries are two words, so that a
+    // coroutine switch moves no reference count (docs/benchmarks.md, coroutine switches).
+    std::shared_ptr<ScheduledCallback> queued;
 };
 
 /// One armed call_later/call_at timer: a uv_timer_t that frees itself in its close callback.
@@ -81,12 +84,29 @@ struct WorkRequest {
 using detail::ScheduledCallback;
 
 namespace {
-/// One entry of the ready queue: a call_soon callback, or a coroutine to resume.
+/// One entry of the ready queue: a coroutine to resume (its frame's address, and its task or
+/// null), or a call_soon callback (its ScheduledCallback's address with the low bit set;
+/// frames and callbacks are both at least 8-byte aligned).
 struct ReadyEntry {
-    std::shared_ptr<ScheduledCallback> callback;
-    std::coroutine_handle<> handle;
-    detail::TaskRuntime* task = nullptr;
+    std::uintptr_t what;
+    detail::TaskRuntime* task;
+
+    static constexpr std::uintptr_t callback_bit = 1;
+    bool is_callback() const noexcept { return (what & callback_bit) != 0; }
+    ScheduledCallback* callback() const noexcept {
+        return reinterpret_cast<ScheduledCallback*>(what & ~callback_bit);
+    }
 };
+
+/// Empties a ready queue whose entries will not run (the loop is closing).
+void drop_ready(std::vector<ReadyEntry>& entries) noexcept {
+    for (const ReadyEntry& entry : entries) {
+        if (entry.is_callback()) {
+            entry.callback()->queued.reset();
+        }
+    }
+    entries.clear();
+}
 } // namespace
 
 struct Loop::Impl {
@@ -171,7 +191,7 @@ void Loop::close() {
         throw Error(make_error_code(errc::invalid_argument), "cannot close a running loop");
     }
     impl.shutting_down = true;
-    impl.ready.clear();
+    drop_ready(impl.ready);
     uv_idle_stop(&impl.idle);
     for (auto* request : impl.work) {
         uv_cancel(reinterpret_cast<uv_req_t*>(&request->req));
@@ -275,35 +295,40 @@ CallbackHandle Loop::call_soon(Callback callback) {
         return CallbackHandle(std::move(state));
     }
     state->fn = std::move(callback);
-    impl_->ready.push_back({state, {}, nullptr});
-    start_idle();
+    state->queued = state;
+    impl_->ready.push_back(
+        {reinterpret_cast<std::uintptr_t>(state.get()) | ReadyEntry::callback_bit, nullptr});
+    if (impl_->ready.size() == 1) {
+        start_idle();
+    }
     return CallbackHandle(std::move(state));
 }
 
 void Loop::start_idle() noexcept {
-    if (impl_->ready.size() != 1) {
-        return; // already started by the first entry
-    }
+    // Called for the first entry only: later ones find it started.
     uv_idle_start(&impl_->idle, [](uv_idle_t* handle) {
         Loop& loop = loop_of(reinterpret_cast<uv_handle_t*>(handle));
         Impl& impl = *loop.impl_;
         // Run the batch scheduled so far; what these entries schedule runs next time.
         impl.running_batch.swap(impl.ready);
-        for (ReadyEntry& entry : impl.running_batch) {
-            if (entry.handle) {
+        for (const ReadyEntry& entry : impl.running_batch) {
+            if (!entry.is_callback()) {
+                const auto handle =
+                    std::coroutine_handle<>::from_address(reinterpret_cast<void*>(entry.what));
                 if (entry.task != nullptr) {
-                    entry.task->resume(entry.handle);
+                    entry.task->resume(handle);
                 } else {
-                    entry.handle.resume();
+                    handle.resume();
                 }
                 continue;
             }
-            ScheduledCallback& scheduled = *entry.callback;
-            if (scheduled.cancelled) {
+            const std::shared_ptr<ScheduledCallback> scheduled =
+                std::move(entry.callback()->queued);
+            if (scheduled->cancelled) {
                 continue;
             }
-            scheduled.done = true;
-            Callback fn = std::move(scheduled.fn);
+            scheduled->done = true;
+            Callback fn = std::move(scheduled->fn);
             detail::invoke_guarded(loop, "exception in call_soon callback", fn);
         }
         impl.running_batch.clear();
@@ -317,8 +342,10 @@ void Loop::resume_soon(std::coroutine_handle<> handle, detail::TaskRuntime* task
     if (impl_->shutting_down) {
         return; // the frame is destroyed by the loop's shutdown instead
     }
-    impl_->ready.push_back({nullptr, handle, task});
-    start_idle();
+    impl_->ready.push_back({reinterpret_cast<std::uintptr_t>(handle.address()), task});
+    if (impl_->ready.size() == 1) {
+        start_idle();
+    }
 }
 
 std::weak_ptr<void> Loop::lifetime_token() const noexcept {

@@ -4,20 +4,6 @@
 #include <ferry/task_handle.hpp>
 
 namespace ferry::detail {
-namespace {
-thread_local TaskRuntime* current_task = nullptr;
-} // namespace
-
-TaskRuntime* TaskRuntime::current() noexcept {
-    return current_task;
-}
-
-void TaskRuntime::resume(std::coroutine_handle<> handle) noexcept {
-    TaskRuntime* previous = current_task;
-    current_task = this;
-    handle.resume();
-    current_task = previous;
-}
 
 bool TaskRuntime::cancel() noexcept {
     if (done_) {
@@ -34,12 +20,6 @@ bool TaskRuntime::cancel() noexcept {
         parked->wake();
     }
     return true;
-}
-
-Suspension::~Suspension() {
-    if (task_ != nullptr && task_->waiting_in_ == this) {
-        task_->waiting_in_ = nullptr;
-    }
 }
 
 bool Suspension::park(std::coroutine_handle<> handle) noexcept {
@@ -76,7 +56,7 @@ void Suspension::wake() noexcept {
 }
 
 void Suspension::wake_now() noexcept {
-    if (woken_ || current_task != nullptr) {
+    if (woken_ || TaskRuntime::current_ != nullptr) {
         wake(); // inside a task: never resume another one re-entrantly
         return;
     }
@@ -87,15 +67,16 @@ void Suspension::wake_now() noexcept {
     task_->resume(handle_);
 }
 
-void Suspension::throw_if_cancelled() const {
+void Suspension::throw_cancelled_or_misused() const {
     if (park_attempted_ && task_ == nullptr) {
         throw Error(make_error_code(errc::invalid_argument),
                     "a ferry awaitable was awaited outside a ferry task (use create_task or "
                     "run_until_complete)");
     }
-    if (cancelled_) {
-        throw CancelledError();
+    if (yielded_ && task_->cancel_requested_) {
+        task_->cancel_requested_ = false; // delivered here, once
     }
+    throw CancelledError();
 }
 
 Loop& Suspension::loop() const noexcept {

@@ -132,6 +132,32 @@ TEST_F(TaskTest, CancelBeforeTheTaskStartsHitsItsFirstAwait) {
     EXPECT_TRUE(task.cancelled());
 }
 
+TEST_F(TaskTest, CancelWhileYieldingThrowsAtThatYieldOnceAndTheTaskGoesOn) {
+    // sleep(0) yields without parking the task; a cancel that arrives while it waits for its
+    // turn is thrown at that await (asyncio: a task cancelled in `await asyncio.sleep(0)`),
+    // once, and a caught cancellation leaves the next awaits alone.
+    int yields = 0;
+    int cancelled_at = -1;
+    auto yielder = [&]() -> Task<int> {
+        for (int i = 0; i < 5; ++i) {
+            try {
+                co_await sleep(0ms);
+                ++yields;
+            } catch (const CancelledError&) {
+                cancelled_at = i;
+            }
+        }
+        co_return yields;
+    };
+    auto task = loop.create_task(yielder());
+    loop.run_once(false); // starts the task: it yields once and waits for its turn
+    EXPECT_TRUE(task.cancel());
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return task.done(); }, 5s));
+    EXPECT_EQ(cancelled_at, 0);
+    EXPECT_EQ(task.result(), 4);
+}
+
 TEST_F(TaskTest, ACaughtCancellationIsDeliveredOnceAndTheTaskGoesOn) {
     auto stubborn = [&]() -> Task<int> {
         try {

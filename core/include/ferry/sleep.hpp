@@ -12,18 +12,21 @@ class SleepAwaiter : private detail::Suspension {
 public:
     /// Sleeps for `delay` (zero: yield once, as asyncio.sleep(0)).
     explicit SleepAwaiter(std::chrono::milliseconds delay) noexcept : delay_(delay) {}
-    ~SleepAwaiter() { timer_.cancel(); }
+    ~SleepAwaiter() {
+        if (delay_.count() > 0) {
+            timer_.cancel(); // a yield (sleep(0)) armed none
+        }
+    }
 
     bool await_ready() const noexcept { return false; }
     bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        if (delay_.count() <= 0) {
+            return yield(awaiting);
+        }
         if (!park(awaiting)) {
             return false;
         }
-        if (delay_.count() <= 0) {
-            wake();
-        } else {
-            timer_ = loop().call_later(delay_, [this] { wake(); });
-        }
+        timer_ = loop().call_later(delay_, [this] { wake(); });
         return true;
     }
     void await_resume() const { throw_if_cancelled(); }

@@ -203,14 +203,22 @@ TaskHandle<T> Loop::create_task(Task<T> task) {
 template <class T>
 T Loop::run_until_complete(Task<T> task) {
     TaskHandle<T> handle = create_task(std::move(task));
-    const unsigned stops = stop_count();
-    while (!handle.done()) {
-        run_once(true);
-        if (!handle.done() && stop_count() != stops) {
-            handle.cancel();
-            throw Error(make_error_code(errc::cancelled),
-                        "run_until_complete: the loop was stopped before the task completed");
+    // asyncio's way: the task's end stops the loop, which meanwhile runs as run() does (libuv
+    // iterating by itself; a uv_run call per iteration from here cost a quarter of a
+    // coroutine switch). The flag keeps a callback that outlives this call from stopping a
+    // later run.
+    auto waiting = std::make_shared<bool>(true);
+    handle.add_done_callback([this, waiting] {
+        if (*waiting) {
+            stop();
         }
+    });
+    run();
+    *waiting = false;
+    if (!handle.done()) {
+        handle.cancel();
+        throw Error(make_error_code(errc::cancelled),
+                    "run_until_complete: the loop was stopped before the task completed");
     }
     return handle.result();
 }

@@ -23,7 +23,10 @@ public:
         reader.set_transport(&transport);
         writer->transport = &transport;
         if (on_connect_) {
-            on_connect_(reader, StreamConnection::pair_of(transport).second);
+            // Called once: let go of it (and what it holds) for the rest of the connection.
+            const auto on_connect = std::move(on_connect_);
+            on_connect_ = nullptr;
+            on_connect(reader, StreamConnection::pair_of(transport).second);
         }
     }
     std::span<std::byte> get_buffer(std::size_t size_hint) override {

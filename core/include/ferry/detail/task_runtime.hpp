@@ -20,9 +20,14 @@ public:
     /// The loop the task runs on.
     Loop& loop() const noexcept { return *loop_; }
     /// The task being resumed on this thread right now, or null outside any task.
-    static TaskRuntime* current() noexcept;
+    static TaskRuntime* current() noexcept { return current_; }
     /// Resumes `handle` (a coroutine of this task) with this task as current.
-    void resume(std::coroutine_handle<> handle) noexcept;
+    void resume(std::coroutine_handle<> handle) noexcept {
+        TaskRuntime* previous = current_;
+        current_ = this;
+        handle.resume();
+        current_ = previous;
+    }
     /// Asks the task to stop: the awaitable it waits in (or the next one it reaches) throws
     /// CancelledError. False when the task has already finished.
     bool cancel() noexcept;
@@ -35,6 +40,8 @@ protected:
 
 private:
     friend class Suspension;
+    // Inline, as the rest of a coroutine switch (docs/benchmarks.md, coroutine switches).
+    static inline thread_local TaskRuntime* current_ = nullptr;
     Loop* loop_;
     Suspension* waiting_in_ = nullptr;
     bool cancel_requested_ = false;
@@ -52,19 +59,50 @@ protected:
     /// Awaiters may be moved (returned, wrapped) only before they are awaited; the new one
     /// starts unparked.
     Suspension(Suspension&&) noexcept {}
-    ~Suspension();
+    ~Suspension() {
+        if (task_ != nullptr && task_->waiting_in_ == this) {
+            task_->waiting_in_ = nullptr;
+        }
+    }
 
     /// Parks `handle` in the current task. A cancel already pending is delivered now through
     /// on_cancel(); when that returns true, park returns false (do not suspend) and
     /// await_resume throws CancelledError.
     bool park(std::coroutine_handle<> handle) noexcept;
+    /// Yields: schedules `handle` to resume on the next loop iteration, without parking it
+    /// (nothing wakes it earlier, so no cancellation hook is needed). A cancel that arrives
+    /// meanwhile is thrown by throw_if_cancelled, at this await, as asyncio does for a task
+    /// cancelled in `await asyncio.sleep(0)`. False (do not suspend) outside a task or with a
+    /// cancel pending. The cheapest switch there is (docs/benchmarks.md).
+    bool yield(std::coroutine_handle<> handle) noexcept {
+        park_attempted_ = true;
+        task_ = TaskRuntime::current();
+        if (task_ == nullptr) {
+            return false; // throw_if_cancelled reports the misuse
+        }
+        loop_ = task_->loop_;
+        if (task_->cancel_requested_) {
+            task_->cancel_requested_ = false;
+            cancelled_ = true;
+            return false;
+        }
+        yielded_ = true;
+        woken_ = true;
+        LoopAccess::resume_soon(*loop_, handle, task_);
+        return true;
+    }
     /// Schedules the parked coroutine to resume on the next loop iteration.
     void wake() noexcept;
     /// Resumes the parked coroutine now when no task is running (an I/O callback), else as
     /// wake(). For handing freshly received data to its reader while it is hot in cache.
     void wake_now() noexcept;
     /// In await_resume: throws CancelledError if the wait was cancelled.
-    void throw_if_cancelled() const;
+    void throw_if_cancelled() const {
+        if (cancelled_ || (park_attempted_ && task_ == nullptr) ||
+            (yielded_ && task_->cancel_requested_)) {
+            throw_cancelled_or_misused();
+        }
+    }
     /// True when the wait ended by cancellation.
     bool was_cancelled() const noexcept { return cancelled_; }
     /// The loop of the parked task (valid once parked).
@@ -77,12 +115,14 @@ protected:
 
 private:
     friend class TaskRuntime;
+    [[noreturn]] void throw_cancelled_or_misused() const;
     std::coroutine_handle<> handle_;
     TaskRuntime* task_ = nullptr;
     Loop* loop_ = nullptr;
     bool cancelled_ = false;
     bool woken_ = false;
     bool park_attempted_ = false;
+    bool yielded_ = false;
 };
 
 class WaitQueue;
