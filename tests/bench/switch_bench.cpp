@@ -135,9 +135,15 @@ int main(int argc, char** argv) {
         double p = 0;
         for (int i = 0; i < 3; ++i) {
             switch ((i + round) % 3) {
-            case 0: f = ferry_switches_per_second(tasks, seconds); break;
-            case 1: a = asio_switches_per_second(tasks, seconds); break;
-            default: p = asio_posts_per_second(tasks, seconds); break;
+            case 0:
+                f = ferry_switches_per_second(tasks, seconds);
+                break;
+            case 1:
+                a = asio_switches_per_second(tasks, seconds);
+                break;
+            default:
+                p = asio_posts_per_second(tasks, seconds);
+                break;
             }
         }
         ferry_rates.push_back(f);

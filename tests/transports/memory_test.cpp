@@ -105,8 +105,8 @@ double bytes_per_idle_connection(Loop& loop, std::uint16_t port, std::vector<int
 
 TEST(MemoryPerConnection, AnIdleProtocolConnectionKeepsUnder600Bytes) {
     Loop loop;
-    auto server = loop.run_until_complete(
-        create_server(loop, [] { return std::make_unique<Echo>(); }, "127.0.0.1", 0));
+    auto server = loop.run_until_complete(create_server(
+        loop, [] { return std::make_unique<Echo>(); }, "127.0.0.1", 0));
     std::vector<int> sockets;
     sockets.reserve(connections);
     const double per_connection = bytes_per_idle_connection(loop, server->port(), sockets);
