@@ -43,7 +43,7 @@ private:
 
 } // namespace
 
-spdlog::logger& log() {
+spdlog::logger& detail::make_log() {
     // Built once, thread-safe by static initialisation. Not put in spdlog's registry: touching
     // the registry builds its default logger. An application that wants ferry's lines
     // elsewhere replaces log().sinks().

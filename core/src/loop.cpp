@@ -133,8 +133,7 @@ struct Loop::Impl {
     // As large as the largest adaptive read (asyncio's 256 KiB). glibc maps an allocation
     // this size on its own, and pages no read reaches are never touched: a loop that reads
     // only small messages keeps a page or two of it resident.
-    static constexpr std::size_t read_buffer_size = 256 * 1024;
-    std::unique_ptr<std::byte[]> read_buffer{new std::byte[read_buffer_size]};
+    std::unique_ptr<std::byte[]> read_buffer{new std::byte[Loop::read_buffer_size]};
 };
 
 namespace {
@@ -143,7 +142,7 @@ Loop& loop_of(uv_handle_t* handle) {
 }
 } // namespace
 
-Loop::Loop() : impl_(std::make_unique<Impl>()) {
+Loop::Loop() : impl_(std::make_unique<Impl>()), read_buffer_(impl_->read_buffer.get()) {
 #ifdef SIGPIPE
     // A write to a socket or pipe whose reader is gone must become an EPIPE error delivered
     // through connection_lost, not a signal that kills the process (Python does the same).
@@ -511,10 +510,6 @@ void Loop::default_exception_handler(const ExceptionContext& context) {
         return;
     }
     log().error("{}: {}", context.message, detail::message_of(context.exception));
-}
-
-std::span<std::byte> Loop::read_buffer() noexcept {
-    return {impl_->read_buffer.get(), Impl::read_buffer_size};
 }
 
 uv_loop_s* Loop::native() noexcept {

@@ -271,7 +271,7 @@ int main(int argc, char** argv) {
                     mine["ping " + std::to_string(count)].push_back(us);
                     mine["rate " + std::to_string(count)].push_back(
                         static_cast<double>(r.round_trips) / r.seconds);
-                    std::printf(" | ping %d: %.3f us/rt", count, us);
+                    std::printf(" | ping %d: %.3f us/rt, %" PRIu64 " rt", count, us, r.round_trips);
                 }
             }
             if (phase == "bulk" || phase == "all") {

@@ -6,8 +6,17 @@
 
 namespace ferry {
 
+namespace detail {
+/// Builds the logger (once; log() calls it).
+spdlog::logger& make_log();
+} // namespace detail
+
 /// The library's one logger, named "ferry", created on first use (not in spdlog's registry;
-/// replace its sinks() to send its lines elsewhere). Thread-safe.
-spdlog::logger& log();
+/// replace its sinks() to send its lines elsewhere). Thread-safe. Inline: the hot paths ask
+/// it whether tracing is on for every read.
+inline spdlog::logger& log() {
+    static spdlog::logger& logger = detail::make_log();
+    return logger;
+}
 
 } // namespace ferry

@@ -152,7 +152,7 @@ private:
     struct Impl;
     uv_loop_s* native() noexcept;
     static Loop& from_native(uv_loop_s* native) noexcept;
-    std::span<std::byte> read_buffer() noexcept;
+    std::span<std::byte> read_buffer() noexcept { return {read_buffer_, read_buffer_size}; }
     void register_resource(detail::LoopResource& resource) noexcept;
     void unregister_resource(detail::LoopResource& resource) noexcept;
     bool is_shutting_down() const noexcept;
@@ -178,6 +178,9 @@ private:
     void queue_work(std::function<void()> work, std::function<void(bool cancelled)> after);
 
     std::unique_ptr<Impl> impl_;
+    // Every read asks for it: kept here, inline, rather than behind impl_.
+    static constexpr std::size_t read_buffer_size = 256 * 1024;
+    std::byte* read_buffer_ = nullptr;
 };
 
 template <class T>

@@ -82,6 +82,7 @@ void TransportCore<Interface>::deliver(std::size_t n) noexcept {
                     hex_dump(data));
     }
     if (BufferedProtocol* buffered = this->buffered_protocol()) {
+        adapt_read_size(n); // only a BufferedProtocol is asked for read_size()
         this->call_protocol("exception in buffer_updated", [&] { buffered->buffer_updated(n); });
     } else {
         this->call_protocol("exception in data_received",

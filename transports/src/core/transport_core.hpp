@@ -100,7 +100,6 @@ protected:
             }
             return;
         }
-        adapt_read_size(n);
         deliver(n);
     }
     /// What the next read asks a BufferedProtocol for: 4 KiB to 256 KiB, adapted to what
