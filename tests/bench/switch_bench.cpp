@@ -47,6 +47,17 @@ double ferry_switches_per_second(int tasks, double seconds) {
     return static_cast<double>(switches) / elapsed;
 }
 
+/// Runs `context` until its work is done, setting `stop` after `seconds`; returns the seconds
+/// it ran.
+double run_for(asio::io_context& context, double seconds, bool& stop) {
+    asio::steady_timer timer(context, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::duration<double>(seconds)));
+    timer.async_wait([&](std::error_code) { stop = true; });
+    const auto start = Clock::now();
+    context.run();
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
 /// Asio: `tasks` awaitable coroutines yield with post(use_awaitable) until `seconds` passed.
 double asio_switches_per_second(int tasks, double seconds) {
     asio::io_context context(1);
@@ -62,12 +73,7 @@ double asio_switches_per_second(int tasks, double seconds) {
     for (int i = 0; i < tasks; ++i) {
         asio::co_spawn(context, worker(), asio::detached);
     }
-    asio::steady_timer timer(context, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::duration<double>(seconds)));
-    timer.async_wait([&](std::error_code) { stop = true; });
-    const auto start = Clock::now();
-    context.run();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double elapsed = run_for(context, seconds, stop); // before switches is read
     return static_cast<double>(switches) / elapsed;
 }
 
@@ -91,12 +97,7 @@ double asio_posts_per_second(int tasks, double seconds) {
     for (int i = 0; i < tasks; ++i) {
         asio::post(context, Turn{&context, &stop, &switches});
     }
-    asio::steady_timer timer(context, std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::duration<double>(seconds)));
-    timer.async_wait([&](std::error_code) { stop = true; });
-    const auto start = Clock::now();
-    context.run();
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    const double elapsed = run_for(context, seconds, stop); // before switches is read
     return static_cast<double>(switches) / elapsed;
 }
 

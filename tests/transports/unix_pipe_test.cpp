@@ -6,7 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "../support/test_support.hpp"
 
@@ -246,6 +248,59 @@ TEST_F(PipeTest, BufferedProtocolReceivesIntoItsOwnMemory) {
     EXPECT_EQ(collected, message);
     writer.value()->close();
     EXPECT_TRUE(run_until(loop, [&] { return reader.value()->is_closing(); }));
+}
+
+TEST_F(PipeTest, ABufferedProtocolIsAskedForMoreWhileReadsFillAndLessWhenTheyDoNot) {
+    // The adaptive read size: 16 KiB at first, up a step (x4, to 256 KiB) after each read that
+    // filled what was asked, down a step after two reads in a row that would have fitted a
+    // quarter, to 4 KiB.
+    class Recorder : public BufferedProtocol {
+    public:
+        explicit Recorder(std::vector<std::size_t>& hints, std::size_t& received)
+            : hints_(hints), received_(received) {}
+        std::span<std::byte> get_buffer(std::size_t hint) override {
+            hints_.push_back(hint);
+            buffer_.resize(hint);
+            return {buffer_.data(), hint};
+        }
+        void buffer_updated(std::size_t n) override { received_ += n; }
+
+    private:
+        std::vector<std::size_t>& hints_;
+        std::size_t& received_;
+        std::vector<std::byte> buffer_;
+    };
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    std::vector<std::size_t> hints;
+    std::size_t received = 0;
+    auto transport = connect_stream_fd(
+        loop, [&] { return std::make_unique<Recorder>(hints, received); }, fds[0]);
+    ASSERT_TRUE(transport) << transport.message();
+    ASSERT_EQ(::fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+
+    // Bulk: fill the socket before the loop reads, so that reads fill what they ask for.
+    const std::vector<char> chunk(64 * 1024, 'x');
+    std::size_t sent = 0;
+    for (ssize_t n; (n = ::write(fds[1], chunk.data(), chunk.size())) > 0;) {
+        sent += static_cast<std::size_t>(n);
+    }
+    ASSERT_GE(sent, 96u * 1024) << "the socketpair buffers less than 96 KiB";
+    EXPECT_TRUE(run_until(loop, [&] { return received == sent; }));
+    ASSERT_FALSE(hints.empty());
+    EXPECT_EQ(hints.front(), 16u * 1024);
+    EXPECT_EQ(*std::max_element(hints.begin(), hints.end()), 256u * 1024);
+
+    // Small messages: each read brings 10 bytes.
+    for (int i = 0; i < 8; ++i) {
+        const std::size_t before = received;
+        ASSERT_EQ(::write(fds[1], "0123456789", 10), 10);
+        EXPECT_TRUE(run_until(loop, [&] { return received == before + 10; }));
+    }
+    EXPECT_EQ(hints.back(), 4u * 1024);
+    transport.value()->abort();
+    ::close(fds[1]);
+    EXPECT_TRUE(run_until(loop, [&] { return transport.value()->is_closing(); }));
 }
 
 } // namespace
