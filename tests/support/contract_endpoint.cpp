@@ -1,10 +1,12 @@
-// The contract suite's endpoints: TCP, Unix socket, socketpair and a serial port on a pty.
+// The contract suite's endpoints: TCP, Unix socket, socketpair, a serial port on a pty, a
+// pipe pair (stdio's transport) and a pseudo-terminal made by create_pty.
 #include "contract_endpoint.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -146,6 +148,47 @@ private:
     PtyPair pty_;
 };
 
+/// A pseudo-terminal made by create_pty: ferry holds the device end, the test opens the
+/// terminal end by its name, as a program using the virtual serial port would.
+class PtyEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        auto result = create_pty(loop, std::move(factory));
+        EXPECT_TRUE(result.ok()) << result.message();
+        if (!result.ok()) {
+            return nullptr;
+        }
+        peer_ = ::open(result.value()->path().c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        EXPECT_GE(peer_, 0) << "cannot open " << result.value()->path();
+        // VMIN 1: an empty read says EAGAIN, as a socket's does (with VMIN 0 it returns 0,
+        // which the suite would take for the end).
+        termios settings{};
+        ::tcgetattr(peer_, &settings);
+        settings.c_cc[VMIN] = 1;
+        ::tcsetattr(peer_, TCSANOW, &settings);
+        return result.value();
+    }
+};
+
+/// connect_pipe_pair: ferry reads one descriptor and writes another (as stdio does), both
+/// duplicates of one socketpair end, so the test plays the peer on a single descriptor.
+class PipePairEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        int fds[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+            ADD_FAILURE() << "socketpair failed";
+            return nullptr;
+        }
+        peer_ = fds[1];
+        set_nonblocking(peer_);
+        const int output = ::fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+        auto result = connect_pipe_pair(loop, std::move(factory), fds[0], output);
+        EXPECT_TRUE(result.ok()) << result.message();
+        return result.ok() ? result.value() : nullptr;
+    }
+};
+
 } // namespace
 
 Endpoint::~Endpoint() {
@@ -165,6 +208,9 @@ std::vector<ContractKind> contract_kinds() {
         {"Unix", [] { return std::make_unique<UnixEndpoint>(); }, true},
         {"Socketpair", [] { return std::make_unique<SocketpairEndpoint>(); }, true},
         {"SerialPty", [] { return std::make_unique<SerialEndpoint>(); }, false},
+        {"PipePair", [] { return std::make_unique<PipePairEndpoint>(); }, true},
+        // A program closing the terminal end is no hang-up: ferry holds it open too.
+        {"CreatePty", [] { return std::make_unique<PtyEndpoint>(); }, false, false},
     };
 }
 

@@ -39,6 +39,9 @@ struct ContractKind {
     /// What the transport reports when the peer hangs up: eof_received then a clean
     /// connection_lost (sockets), or connection_lost(errc::device_removed) (a serial device).
     bool peer_close_is_eof = true;
+    /// False when the peer closing its descriptor is no event at all (create_pty's terminal
+    /// end, which ferry holds open so programs may come and go).
+    bool peer_close_is_noticed = true;
 };
 
 /// Shows a kind by its name in test output (not as raw bytes).
@@ -46,7 +49,8 @@ inline void PrintTo(const ContractKind& kind, std::ostream* out) {
     *out << kind.name;
 }
 
-/// Every transport the suite runs over: TCP, Unix socket, socketpair (fd), serial on a pty.
+/// Every transport the suite runs over: TCP, Unix socket, socketpair (fd), serial on a pty,
+/// a pipe pair, create_pty.
 std::vector<ContractKind> contract_kinds();
 
 /// Reads from `fd`, running `loop` in between, until `want` bytes arrived, the descriptor

@@ -4,6 +4,7 @@
 #include <ferry/address.hpp>
 #include <ferry/bytes.hpp>
 #include <ferry/crc.hpp>
+#include <ferry/endpoint.hpp>
 #include <ferry/error.hpp>
 #include <ferry/framed_protocol.hpp>
 #include <ferry/framed_stream.hpp>
@@ -14,6 +15,7 @@
 #include <ferry/pipe.hpp>
 #include <ferry/port_watcher.hpp>
 #include <ferry/protocol.hpp>
+#include <ferry/pty.hpp>
 #include <ferry/queue.hpp>
 #include <ferry/reconnect.hpp>
 #include <ferry/request_client.hpp>

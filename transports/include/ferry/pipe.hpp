@@ -25,4 +25,17 @@ Result<std::shared_ptr<Transport>> connect_write_pipe(Loop& loop, ProtocolFactor
 Result<std::shared_ptr<Transport>> connect_stream_fd(Loop& loop, ProtocolFactory factory,
                                                      NativeHandle fd);
 
+/// One transport over two descriptors: reads `input`, writes `output` (two pipes to a child
+/// process, or stdin and stdout). write_eof() closes `output` (a pipe's end of data) while
+/// reading goes on; the end of `input` is eof_received. Takes ownership of both (closed on
+/// failure too).
+Result<std::shared_ptr<Transport>> connect_pipe_pair(Loop& loop, ProtocolFactory factory,
+                                                     NativeHandle input, NativeHandle output);
+
+/// Reads standard input and writes standard output as one transport (connect_pipe_pair over
+/// duplicates of descriptors 0 and 1, so closing it leaves them to the process; their
+/// non-blocking flag is put back when it ends). Fails when either is a regular file or
+/// /dev/null, which the loop cannot wait on.
+Result<std::shared_ptr<Transport>> connect_stdio(Loop& loop, ProtocolFactory factory);
+
 } // namespace ferry

@@ -296,6 +296,7 @@ void TransportCore<Interface>::close() noexcept {
         return;
     }
     state_ = State::closing;
+    closing_after_flush_ = true;
     if (reading_) {
         reading_ = false;
         stop_reading();
@@ -312,6 +313,7 @@ void TransportCore<Interface>::abort() noexcept {
         return;
     }
     state_ = State::closing;
+    closing_after_flush_ = false;
     begin_close(); // for a transport that never started, this is discard()
 }
 
@@ -326,6 +328,7 @@ void TransportCore<Interface>::fail(std::error_code error) noexcept {
     log().debug("{}transport failed: {}", log_name().empty() ? "" : log_name() + ": ",
                 error.message());
     state_ = State::closing;
+    closing_after_flush_ = false;
     begin_close();
 }
 

@@ -149,6 +149,9 @@ protected:
     void fail(std::error_code error) noexcept final;
     /// What connection_lost reports (empty for a clean close).
     std::error_code loss_reason() const noexcept { return error_; }
+    /// True while closing because of close() (the queue was flushed), false once abort() or
+    /// a failure cut it short: a backend may linger in close_handles() only while this holds.
+    bool closing_after_flush() const noexcept { return closing_after_flush_; }
 
 private:
     bool writable() const noexcept {
@@ -196,8 +199,9 @@ private:
     bool closing_handles_ = false;   // close_handles() was called
     bool get_buffer_failed_ = false; // the last read_space() gave scratch memory
     bool refusal_logged_ = false;
-    std::uint8_t read_level_ = 1;  // read_size() is min_read_size << (2 * read_level_)
-    std::uint8_t small_reads_ = 0; // reads in a row that would have fitted a quarter of it
+    bool closing_after_flush_ = false; // close() was called and no abort or failure since
+    std::uint8_t read_level_ = 1;      // read_size() is min_read_size << (2 * read_level_)
+    std::uint8_t small_reads_ = 0;     // reads in a row that would have fitted a quarter of it
     std::error_code error_;
     std::byte* read_at_ = nullptr; // where the last read_space() began
 };

@@ -25,6 +25,10 @@ namespace {
 // Reads per readiness report before returning to the loop (fairness between ports).
 constexpr int max_reads_per_event = 16;
 
+// How long close() on a pty waits for the program on its terminal end to read what was
+// written before the kernel would discard it (a serial port's closing_wait is 30 s).
+constexpr std::uint64_t pty_close_wait_ms = 5000;
+
 PosixSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<PosixSerialTransport*>(handle->data);
 }
@@ -47,11 +51,18 @@ std::shared_ptr<PosixSerialTransport> PosixSerialTransport::open(Loop& loop, std
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
     const int fd = open_serial_device(path, options);
+    return adopt_descriptor(loop, std::move(path), std::move(options), fd);
+}
+
+std::shared_ptr<PosixSerialTransport>
+PosixSerialTransport::adopt_descriptor(Loop& loop, std::string path, SerialOptions options, int fd,
+                                       std::unique_ptr<DescriptorCompanion> companion) {
     auto transport =
         std::make_shared<PosixSerialTransport>(loop, std::move(path), std::move(options), fd);
+    transport->companion_ = std::move(companion);
     const int rc = uv_poll_init(detail::LoopAccess::native(loop), &transport->poll_, fd);
     if (rc != 0) {
-        close_serial_device(fd, transport->options_.exclusive);
+        transport->release_descriptor();
         throw Error(uv_error(rc), "cannot watch " + transport->path_ + ": " + uv_strerror(rc));
     }
     uv_timer_init(detail::LoopAccess::native(loop), &transport->break_timer_);
@@ -449,7 +460,45 @@ void PosixSerialTransport::finish_drains(std::error_code error) {
 
 // ---- closing ---------------------------------------------------------------------------
 
+bool PosixSerialTransport::linger_until_read() noexcept {
+    // close() on a pty: the kernel would discard what the program on the terminal end has not
+    // read yet, so wait (bounded) for it to read. Nothing tells the device end when that
+    // happens, hence the timer, backing off from 1 ms to 50 ms; abort() ends the wait.
+    if (!companion_ || !closing_after_flush() || companion_->unread_by_peer() == 0) {
+        return false;
+    }
+    const std::uint64_t now = uv_now(LoopAccess::native(loop()));
+    if (linger_deadline_ == 0) {
+        linger_deadline_ = now + pty_close_wait_ms;
+    } else if (now >= linger_deadline_) {
+        log().warn("{}: closing with {} bytes the program on it did not read within {} ms", path_,
+                   companion_->unread_by_peer(), pty_close_wait_ms);
+        return false;
+    }
+    uv_timer_start(
+        &drain_timer_,
+        [](uv_timer_t* timer) {
+            transport_of(reinterpret_cast<uv_handle_t*>(timer)).check_linger();
+        },
+        linger_step_ms_, 0);
+    linger_step_ms_ = std::min<std::uint64_t>(linger_step_ms_ * 2, 50);
+    return true;
+}
+
+void PosixSerialTransport::check_linger() noexcept {
+    if (!linger_until_read()) {
+        close_handles_now();
+    }
+}
+
 void PosixSerialTransport::close_handles() noexcept {
+    if (linger_until_read()) {
+        return; // check_linger() closes them
+    }
+    close_handles_now();
+}
+
+void PosixSerialTransport::close_handles_now() noexcept {
     if (in_break_) {
         ioctl(fd_, TIOCCBRK); // never leave the line in break
         in_break_ = false;
@@ -484,6 +533,7 @@ void PosixSerialTransport::release_descriptor() noexcept {
         close_serial_device(fd_, options_.exclusive);
         fd_ = -1;
     }
+    companion_.reset();
 }
 
 } // namespace ferry::detail

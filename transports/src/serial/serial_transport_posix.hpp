@@ -16,6 +16,16 @@ namespace ferry::detail {
 
 struct ModemWait;
 
+/// Something released together with a serial transport's descriptor (a pty's terminal end and
+/// link, see pty_posix.cpp): its destructor does the releasing.
+class DescriptorCompanion {
+public:
+    virtual ~DescriptorCompanion() = default;
+    /// Bytes written that the other side has not read yet and that closing would discard
+    /// (a pty's kernel drops its terminal's unread input when the device end closes).
+    virtual std::size_t unread_by_peer() const noexcept { return 0; }
+};
+
 /// SerialTransport on the transport core, over a tty descriptor and one uv_poll_t (a
 /// readiness backend): reads when the poll reports readable; writes at once and polls for
 /// writable only while bytes remain. Owns three libuv handles (the poll and two timers: break,
@@ -27,6 +37,12 @@ public:
     /// Opens and configures `path`; throws ferry::Error (see open_serial_device).
     static std::shared_ptr<PosixSerialTransport> open(Loop& loop, std::string path,
                                                       SerialOptions options);
+    /// Wraps `fd`, a tty already opened and configured as `options` say (a pty's device end);
+    /// `companion` is released with the descriptor (what else the tty needs kept open).
+    /// Takes ownership of `fd` and closes it on failure. Throws ferry::Error.
+    static std::shared_ptr<PosixSerialTransport>
+    adopt_descriptor(Loop& loop, std::string path, SerialOptions options, int fd,
+                     std::unique_ptr<DescriptorCompanion> companion = nullptr);
     PosixSerialTransport(Loop& loop, std::string path, SerialOptions options, int fd); // open()
     ~PosixSerialTransport() override;
 
@@ -75,6 +91,9 @@ private:
     void finish_drains(std::error_code error);
     void end_break();
     void on_handle_closed() noexcept;
+    bool linger_until_read() noexcept;
+    void close_handles_now() noexcept;
+    void check_linger() noexcept;
     void release_descriptor() noexcept;
     /// An errno from read/write: the device is gone (EIO, ENXIO, ENODEV) or another error.
     std::error_code io_error(int error) const noexcept;
@@ -94,6 +113,9 @@ private:
     std::vector<SerialCallback> drain_waiters_;
     SerialCallback break_done_;
     std::vector<std::shared_ptr<ModemWait>> modem_waits_;
+    std::unique_ptr<DescriptorCompanion> companion_;
+    std::uint64_t linger_deadline_ = 0; // loop time (ms) a lingering close gives up; 0: none
+    std::uint64_t linger_step_ms_ = 1;
 };
 
 } // namespace ferry::detail

@@ -32,4 +32,20 @@ int remove_stale_unix_socket(const std::string& path);
 /// (epoll refuses them), and libuv aborts if asked to, so the pipe factories check first.
 bool descriptor_is_pollable(uv_os_fd_t fd);
 
+/// The process's standard input and output, duplicated for a transport (closing it leaves
+/// descriptors 0 and 1 to the process), with their file status flags as they were.
+struct StdioDescriptors {
+    uv_os_fd_t input;
+    uv_os_fd_t output;
+    int input_flags;
+    int output_flags;
+};
+/// Duplicates standard input and output. Returns a libuv-style error on failure.
+int duplicate_stdio(StdioDescriptors& out);
+/// Puts file status flags back (libuv makes descriptors non-blocking, and a terminal's flags
+/// are shared with the shell that started the program).
+void restore_descriptor_flags(uv_os_fd_t fd, int flags) noexcept;
+/// Closes a descriptor the caller owns.
+void close_descriptor(uv_os_fd_t fd) noexcept;
+
 } // namespace ferry::detail

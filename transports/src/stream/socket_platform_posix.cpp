@@ -1,8 +1,9 @@
-// POSIX socket options and socket-file housekeeping for servers.
+// POSIX socket options and socket-file housekeeping for servers; descriptors for stdio.
 #include "stream/socket_platform.hpp"
 
 #include <cerrno>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,6 +77,33 @@ bool descriptor_is_pollable(uv_os_fd_t fd) {
     }
 #endif
     return true;
+}
+
+int duplicate_stdio(StdioDescriptors& out) {
+    out.input_flags = ::fcntl(STDIN_FILENO, F_GETFL);
+    out.output_flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+    if (out.input_flags < 0 || out.output_flags < 0) {
+        return -EBADF;
+    }
+    out.input = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (out.input < 0) {
+        return -errno;
+    }
+    out.output = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (out.output < 0) {
+        const int error = errno;
+        ::close(out.input);
+        return -error;
+    }
+    return 0;
+}
+
+void restore_descriptor_flags(uv_os_fd_t fd, int flags) noexcept {
+    ::fcntl(fd, F_SETFL, flags);
+}
+
+void close_descriptor(uv_os_fd_t fd) noexcept {
+    ::close(fd);
 }
 
 } // namespace ferry::detail

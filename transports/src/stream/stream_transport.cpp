@@ -2,6 +2,8 @@
 // shutdown, close).
 #include "stream/stream_transport.hpp"
 
+#include "stream/socket_platform.hpp"
+
 #include <utility>
 
 #include <algorithm>
@@ -110,13 +112,13 @@ std::ptrdiff_t StreamTransport::write_now(const ByteView* parts, std::size_t cou
     int n = 0;
     if (count == 1) { // write(): the common case, without building a gather
         const uv_buf_t buf = as_uv_buf(parts[0]);
-        n = uv_try_write(stream(), &buf, 1);
+        n = uv_try_write(output(), &buf, 1);
     } else {
         std::array<uv_buf_t, WriteQueue::max_gather> bufs;
         for (std::size_t i = 0; i < count; ++i) {
             bufs[i] = as_uv_buf(parts[i]);
         }
-        n = uv_try_write(stream(), bufs.data(), static_cast<unsigned int>(count));
+        n = uv_try_write(output(), bufs.data(), static_cast<unsigned int>(count));
     }
     if (n >= 0) {
         return n;
@@ -136,7 +138,7 @@ void StreamTransport::send_queued() noexcept {
             return as_uv_buf(ByteView(data, size));
         });
     const int rc =
-        uv_write(&requests().write, stream(), bufs.data(), static_cast<unsigned int>(count),
+        uv_write(&requests().write, output(), bufs.data(), static_cast<unsigned int>(count),
                  [](uv_write_t* req, int status) {
                      auto* self = static_cast<StreamTransport*>(req->data);
                      self->send_completed(self->queue().flight_bytes(),
@@ -163,6 +165,11 @@ void StreamTransport::shutdown_write() noexcept {
         return;
     }
     shutdown_sent_ = true;
+    if (output_) {
+        // Reading goes on from the other descriptor; closing this one is the pipe's EOF.
+        close_output();
+        return;
+    }
     if (direction() == Direction::write_only) {
         // A plain pipe has no half-close: closing the write end is its EOF (asyncio does this).
         close();
@@ -186,8 +193,47 @@ void StreamTransport::shutdown_write() noexcept {
 void StreamTransport::close_handles() noexcept {
     // A write in flight is cancelled: its callback (UV_ECANCELED) runs before the close
     // callback, and its buffers stay allocated until then.
+    close_output();
     uv_close(reinterpret_cast<uv_handle_t*>(stream()),
-             [](uv_handle_t* h) { transport_of(h).handles_closed(); });
+             [](uv_handle_t* h) { transport_of(h).handle_closed(); });
+}
+
+void StreamTransport::close_output() noexcept {
+    if (output_ && !output_->closed) {
+        output_->closed = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&output_->pipe),
+                 [](uv_handle_t* h) { transport_of(h).handle_closed(); });
+    }
+}
+
+void StreamTransport::handle_closed() noexcept {
+    if (--open_handles_ == 0) {
+        handles_closed(); // connection_lost; may free this object
+    }
+}
+
+int StreamTransport::set_separate_output(uv_file fd) noexcept {
+    output_ = std::make_unique<SeparateOutput>();
+    int rc = uv_pipe_init(LoopAccess::native(loop()), &output_->pipe, 0);
+    if (rc != 0) {
+        output_.reset();
+        return rc;
+    }
+    output_->pipe.data = this;
+    ++open_handles_;
+    return uv_pipe_open(&output_->pipe, fd);
+}
+
+void StreamTransport::restore_flags_at_end(int fd, int flags) {
+    if (output_) {
+        output_->restore_flags.emplace_back(fd, flags);
+    }
+}
+
+StreamTransport::SeparateOutput::~SeparateOutput() {
+    for (const auto& [fd, flags] : restore_flags) {
+        restore_descriptor_flags(fd, flags);
+    }
 }
 
 void StreamTransport::released() noexcept {

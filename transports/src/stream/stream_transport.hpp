@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <uv.h>
@@ -69,6 +70,13 @@ public:
     using TransportCore::start;
     /// Closes a transport that never started; no protocol callback is made.
     using TransportCore::discard;
+    /// Sends writes (and the half-close) to the pipe descriptor `fd` instead of the main
+    /// handle, which is then only read: one transport over two descriptors (stdin and stdout).
+    /// Takes ownership of `fd` when it returns 0 (a libuv status). Before start().
+    int set_separate_output(uv_file fd) noexcept;
+    /// Puts `flags` back on descriptor `fd` (F_SETFL) when the transport is destroyed: libuv
+    /// makes descriptors non-blocking, and a terminal's flags are shared with the shell.
+    void restore_flags_at_end(int fd, int flags);
 
     bool can_write_eof() const noexcept override { return direction() != Direction::read_only; }
     std::optional<SocketAddress> peername() const override { return address_of(true); }
@@ -85,6 +93,11 @@ private:
     void released() noexcept override;
 
     void on_read(ssize_t nread);
+    void close_output() noexcept;
+    void handle_closed() noexcept;
+    uv_stream_t* output() noexcept {
+        return output_ ? reinterpret_cast<uv_stream_t*>(&output_->pipe) : stream();
+    }
     std::optional<SocketAddress> address_of(bool peer) const;
 
     friend class ClientOwner;
@@ -103,6 +116,15 @@ private:
     };
     std::unique_ptr<Requests> requests_;
     Requests& requests();
+    // The descriptor written to when it is not the one read (set_separate_output).
+    struct SeparateOutput {
+        uv_pipe_t pipe{};
+        bool closed = false;
+        std::vector<std::pair<int, int>> restore_flags; // descriptor, flags
+        ~SeparateOutput();
+    };
+    std::unique_ptr<SeparateOutput> output_;
+    int open_handles_ = 1;
     // The server's list of its clients (ClientOwner), when a server accepted this one.
     ClientOwner* owner_ = nullptr;
     StreamTransport* prev_client_ = nullptr;

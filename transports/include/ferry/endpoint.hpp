@@ -1,0 +1,102 @@
+#pragma once
+/// Endpoint descriptions: one string names a serial port, a TCP or Unix socket (connecting or
+/// listening), stdin/stdout or a new pseudo-terminal, in the spirit of Twisted's endpoint
+/// strings and socat's addresses. connect() and listen() open what a description names.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <ferry/loop.hpp>
+#include <ferry/protocol.hpp>
+#include <ferry/pty.hpp>
+#include <ferry/reconnect.hpp>
+#include <ferry/serial.hpp>
+#include <ferry/server.hpp>
+#include <ferry/task.hpp>
+#include <ferry/tcp.hpp>
+#include <ferry/transport.hpp>
+#include <ferry/unix.hpp>
+
+namespace ferry {
+
+/// What an endpoint description names.
+enum class EndpointKind {
+    /// `serial:PATH[:115200n81][:key=value...]`: a serial port.
+    serial,
+    /// `tcp:HOST:PORT[:key=value...]`: a TCP connection (IPv6 literals in brackets).
+    tcp,
+    /// `tcp-listen:PORT[:interface=ADDR][:key=value...]`: a TCP server, on 127.0.0.1 unless
+    /// an interface is named.
+    tcp_listen,
+    /// `unix:PATH`: a Unix-socket connection.
+    unix_socket,
+    /// `unix-listen:PATH[:key=value...]`: a Unix-socket server.
+    unix_listen,
+    /// `stdio`: reads standard input, writes standard output.
+    stdio,
+    /// `pty[:link=PATH]`: a new pseudo-terminal, a virtual serial port for other programs.
+    pty,
+};
+
+/// A parsed endpoint description. Only the fields of its kind are used.
+struct Endpoint {
+    /// What it names.
+    EndpointKind kind = EndpointKind::stdio;
+    /// tcp: the host to connect to; tcp-listen: the interface to bind.
+    std::string host;
+    /// tcp, tcp-listen: the port (0 for tcp-listen picks one).
+    std::uint16_t port = 0;
+    /// serial: the device; unix, unix-listen: the socket's path.
+    std::string path;
+    /// serial: the line settings and options.
+    SerialOptions serial{};
+    /// pty: the link and line settings.
+    PtyOptions pty{};
+    /// tcp: timeout, keepalive, family...
+    ConnectOptions tcp{};
+    /// tcp-listen: backlog, reuse_port, family...
+    ServerOptions tcp_server{};
+    /// unix-listen: backlog, stale socket removal.
+    UnixServerOptions unix_server{};
+
+    /// True for the kinds that accept connections (tcp-listen, unix-listen).
+    bool listens() const noexcept;
+};
+
+/// Parses a description. Throws ferry::Error(invalid_argument) naming the bad part and listing
+/// what is valid there: "bad endpoint 'serial:/dev/ttyUSB0:bauds=9600': unknown key 'bauds'
+/// (serial keys: baud, data_bits, ...)".
+Endpoint parse_endpoint(std::string_view description);
+
+/// The description in its canonical form, e.g. "serial:/dev/ttyUSB0:115200n81:flow=rtscts";
+/// parse_endpoint(to_string(e)) gives `e` back.
+std::string to_string(const Endpoint& endpoint);
+
+/// Several lines describing every kind and its keys, for a program's --help.
+std::string endpoint_help();
+
+/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty): the transport after
+/// connection_made, or the error (naming the endpoint) through `done`. A listening kind is
+/// refused with Error(invalid_argument).
+void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, TransportCallback done);
+/// Awaitable connect; throws ferry::Error naming the endpoint. Cancellable.
+Task<std::shared_ptr<Transport>> connect(Loop& loop, Endpoint endpoint, ProtocolFactory factory);
+/// Parses `description` and connects (throws the parse error first).
+Task<std::shared_ptr<Transport>> connect(Loop& loop, std::string_view description,
+                                         ProtocolFactory factory);
+
+/// Opens a listening endpoint (tcp-listen, unix-listen): the server, calling `factory` per
+/// accepted connection, or the error through `done`. A connecting kind is refused.
+void listen(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, ServerCallback done);
+/// Awaitable listen; throws ferry::Error naming the endpoint.
+Task<std::shared_ptr<Server>> listen(Loop& loop, Endpoint endpoint, ProtocolFactory factory);
+/// Parses `description` and listens (throws the parse error first).
+Task<std::shared_ptr<Server>> listen(Loop& loop, std::string_view description,
+                                     ProtocolFactory factory);
+
+/// A ConnectFunction for a Reconnector that opens `endpoint` each time (a connecting kind).
+ConnectFunction endpoint_connector(Loop& loop, Endpoint endpoint);
+
+} // namespace ferry

@@ -1,0 +1,103 @@
+// connect() and listen(): opening what an endpoint description names, through the factory of
+// its kind. Portable.
+#include <ferry/endpoint.hpp>
+
+#include <ferry/error.hpp>
+#include <ferry/future.hpp>
+#include <ferry/pipe.hpp>
+
+namespace ferry {
+namespace {
+
+/// Passes a factory's Result of a more specific transport type on as a Result<Transport>.
+template <class T>
+Result<std::shared_ptr<Transport>> widen(Result<std::shared_ptr<T>> result) {
+    if (!result.ok()) {
+        return Result<std::shared_ptr<Transport>>(result.error());
+    }
+    return std::shared_ptr<Transport>(std::move(result).value());
+}
+
+Result<std::shared_ptr<Transport>> refused(const Endpoint& endpoint, const char* why) {
+    return Result<std::shared_ptr<Transport>>::failure(make_error_code(errc::invalid_argument),
+                                                       to_string(endpoint) + ": " + why);
+}
+
+} // namespace
+
+void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
+             TransportCallback done) {
+    switch (endpoint.kind) {
+    case EndpointKind::serial:
+        done(widen(
+            create_serial_connection(loop, std::move(factory), endpoint.path, endpoint.serial)));
+        return;
+    case EndpointKind::tcp:
+        create_connection(loop, std::move(factory), endpoint.host, endpoint.port, endpoint.tcp,
+                          std::move(done));
+        return;
+    case EndpointKind::unix_socket:
+        create_unix_connection(loop, std::move(factory), endpoint.path, std::move(done));
+        return;
+    case EndpointKind::stdio:
+        done(connect_stdio(loop, std::move(factory)));
+        return;
+    case EndpointKind::pty:
+        done(widen(create_pty(loop, std::move(factory), endpoint.pty)));
+        return;
+    case EndpointKind::tcp_listen:
+    case EndpointKind::unix_listen:
+        break;
+    }
+    done(refused(endpoint, "a listening endpoint cannot be connected to (use listen)"));
+}
+
+Task<std::shared_ptr<Transport>> connect(Loop& loop, Endpoint endpoint, ProtocolFactory factory) {
+    Future<std::shared_ptr<Transport>> connected(loop);
+    connect(loop, endpoint, std::move(factory),
+            settle(connected, [](auto& transport) { transport->abort(); }));
+    co_return co_await connected;
+}
+
+Task<std::shared_ptr<Transport>> connect(Loop& loop, std::string_view description,
+                                         ProtocolFactory factory) {
+    return connect(loop, parse_endpoint(description), std::move(factory));
+}
+
+void listen(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, ServerCallback done) {
+    switch (endpoint.kind) {
+    case EndpointKind::tcp_listen:
+        create_server(loop, std::move(factory), endpoint.host, endpoint.port, endpoint.tcp_server,
+                      std::move(done));
+        return;
+    case EndpointKind::unix_listen:
+        done(create_unix_server(loop, std::move(factory), endpoint.path, endpoint.unix_server));
+        return;
+    default:
+        break;
+    }
+    done(Result<std::shared_ptr<Server>>::failure(
+        make_error_code(errc::invalid_argument),
+        to_string(endpoint) + ": only tcp-listen and unix-listen endpoints listen (use connect)"));
+}
+
+Task<std::shared_ptr<Server>> listen(Loop& loop, Endpoint endpoint, ProtocolFactory factory) {
+    Future<std::shared_ptr<Server>> listening(loop);
+    listen(loop, endpoint, std::move(factory),
+           settle(listening, [](auto& server) { server->close(); }));
+    co_return co_await listening;
+}
+
+Task<std::shared_ptr<Server>> listen(Loop& loop, std::string_view description,
+                                     ProtocolFactory factory) {
+    return listen(loop, parse_endpoint(description), std::move(factory));
+}
+
+ConnectFunction endpoint_connector(Loop& loop, Endpoint endpoint) {
+    return
+        [&loop, endpoint = std::move(endpoint)](ProtocolFactory factory, TransportCallback done) {
+            connect(loop, endpoint, std::move(factory), std::move(done));
+        };
+}
+
+} // namespace ferry
