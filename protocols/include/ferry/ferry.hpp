@@ -2,6 +2,7 @@
 /// Everything ferry offers, in one include.
 
 #include <ferry/address.hpp>
+#include <ferry/bridge.hpp>
 #include <ferry/bytes.hpp>
 #include <ferry/crc.hpp>
 #include <ferry/endpoint.hpp>
