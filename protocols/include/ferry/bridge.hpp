@@ -44,6 +44,8 @@ struct BridgeOptions {
     std::string a_name = "a";
     /// See a_name.
     std::string b_name = "b";
+    /// Every chunk read from a side (`from_a` true: side a), for traces.
+    std::function<void(bool from_a, ByteView bytes)> traffic;
 };
 
 /// Bytes relayed one way.

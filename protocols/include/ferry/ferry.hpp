@@ -3,6 +3,7 @@
 
 #include <ferry/address.hpp>
 #include <ferry/bridge.hpp>
+#include <ferry/bridge_hub.hpp>
 #include <ferry/bytes.hpp>
 #include <ferry/crc.hpp>
 #include <ferry/endpoint.hpp>

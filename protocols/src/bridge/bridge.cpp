@@ -11,7 +11,8 @@
 #include <ferry/error.hpp>
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
-#include <ferry/serial.hpp>
+
+#include "bridge/pausing.hpp"
 
 namespace ferry {
 namespace {
@@ -35,26 +36,13 @@ private:
     int side_;
 };
 
-bool can_pause(const Transport& transport, Pausing pausing) {
-    switch (pausing) {
-    case Pausing::pause:
-        return true;
-    case Pausing::never:
-        return false;
-    case Pausing::automatic:
-        break;
-    }
-    const auto* serial = dynamic_cast<const SerialTransport*>(&transport);
-    return serial == nullptr || serial->options().flow_control != FlowControl::none;
-}
-
 class BridgeImpl final : public Bridge, public std::enable_shared_from_this<BridgeImpl> {
 public:
     BridgeImpl(std::shared_ptr<Transport> a, std::shared_ptr<Transport> b, BridgeOptions options)
         : options_(std::move(options)),
           transports_{std::move(a), std::move(b)}, names_{options_.a_name, options_.b_name} {
-        pausable_[0] = can_pause(*transports_[0], options_.a_pausing);
-        pausable_[1] = can_pause(*transports_[1], options_.b_pausing);
+        pausable_[0] = detail::can_pause(*transports_[0], options_.a_pausing);
+        pausable_[1] = detail::can_pause(*transports_[1], options_.b_pausing);
     }
 
     void attach() {
@@ -109,6 +97,9 @@ public:
         const int to = 1 - from;
         BridgeFlow& flow = flows_[from];
         flow.bytes_read += bytes.size();
+        if (options_.traffic) {
+            options_.traffic(from == 0, bytes);
+        }
         if (lost_[to] || transports_[to]->is_closing()) {
             flow.bytes_dropped += bytes.size(); // nowhere to go: that side has ended
             return;
