@@ -48,7 +48,7 @@ struct BridgeArguments {
     std::string trace;
     std::vector<std::string> allow;
     bool read_only = false;
-    std::size_t max_buffer = 1024 * 1024;
+    std::size_t max_buffer = 0;
     bool no_reconnect = false;
 
     /// Adds the options every bridge takes (the command line's and a config line's).
@@ -80,7 +80,8 @@ struct BridgeArguments {
                        "let in only clients from this CIDR range (repeatable; IPv4 and IPv6)");
         app.add_flag("--read-only", read_only, "discard what clients send");
         app.add_option("--max-buffer", max_buffer,
-                       "bytes queued for one client (or a side that cannot pause) at most")
+                       "bytes queued for one client at most (default 1 MiB); joining two "
+                       "connecting sides, per direction (default 8 MiB)")
             ->check(sample::whole_number(4096, 1ll << 30));
         app.add_flag("--no-reconnect", no_reconnect,
                      "end when a side fails or ends, instead of reopening it with backoff");
@@ -224,13 +225,14 @@ run(ferry::Loop& loop, std::vector<ServiceOptions> bridges, bool quiet_stats,
         });
     }
     int signals = 0;
+    ferry::CallbackHandle force_stop;
     const auto on_stop_signal = [&] {
         if (++signals == 1) {
             std::fputs("ferry-bridge: stopping (flushing what was accepted)\n", stderr);
             for (const auto& service : services) {
                 service->stop();
             }
-            loop.call_later(5s, [&] {
+            force_stop = loop.call_later(5s, [&] {
                 for (const auto& service : services) {
                     service->abort(); // a peer that never reads cannot hold the exit forever
                 }
@@ -245,6 +247,7 @@ run(ferry::Loop& loop, std::vector<ServiceOptions> bridges, bool quiet_stats,
     loop.add_signal_handler(SIGTERM, on_stop_signal);
     loop.add_signal_handler(SIGUSR1, print_statistics);
     co_await all_finished.wait();
+    force_stop.cancel();
     loop.remove_signal_handler(SIGINT);
     loop.remove_signal_handler(SIGTERM);
     loop.remove_signal_handler(SIGUSR1);

@@ -142,14 +142,10 @@ public:
         hub_options.client_flow = options_.mode == ClientMode::shared
                                       ? ferry::ClientFlow::drop_stalled_client
                                       : ferry::ClientFlow::backpressure;
-        hub_options.max_buffer = options_.max_buffer;
+        hub_options.max_buffer = options_.max_buffer != 0 ? options_.max_buffer : 1024 * 1024;
         hub_options.read_only = options_.read_only;
         hub_options.client_idle_timeout = options_.idle_timeout;
         hub_options.device_name = device_text_;
-        // A pty's writer waits when it is not read: pausing it loses nothing.
-        if (device_.kind == ferry::EndpointKind::pty) {
-            hub_options.device_pausing = ferry::Pausing::pause;
-        }
         std::weak_ptr<HubService> weak = weak_from_this();
         ferry::HubEvents events;
         events.device_lost = [weak](std::error_code error) {
@@ -169,13 +165,16 @@ public:
             };
         }
         hub_ = ferry::make_bridge_hub(loop_, std::move(hub_options), std::move(events));
-        server_ = co_await ferry::listen(loop_, listener_, [weak] {
+        // The factory is made outside the co_await expression: GCC 12 destroys a temporary
+        // there twice, and this one holds a weak_ptr (its count went one too low).
+        ferry::ProtocolFactory admission = [weak] {
             return std::make_unique<Admission>([weak](std::shared_ptr<ferry::Transport> t) {
                 if (auto self = weak.lock()) {
                     self->admit(std::move(t));
                 }
             });
-        });
+        };
+        server_ = co_await ferry::listen(loop_, listener_, std::move(admission));
         // One line on stdout: where to connect (the port when 0 was asked for), for people
         // and for scripts.
         std::string where = listener_.path;
@@ -362,6 +361,7 @@ private:
 
     void close_device() {
         if (hub_->has_device()) {
+            closing_device_ = true;
             if (!options_.close_string.empty()) {
                 hub_->write_to_device(options_.close_string);
             }
@@ -370,12 +370,17 @@ private:
     }
 
     void device_lost(std::error_code error) {
+        const bool closed_by_us = std::exchange(closing_device_, false);
         if (stopping_) {
             maybe_finish();
             return;
         }
         if (!device_wanted()) {
             return; // closed after the last client left
+        }
+        if (closed_by_us) {
+            open_device(); // a client came while it was closing: open it again at once
+            return;
         }
         if (!options_.reconnect) {
             ferry::log().error("{} ended{}{}; not reopening (--no-reconnect)", device_text_,
@@ -415,6 +420,7 @@ private:
     ferry::Backoff backoff_;
     ferry::CallbackHandle retry_;
     bool opening_ = false;
+    bool closing_device_ = false; // close_device() was called: its loss is no failure
     std::uint64_t refused_ = 0;
 };
 
@@ -475,9 +481,9 @@ private:
         for (;;) {
             std::exception_ptr error;
             std::error_code code;
+            ferry::ProtocolFactory placeholder = [] { return std::make_unique<Placeholder>(); };
             try {
-                co_return co_await ferry::connect(loop_, endpoint,
-                                                  [] { return std::make_unique<Placeholder>(); });
+                co_return co_await ferry::connect(loop_, endpoint, std::move(placeholder));
             } catch (const ferry::Error& e) {
                 error = std::current_exception();
                 code = e.code();
@@ -521,12 +527,6 @@ private:
             options.b_name = self->options_.b_text;
             options.max_buffer =
                 std::max<std::size_t>(self->options_.max_buffer, options.high_water);
-            if (self->a_.kind == ferry::EndpointKind::pty) {
-                options.a_pausing = ferry::Pausing::pause;
-            }
-            if (self->b_.kind == ferry::EndpointKind::pty) {
-                options.b_pausing = ferry::Pausing::pause;
-            }
             if (self->trace_) {
                 options.traffic = [trace = self->trace_](bool from_a, ferry::ByteView bytes) {
                     trace->record(from_a ? "a->b" : "b->a", bytes);

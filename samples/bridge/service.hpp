@@ -53,8 +53,9 @@ struct ServiceOptions {
     Allowlist allow;
     /// Clients' input is discarded.
     bool read_only = false;
-    /// The most bytes queued for one client (or for a side that cannot pause).
-    std::size_t max_buffer = 1024 * 1024;
+    /// The most bytes queued for one client of a listening side, or (0) the default: 1 MiB
+    /// there, 8 MiB per direction when two connecting sides are joined (see BridgeOptions).
+    std::size_t max_buffer = 0;
     /// Reopen sides that fail or end, with backoff. Off: the first end is the end.
     bool reconnect = true;
 };

@@ -161,7 +161,6 @@ TEST_F(BridgeTest, SixtyFourMebibytesEachWayBetweenAPtyAndTcpArriveIntact) {
     RawPeer client(2);
     program.to_send = client.to_send = 64u << 20;
     BridgeOptions options;
-    options.a_pausing = Pausing::pause; // a pty's writer waits
     auto joined = bridge(pty_pair(program), tcp_pair(client), options);
     std::size_t most_queued = 0;
     ASSERT_TRUE(pump_until(
@@ -194,7 +193,6 @@ TEST_F(BridgeTest, ASlowReaderPausesTheSourceAndLosesNothing) {
     program.to_send = 4u << 20;
     client.read_per_pump = 8 * 1024; // 8 KiB a millisecond at most
     BridgeOptions options;
-    options.a_pausing = Pausing::pause;
     auto joined = bridge(pty_pair(program), tcp_pair(client, true), options);
     std::size_t most_queued = 0;
     ASSERT_TRUE(pump_until(
@@ -207,8 +205,9 @@ TEST_F(BridgeTest, ASlowReaderPausesTheSourceAndLosesNothing) {
 }
 
 TEST_F(BridgeTest, ASourceThatCannotPauseIsBufferedUpToMaxBufferAndTheRestCounted) {
-    // A serial port without flow control (automatic: never paused) into a client that reads
-    // nothing until the device has finished.
+    // A source that cannot pause (as a UART without flow control; here a port on a pty told
+    // so, since a pty's writer would wait) into a client that reads nothing until the device
+    // has finished.
     PtyPair device;
     device.set_master_nonblocking(true);
     RawPeer uart(5);
@@ -220,8 +219,10 @@ TEST_F(BridgeTest, ASourceThatCannotPauseIsBufferedUpToMaxBufferAndTheRestCounte
     auto opened = create_serial_connection(
         loop, [&] { return std::make_unique<Catch>(&port); }, device.path());
     ASSERT_TRUE(opened.ok()) << opened.message();
+    EXPECT_TRUE(dynamic_cast<SerialTransport&>(*port).pauses_sender()) << "a pty's writer waits";
     BridgeOptions options;
     options.max_buffer = 512 * 1024;
+    options.a_pausing = Pausing::never;
     auto joined = bridge(port, tcp_pair(client, true), options);
     std::size_t most_queued = 0;
     ASSERT_TRUE(pump_until(
@@ -229,7 +230,7 @@ TEST_F(BridgeTest, ASourceThatCannotPauseIsBufferedUpToMaxBufferAndTheRestCounte
         [&] { return uart.sent == uart.to_send && joined->stats().a_to_b.bytes_read == uart.sent; },
         60s, [&] { most_queued = std::max(most_queued, joined->b().write_buffer_size()); }));
     const BridgeFlow flow = joined->stats().a_to_b;
-    EXPECT_EQ(flow.pauses, 0u) << "a port without flow control is never paused";
+    EXPECT_EQ(flow.pauses, 0u) << "a source that cannot pause is never paused";
     EXPECT_GT(flow.bytes_dropped, 0u);
     EXPECT_EQ(flow.bytes_written + flow.bytes_dropped, flow.bytes_read);
     EXPECT_LE(most_queued, options.max_buffer);
@@ -246,7 +247,6 @@ TEST_F(BridgeTest, PeersThatReadOnlyAfterWritingEverythingDoNotDeadlockIt) {
     program.to_send = client.to_send = 4u << 20;
     program.read_only_after_sending = client.read_only_after_sending = true;
     BridgeOptions options;
-    options.a_pausing = Pausing::pause;
     auto joined = bridge(pty_pair(program), tcp_pair(client), options);
     ASSERT_TRUE(pump_until(
         loop, {&program, &client},
@@ -289,7 +289,6 @@ TEST_F(BridgeTest, AResetOnOneSideClosesTheOtherAfterFlushingAndReportsTheError)
     RawPeer device_program(11);
     RawPeer client(12);
     BridgeOptions options;
-    options.a_pausing = Pausing::pause;
     auto joined = bridge(pty_pair(device_program), tcp_pair(client), options);
     ASSERT_EQ(::write(client.fd, "command", 7), 7);
     ASSERT_TRUE(pump_until(loop, {&device_program}, [&] { return device_program.received == 7; }));

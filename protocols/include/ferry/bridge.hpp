@@ -16,8 +16,9 @@ namespace ferry {
 
 /// Whether the bridge may stop reading a side when the other side cannot keep up.
 enum class Pausing {
-    /// Pause, unless the side is a serial port without flow control (pausing it would only
-    /// move the loss into the UART's overrun, unseen).
+    /// Pause, unless the side is a serial port whose sender does not wait (no flow control,
+    /// not a pty: SerialTransport::pauses_sender), where pausing would only move the loss into
+    /// the UART's overrun, unseen.
     automatic,
     /// Pause: the sender waits (TCP's window, a pty's writer, a port with RTS/CTS).
     pause,
@@ -31,10 +32,11 @@ struct BridgeOptions {
     std::size_t high_water = 64 * 1024;
     /// ...until it drains to this.
     std::size_t low_water = 16 * 1024;
-    /// The most bytes queued towards one side when its source is not paused: a source that
-    /// cannot pause, or both sides full at once (two peers that each stop reading while their
-    /// own write blocks, as socat does, would otherwise wait on each other forever). Bytes
-    /// beyond it are dropped, counted and logged; a pausable source pauses at this bound.
+    /// The most bytes queued towards one side whose source cannot pause (bytes beyond it are
+    /// dropped, counted and logged). Also the bound when both sides are full at once: then
+    /// both keep reading until the two queues together hold twice this, because two peers
+    /// that each stop reading while their own write to the bridge blocks (socat does) would
+    /// otherwise wait on each other forever (docs/bridge.md, "Back-pressure").
     std::size_t max_buffer = 8 * 1024 * 1024;
     /// Side a's pausing.
     Pausing a_pausing = Pausing::automatic;

@@ -179,20 +179,31 @@ public:
     }
 
 private:
-    /// Pauses or resumes each source: a pausable source pauses while its destination is full,
-    /// unless both destinations are full at once (then both keep reading, up to max_buffer, so
-    /// that two peers each waiting for the other to read cannot stall the bridge).
+    /// Pauses or resumes each source. A pausable source pauses while its destination is full
+    /// (back-pressure) — except when both destinations are full at once. Then both keep
+    /// reading until the two queues together hold 2 x max_buffer: a peer that stops reading
+    /// while its own write to us blocks (socat relays each direction in turn) drains its
+    /// queue only once we read from it, so pausing both would stall both forever; reading
+    /// it moves bytes from one queue to the other rather than growing the total.
     void update_flow() {
+        const bool both_full = full_[0] && full_[1];
+        const bool at_bound =
+            !lost_[0] && !lost_[1] &&
+            transports_[0]->write_buffer_size() + transports_[1]->write_buffer_size() >=
+                2 * options_.max_buffer;
+        if (both_full && at_bound && !stall_logged_) {
+            stall_logged_ = true;
+            log().warn("bridge {} <-> {}: both sides full and neither reading; waiting at the "
+                       "memory bound (2 x max_buffer)",
+                       names_[0], names_[1]);
+        }
         for (int from = 0; from < 2; ++from) {
             const int to = 1 - from;
             if (lost_[from] || lost_[to] || eof_[from]) {
                 continue;
             }
             Transport& source = *transports_[from];
-            const bool cycle = full_[to] && full_[from];
-            const bool pause =
-                pausable_[from] && full_[to] &&
-                (!cycle || transports_[to]->write_buffer_size() >= options_.max_buffer);
+            const bool pause = pausable_[from] && full_[to] && (!both_full || at_bound);
             if (pause == paused_[from] || source.is_closing()) {
                 continue;
             }
@@ -219,6 +230,7 @@ private:
     std::array<bool, 2> lost_{};     // the side's connection_lost came
     std::array<bool, 2> dropping_{}; // bytes from the side are being dropped
     bool ended_ = false;
+    bool stall_logged_ = false;
     std::error_code error_;
     std::vector<std::function<void(std::error_code)>> closed_callbacks_;
 };

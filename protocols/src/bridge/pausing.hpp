@@ -6,8 +6,9 @@
 
 namespace ferry::detail {
 
-/// Resolves Pausing::automatic: every transport pauses except a serial port without flow
-/// control, where pausing would only move the loss into the UART's overrun, unseen.
+/// Resolves Pausing::automatic: every transport pauses except a serial port whose sender does
+/// not wait (no flow control, not a pty), where pausing would only move the loss into the
+/// UART's overrun, unseen.
 inline bool can_pause(const Transport& transport, Pausing pausing) {
     switch (pausing) {
     case Pausing::pause:
@@ -18,7 +19,7 @@ inline bool can_pause(const Transport& transport, Pausing pausing) {
         break;
     }
     const auto* serial = dynamic_cast<const SerialTransport*>(&transport);
-    return serial == nullptr || serial->options().flow_control != FlowControl::none;
+    return serial == nullptr || serial->pauses_sender();
 }
 
 } // namespace ferry::detail

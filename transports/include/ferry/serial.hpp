@@ -140,6 +140,11 @@ public:
     /// Discards received-but-unread bytes, unsent bytes (the transport's queue and the OS's),
     /// or both.
     virtual void purge(Purge which) = 0;
+    /// True when not reading makes the sender wait rather than lose bytes: flow control is on
+    /// (RTS/CTS, XON/XOFF), or the port is a pseudo-terminal, whose writer blocks. A bridge
+    /// pauses such a port when the other side is full; any other it reads into a bounded
+    /// buffer (a UART would overrun, unseen).
+    virtual bool pauses_sender() const noexcept = 0;
     /// Bytes received by the OS and not yet read.
     virtual std::size_t input_waiting() const = 0;
     /// Bytes in the OS transmit queue (not counting write_buffer_size()).

@@ -227,13 +227,18 @@ SerialOptions read_held_options(int fd, const std::string& path, const SerialOpt
     return held;
 }
 
-namespace {
-
-/// True for the slave side of a UNIX 98 pseudo-terminal (majors 136-143).
 bool is_pseudo_terminal(int fd) noexcept {
+    // UNIX 98 terminal ends are majors 136-143; a master is a descriptor of /dev/ptmx (5, 2).
     struct stat st {};
-    return fstat(fd, &st) == 0 && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143;
+    if (fstat(fd, &st) != 0) {
+        return false;
+    }
+    const auto device_major = major(st.st_rdev);
+    return (device_major >= 136 && device_major <= 143) ||
+           (device_major == 5 && minor(st.st_rdev) == 2);
 }
+
+namespace {
 
 /// The line settings of `asked` that `held` lacks, e.g. "parity even, 7 data bits".
 std::string refused_settings(const SerialOptions& asked, const SerialOptions& held) {

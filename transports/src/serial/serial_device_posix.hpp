@@ -28,6 +28,8 @@ SerialOptions configure_serial_device(int fd, const std::string& path,
                                       const SerialOptions& options);
 /// The line settings the device holds now, the other fields copied from `asked`.
 SerialOptions read_held_options(int fd, const std::string& path, const SerialOptions& asked);
+/// True for either end of a pseudo-terminal.
+bool is_pseudo_terminal(int fd) noexcept;
 /// Releases exclusive access and closes the descriptor.
 void close_serial_device(int fd, bool exclusive) noexcept;
 

@@ -60,6 +60,7 @@ PosixSerialTransport::adopt_descriptor(Loop& loop, std::string path, SerialOptio
     auto transport =
         std::make_shared<PosixSerialTransport>(loop, std::move(path), std::move(options), fd);
     transport->companion_ = std::move(companion);
+    transport->pseudo_terminal_ = is_pseudo_terminal(fd);
     const int rc = uv_poll_init(detail::LoopAccess::native(loop), &transport->poll_, fd);
     if (rc != 0) {
         transport->release_descriptor();

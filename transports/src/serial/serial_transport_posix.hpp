@@ -66,6 +66,9 @@ public:
     using SerialTransport::send_break;
     void send_break(std::chrono::milliseconds duration, SerialCallback done) override;
     void purge(Purge which) override;
+    bool pauses_sender() const noexcept override {
+        return options_.flow_control != FlowControl::none || pseudo_terminal_;
+    }
     std::size_t input_waiting() const override;
     std::size_t output_waiting() const override;
     using SerialTransport::drain_to_wire;
@@ -114,6 +117,7 @@ private:
     SerialCallback break_done_;
     std::vector<std::shared_ptr<ModemWait>> modem_waits_;
     std::unique_ptr<DescriptorCompanion> companion_;
+    bool pseudo_terminal_ = false;
     std::uint64_t linger_deadline_ = 0; // loop time (ms) a lingering close gives up; 0: none
     std::uint64_t linger_step_ms_ = 1;
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""The scripted side of `ferry-bridge --demo`: starts the bridge (a simulated sensor on a pty
+behind 127.0.0.1:PORT), connects two clients as a user with nc would, shows the exchange, then
+stops the bridge with Ctrl-C (SIGINT) and shows its statistics.
+Usage: demo_client.py FERRY_BRIDGE [PORT]   (PORT 0, the default here, picks a free one)"""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+binary = sys.argv[1]
+port = sys.argv[2] if len(sys.argv) > 2 else "0"
+bridge = subprocess.Popen([binary, "--demo", "--demo-port", port], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def fail(message):
+    bridge.kill()
+    raise SystemExit("demo: FAILED: " + message)
+
+
+# The bridge's first lines say where it listens and how to talk to it. (Read line by line:
+# select() on the pipe would not see lines already in Python's buffer.)
+signal.signal(signal.SIGALRM, lambda *_: fail("ferry-bridge --demo printed nothing"))
+signal.alarm(30)
+announced = []
+while not any("talk to it" in line for line in announced):
+    line = bridge.stdout.readline()
+    if not line:
+        fail("ferry-bridge --demo ended: " + bridge.stderr.read())
+    announced.append(line.rstrip())
+    print(line.rstrip())
+signal.alarm(0)
+listening = [line for line in announced if "listening on" in line][0]
+address = listening.rsplit(" ", 1)[1]
+host, _, tcp_port = address.rpartition(":")
+
+
+def session(name, commands):
+    """One client: reads the banner and readings, sends each command, prints every line."""
+    client = socket.create_connection((host, int(tcp_port)), timeout=10)
+    received = b""
+
+    def read_for(seconds):
+        nonlocal received
+        end = time.time() + seconds
+        while time.time() < end:
+            client.settimeout(max(0.01, end - time.time()))
+            try:
+                chunk = client.recv(4096)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            received += chunk
+            while b"\n" in received:
+                line, received = received.split(b"\n", 1)
+                print("  %s <- %s" % (name, line.decode(errors="replace").rstrip("\r")))
+
+    read_for(1.3)
+    replies = []
+    for command in commands:
+        print("  %s -> %s" % (name, command))
+        client.sendall(command.encode() + b"\r")
+        before = len(received)
+        read_for(0.4)
+        replies.append(received[before:])
+    client.close()
+
+
+print("\nclient 1 (as `nc %s %s` would):" % (host, tcp_port))
+lines_seen = []
+original_print = print
+
+
+def capture(*args, **kwargs):
+    lines_seen.append(" ".join(str(a) for a in args))
+    original_print(*args, **kwargs)
+
+
+print = capture  # noqa: A001 (the demo keeps what it printed, to check it)
+session("client 1", ["v", "r", "help"])
+print("\nclient 2, after client 1 left (the device is opened again for it):")
+session("client 2", ["r", "bogus"])
+
+print = original_print  # noqa: A001
+transcript = "\n".join(lines_seen)
+for expected in ["ferry-bridge demo:", "temp=", "ferry demo sensor 1.0",
+                 "commands: v (version)", "? unknown command: bogus"]:
+    if expected not in transcript:
+        fail("the exchange lacks %r" % expected)
+
+print("\nstopping the bridge with SIGINT (Ctrl-C):")
+bridge.send_signal(signal.SIGINT)
+try:
+    _, errors = bridge.communicate(timeout=30)
+except subprocess.TimeoutExpired:
+    fail("ferry-bridge did not stop on SIGINT")
+print(errors.rstrip())
+if bridge.returncode != 0 or "clients: 0 connected, 2 connects" not in errors:
+    fail("exit status %d, statistics above" % bridge.returncode)
+print("\ndemo: ok")

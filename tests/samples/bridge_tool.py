@@ -1,0 +1,391 @@
+#!/usr/bin/python3
+"""ferry-bridge driven as its users drive it: a pty plays the serial device, sockets play the
+network clients. Usage: bridge_tool.py FERRY_BRIDGE CASE.
+Prints "bridge_tool CASE: ok" on success; any failure raises with what was expected."""
+
+import hashlib
+import os
+import random
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+
+BINARY = sys.argv[1]
+CASE = sys.argv[2]
+DEADLINE = 90  # seconds any one wait may take, however slow the build (sanitizers)
+
+
+def fail(message):
+    raise SystemExit("bridge_tool %s: FAILED: %s" % (CASE, message))
+
+
+class Device:
+    """A pty whose terminal end the bridge opens as serial:NAME; the test is the device."""
+
+    def __init__(self, link=None):
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.name = os.ttyname(self.slave)
+        os.set_blocking(self.master, False)
+        self.link = link
+        if link:
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(self.name, link)
+
+    def unplug(self):
+        os.close(self.master)
+        os.close(self.slave)
+        if self.link:
+            os.unlink(self.link)
+
+
+class Bridge:
+    """ferry-bridge in the background; its stdout line says where it listens."""
+
+    def __init__(self, *args):
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen([BINARY, *args], stdout=subprocess.PIPE,
+                                        stderr=self.errors, text=True)
+        self.port = None
+
+    def wait_listening(self):
+        ready, _, _ = select.select([self.process.stdout], [], [], DEADLINE)
+        if not ready:
+            fail("ferry-bridge did not start listening")
+        line = self.process.stdout.readline()
+        if "listening on" not in line:
+            fail("unexpected first line: %r; stderr: %s" % (line, self.stderr()))
+        self.port = int(line.rsplit(":", 1)[1])
+        return self
+
+    def connect(self, rcvbuf=None):
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        client.connect(("127.0.0.1", self.port))
+        client.setblocking(False)
+        return client
+
+    def stop(self, signum=signal.SIGTERM):
+        self.process.send_signal(signum)
+        try:
+            code = self.process.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            fail("ferry-bridge did not stop on signal %d" % signum)
+        return code, self.stderr()
+
+    def stderr(self):
+        self.errors.seek(0)
+        return self.errors.read()
+
+
+def read_some(fd_or_socket, timeout=DEADLINE, want=1):
+    """Reads until `want` bytes or the timeout; returns what came (b"" at EOF)."""
+    got = b""
+    end = time.time() + timeout
+    while len(got) < want and time.time() < end:
+        ready, _, _ = select.select([fd_or_socket], [], [], 0.05)
+        if not ready:
+            continue
+        try:
+            chunk = fd_or_socket.recv(65536) if isinstance(fd_or_socket, socket.socket) \
+                else os.read(fd_or_socket, 65536)
+        except (BlockingIOError, InterruptedError):
+            continue
+        except (ConnectionResetError, OSError):
+            return got
+        if not chunk:
+            return got
+        got += chunk
+    return got
+
+
+def sees_eof(sock, timeout=DEADLINE):
+    end = time.time() + timeout
+    while time.time() < end:
+        ready, _, _ = select.select([sock], [], [], 0.05)
+        if ready:
+            try:
+                if not sock.recv(65536):
+                    return True
+            except (ConnectionResetError, OSError):
+                return True
+    return False
+
+
+class Stream:
+    """Random bytes to send over `out` and a hash of what arrives on `inp`."""
+
+    def __init__(self, size, seed):
+        self.data = random.Random(seed).randbytes(size)
+        self.sent = 0
+        self.received = 0
+        self.hash = hashlib.sha256()
+        self.expected_hash = hashlib.sha256(self.data).hexdigest()
+
+
+def pump(pairs, timeout=DEADLINE * 2, read_limit=None):
+    """pairs: (writer, stream, reader, stream_it_receives). Moves bytes until every stream has
+    arrived in full; each reader takes at most read_limit bytes a round (a slow reader)."""
+    end = time.time() + timeout
+
+    def write(endpoint, data):
+        if isinstance(endpoint, socket.socket):
+            return endpoint.send(data)
+        return os.write(endpoint, data)
+
+    def read(endpoint, n):
+        if isinstance(endpoint, socket.socket):
+            return endpoint.recv(n)
+        return os.read(endpoint, n)
+
+    while any(s.received < len(s.data) for _, s, _, _ in pairs):
+        if time.time() > end:
+            fail("transfer stalled: " + ", ".join("%d/%d" % (s.received, len(s.data))
+                                                  for _, s, _, _ in pairs))
+        writers = [w for w, s, _, _ in pairs if s.sent < len(s.data)]
+        readers = [r for _, _, r, _ in pairs]
+        ready_r, ready_w, _ = select.select(readers, writers, [], 0.05)
+        for writer, stream, _, _ in pairs:
+            if writer in ready_w and stream.sent < len(stream.data):
+                try:
+                    stream.sent += write(writer, stream.data[stream.sent:stream.sent + 65536])
+                except BlockingIOError:
+                    pass
+        for _, _, reader, stream in pairs:
+            if reader in ready_r:
+                try:
+                    chunk = read(reader, read_limit or 262144)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    fail("a side ended early at %d/%d" % (stream.received, len(stream.data)))
+                stream.hash.update(chunk)
+                stream.received += len(chunk)
+        if read_limit:
+            time.sleep(0.002)
+    for _, stream, _, _ in pairs:
+        if stream.hash.hexdigest() != stream.expected_hash:
+            fail("the bytes arrived altered")
+
+
+def case_bulk():
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0").wait_listening()
+    client = bridge.connect()
+    size = 64 << 20
+    to_net, to_dev = Stream(size, 1), Stream(size, 2)
+    pump([(device.master, to_net, client, to_net), (client, to_dev, device.master, to_dev)])
+    client.close()
+    code, errors = bridge.stop()
+    if code != 0 or "dev->net: %d bytes read" % size not in errors:
+        fail("exit %d, statistics: %s" % (code, errors))
+
+
+def case_slow_client():
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0").wait_listening()
+    client = bridge.connect(rcvbuf=32768)
+    stream = Stream(8 << 20, 3)
+    pump([(device.master, stream, client, stream)], read_limit=16384)
+    code, errors = bridge.stop()
+    if "0 dropped" not in errors.split("dev->net:")[1].split("\n")[0]:
+        fail("bytes were dropped: " + errors)
+
+
+def case_modes():
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0",
+                    "--banner", "hello \\a, this is \\d at \\s\\r\\n").wait_listening()
+    first = bridge.connect()
+    banner = read_some(first, want=10)
+    if not banner.startswith(b"hello 127.0.0.1:") or b"9600 8N1\r\n" not in banner:
+        fail("banner: %r" % banner)
+    second = bridge.connect()
+    if read_some(second, want=21) != b"port already in use\r\n" or not sees_eof(second):
+        fail("exclusive mode let a second client in")
+    bridge.stop()
+
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0", "--mode", "kick-old").wait_listening()
+    old = bridge.connect()
+    time.sleep(0.2)
+    new = bridge.connect()
+    if not sees_eof(old):
+        fail("kick-old: the old client got no EOF")
+    os.write(device.master, b"to the new one")
+    if read_some(new, want=14) != b"to the new one":
+        fail("kick-old: the new client does not get the device's output")
+    bridge.stop()
+
+
+def case_shared():
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0", "--mode", "shared",
+                    "--max-buffer", "262144", "--max-connections", "3").wait_listening()
+    readers = [bridge.connect(), bridge.connect()]
+    stalled = bridge.connect(rcvbuf=4096)
+    time.sleep(0.3)
+    fourth = bridge.connect()
+    if read_some(fourth, want=27) != b"too many connections (3)\r\n":
+        fail("max-connections: the fourth client was not refused")
+    streams = [Stream(8 << 20, 4)]
+    # The same bytes reach both readers; the stalled client never reads.
+    data = streams[0].data
+    hashes = [hashlib.sha256(), hashlib.sha256()]
+    counts = [0, 0]
+    sent = 0
+    end = time.time() + DEADLINE * 2
+    while min(counts) < len(data):
+        if time.time() > end:
+            fail("shared: readers got %s of %d" % (counts, len(data)))
+        _, writable, _ = select.select([], [device.master], [], 0.01)
+        if writable and sent < len(data):
+            try:
+                sent += os.write(device.master, data[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        for i, reader in enumerate(readers):
+            try:
+                chunk = reader.recv(262144)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                fail("shared: a reading client was closed")
+            hashes[i].update(chunk)
+            counts[i] += len(chunk)
+    if any(h.hexdigest() != streams[0].expected_hash for h in hashes):
+        fail("shared: the readers' bytes arrived altered")
+    if not sees_eof(stalled, timeout=5):
+        fail("shared: the stalled client was not dropped")
+    code, errors = bridge.stop()
+    if "1 dropped as stalled" not in errors or "1 refused" not in errors:
+        fail("shared: statistics: " + errors)
+
+
+def case_idle_and_allow():
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0", "--idle-timeout", "1",
+                    "--mode", "shared").wait_listening()
+    client = bridge.connect()
+    started = time.time()
+    if not sees_eof(client, timeout=10) or time.time() - started < 0.9:
+        fail("idle timeout: not closed after about a second")
+    bridge.stop()
+
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0", "--allow", "10.0.0.0/8",
+                    "--allow", "fd00::/8").wait_listening()
+    client = bridge.connect()
+    line = read_some(client, want=40, timeout=10)
+    if not line.startswith(b"access denied: 127.0.0.1:") or \
+            not line.endswith(b" is not in the allowlist\r\n") or not sees_eof(client):
+        fail("allowlist: %r" % line)
+    code, errors = bridge.stop()
+    if "refused 127.0.0.1" not in errors:
+        fail("allowlist: the refusal was not logged: " + errors)
+
+
+def case_sigterm_flushes():
+    """SIGTERM while a client sends and the device is not reading: what the bridge had read
+    reaches the device before it exits (what the kernel still held was never accepted)."""
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "tcp-listen:0").wait_listening()
+    client = bridge.connect()
+    stream = Stream(4 << 20, 5)
+    end = time.time() + 2
+    while time.time() < end and stream.sent < len(stream.data):
+        try:
+            stream.sent += client.send(stream.data[stream.sent:stream.sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.01)  # the device reads nothing: back-pressure reaches the client
+    bridge.process.send_signal(signal.SIGTERM)
+    got = b""
+    while bridge.process.poll() is None or select.select([device.master], [], [], 0.2)[0]:
+        got += read_some(device.master, timeout=0.2, want=1 << 30)
+    code = bridge.process.wait(DEADLINE)
+    errors = bridge.stderr()
+    line = errors.split("net->dev: ")[1].split("\n")[0]
+    accepted = int(line.split(" bytes read")[0])
+    written = int(line.split(", ")[1].split(" written")[0])
+    if code != 0 or accepted == 0 or written != accepted or got != stream.data[:accepted]:
+        fail("SIGTERM: exit %d, accepted %d, written %d, the device got %d bytes%s: %s"
+             % (code, accepted, written, len(got),
+                "" if got == stream.data[:len(got)] else " (altered)", errors))
+
+
+def case_replug():
+    directory = tempfile.mkdtemp()
+    link = os.path.join(directory, "ttyUSB0")
+    device = Device(link)
+    bridge = Bridge("serial:" + link, "tcp-listen:0").wait_listening()
+    client = bridge.connect()
+    time.sleep(0.3)
+    os.write(device.master, b"before")
+    if read_some(client, want=6) != b"before":
+        fail("replug: nothing before the unplug")
+    device.unplug()
+    time.sleep(0.5)
+    device = Device(link)  # plugged back in: a new pty under the same name
+    deadline = time.time() + DEADLINE
+    got = b""
+    while b"after" not in got and time.time() < deadline:
+        try:
+            os.write(device.master, b"after")
+        except OSError:
+            pass
+        got += read_some(client, timeout=0.5, want=5)
+    if b"after" not in got:
+        fail("replug: the bridge did not carry on: %r" % got)
+    code, errors = bridge.stop()
+    if "opened 2 times" not in errors:
+        fail("replug: statistics: " + errors)
+
+
+def case_bad_input():
+    for args, expected in [
+        (["serial:/dev/ttyUSB0:bauds=9600", "tcp-listen:0"], "unknown option 'bauds=9600'"),
+        (["tpc:localhost:80", "stdio"], "unknown kind 'tpc'"),
+        (["tcp-listen:0", "tcp-listen:0"], "listen: one side must be"),
+        (["serial:/dev/ttyUSB0", "tcp-listen:0", "--allow", "10.0.0.300/8"],
+         "is not an IPv4 or IPv6 address"),
+        (["serial:/dev/ttyUSB0", "tcp-listen:0", "--open-string", "\\q"], "bad escape \\q"),
+        (["serial:/dev/ttyUSB0"], "two endpoints are needed"),
+        (["serial:/dev/ttyUSB0", "serial:/dev/ttyUSB1", "--mode", "shared"],
+         "need a listening side"),
+        (["serial:/dev/ferry-no-such-port", "stdio", "--no-reconnect"],
+         "no such serial port: /dev/ferry-no-such-port"),
+    ]:
+        result = subprocess.run([BINARY, *args], capture_output=True, text=True,
+                                stdin=subprocess.PIPE, timeout=DEADLINE)
+        if result.returncode == 0 or expected not in result.stderr:
+            fail("%s: exit %d, stderr %r (expected %r)" % (args, result.returncode,
+                                                          result.stderr, expected))
+
+
+def case_serial_to_serial():
+    """Two boards: two pty pairs whose device ends the test plays, 16 MiB each way at once."""
+    one, two = Device(), Device()
+    bridge = Bridge("serial:" + one.name + ":115200n81", "serial:" + two.name + ":115200n81",
+                    "--no-statistics")
+    time.sleep(0.5)
+    size = 16 << 20
+    to_two, to_one = Stream(size, 6), Stream(size, 7)
+    pump([(one.master, to_two, two.master, to_two), (two.master, to_one, one.master, to_one)])
+    code, errors = bridge.stop()
+    if code != 0:
+        fail("serial to serial: exit %d: %s" % (code, errors))
+
+
+CASES = {name[len("case_"):]: f for name, f in globals().items() if name.startswith("case_")}
+if CASE not in CASES:
+    fail("no such case (cases: %s)" % ", ".join(sorted(CASES)))
+CASES[CASE]()
+print("bridge_tool %s: ok" % CASE)
