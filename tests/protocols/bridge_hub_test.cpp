@@ -1,0 +1,245 @@
+// BridgeHub: one device and its clients over socketpairs — fan-out, input to the device, a
+// stalled client dropped in shared mode, back-pressure to the device otherwise, clients held
+// while the device is away, idle clients closed, read-only clients.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <ferry/ferry.hpp>
+
+#include "../support/test_support.hpp"
+
+namespace ferry::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A transport on one end of a socketpair; the test holds the other (non-blocking).
+struct Wired {
+    std::shared_ptr<Transport> transport;
+    int peer = -1;
+    ~Wired() {
+        if (peer >= 0) {
+            ::close(peer);
+        }
+    }
+};
+
+Wired wire(Loop& loop, int send_buffer = 0) {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    if (send_buffer > 0) {
+        ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+        ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &send_buffer, sizeof send_buffer);
+    }
+    ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    Wired wired;
+    wired.peer = fds[1];
+    wired.transport = connect_stream_fd(
+                          loop, [] { return std::make_unique<Protocol>(); }, fds[0])
+                          .value();
+    return wired;
+}
+
+/// Reads what `fd` has within `timeout`, running the loop; stops at `want` bytes.
+std::string drain(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout = 5s) {
+    std::string got;
+    char buffer[65536];
+    run_until(
+        loop,
+        [&] {
+            for (ssize_t n; got.size() < want && (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
+                got.append(buffer, static_cast<std::size_t>(n));
+            }
+            loop.call_later(1ms, [] {});
+            return got.size() >= want;
+        },
+        timeout);
+    return got;
+}
+
+/// True once `fd` reads end of data (or reset) within `timeout`.
+bool ended(Loop& loop, int fd, std::chrono::milliseconds timeout = 5s) {
+    char buffer[65536];
+    return run_until(
+        loop,
+        [&] {
+            for (;;) {
+                const ssize_t n = ::read(fd, buffer, sizeof buffer);
+                if (n == 0 || (n < 0 && errno != EAGAIN)) {
+                    return true;
+                }
+                if (n < 0) {
+                    loop.call_later(1ms, [] {});
+                    return false;
+                }
+            }
+        },
+        timeout);
+}
+
+class BridgeHubTest : public LoopTest {};
+
+TEST_F(BridgeHubTest, DeviceOutputReachesEveryClientAndClientInputReachesTheDevice) {
+    auto hub = make_bridge_hub(loop);
+    Wired device = wire(loop);
+    Wired one = wire(loop);
+    Wired two = wire(loop);
+    hub->set_device(device.transport);
+    hub->add_client(one.transport, "one");
+    hub->add_client(two.transport, "two");
+    ASSERT_EQ(::write(device.peer, "reading 1\n", 10), 10);
+    EXPECT_EQ(drain(loop, one.peer, 10), "reading 1\n");
+    EXPECT_EQ(drain(loop, two.peer, 10), "reading 1\n");
+    ASSERT_EQ(::write(one.peer, "cmd-a\n", 6), 6);
+    EXPECT_EQ(drain(loop, device.peer, 6), "cmd-a\n");
+    ASSERT_EQ(::write(two.peer, "cmd-b\n", 6), 6);
+    EXPECT_EQ(drain(loop, device.peer, 6), "cmd-b\n");
+    const HubStats stats = hub->stats();
+    EXPECT_EQ(stats.device_bytes_read, 10u);
+    EXPECT_EQ(stats.client_bytes_written, 20u);
+    EXPECT_EQ(stats.device_bytes_written, 12u);
+    EXPECT_EQ(stats.clients, 2u);
+    EXPECT_EQ(stats.connects, 2u);
+    hub->close_clients();
+    EXPECT_TRUE(ended(loop, one.peer));
+    EXPECT_TRUE(ended(loop, two.peer));
+    EXPECT_TRUE(run_until(loop, [&] { return hub->client_count() == 0; }));
+    EXPECT_EQ(hub->stats().disconnects, 2u);
+    hub->close_device();
+    EXPECT_TRUE(ended(loop, device.peer));
+}
+
+TEST_F(BridgeHubTest, SharedModeDropsAStalledClientAndTheOthersGetEverything) {
+    HubOptions options;
+    options.client_flow = ClientFlow::drop_stalled_client;
+    options.max_buffer = 256 * 1024;
+    // Shared: the hub (and its events) outlive the test body until the loop closes.
+    auto left = std::make_shared<std::vector<std::string>>();
+    HubEvents events;
+    events.client_left = [left](const std::string& name, std::size_t) { left->push_back(name); };
+    auto hub = make_bridge_hub(loop, options, events);
+    Wired device = wire(loop);
+    Wired reader = wire(loop);
+    Wired stalled = wire(loop, 8192);
+    hub->set_device(device.transport);
+    hub->add_client(reader.transport, "reader");
+    hub->add_client(stalled.transport, "stalled");
+    const std::string block(64 * 1024, 'x');
+    std::size_t sent = 0;
+    std::size_t received = 0;
+    char buffer[65536];
+    ASSERT_TRUE(run_until(
+        loop,
+        [&] {
+            if (sent < (4u << 20)) {
+                const ssize_t n = ::write(device.peer, block.data(), block.size());
+                sent += n > 0 ? static_cast<std::size_t>(n) : 0;
+            }
+            for (ssize_t n; (n = ::read(reader.peer, buffer, sizeof buffer)) > 0;) {
+                received += static_cast<std::size_t>(n);
+            }
+            loop.call_later(1ms, [] {});
+            return received == (4u << 20);
+        },
+        30s))
+        << "the reading client got " << received;
+    EXPECT_EQ(*left, std::vector<std::string>{"stalled"});
+    EXPECT_EQ(hub->stats().clients_dropped, 1u);
+    EXPECT_EQ(hub->client_count(), 1u);
+}
+
+TEST_F(BridgeHubTest, BackpressureModePausesTheDeviceWhileItsClientIsFull) {
+    auto hub = make_bridge_hub(loop);
+    Wired device = wire(loop);
+    Wired slow = wire(loop, 8192);
+    hub->set_device(device.transport);
+    hub->add_client(slow.transport, "slow");
+    const std::string block(64 * 1024, 'y');
+    // Nobody reads the client: the hub must stop reading the device, so the device's own
+    // socket fills and its writes would block.
+    std::size_t sent = 0;
+    run_until(
+        loop,
+        [&] {
+            const ssize_t n = ::write(device.peer, block.data(), block.size());
+            sent += n > 0 ? static_cast<std::size_t>(n) : 0;
+            loop.call_later(1ms, [] {});
+            return false;
+        },
+        300ms);
+    EXPECT_FALSE(device.transport->is_reading()) << "the device was not paused";
+    EXPECT_LE(slow.transport->write_buffer_size(), 64 * 1024 + 256 * 1024);
+    const std::string got = drain(loop, slow.peer, sent, 20s);
+    EXPECT_EQ(got.size(), sent) << "back-pressure loses nothing";
+    EXPECT_EQ(hub->stats().device_bytes_dropped, 0u);
+}
+
+TEST_F(BridgeHubTest, ClientsArePausedWhileTheDeviceIsAwayAndGoOnWithTheNextOne) {
+    auto losses = std::make_shared<int>(0);
+    HubEvents events;
+    events.device_lost = [losses](std::error_code) { ++*losses; };
+    auto hub = make_bridge_hub(loop, {}, events);
+    Wired client = wire(loop);
+    hub->add_client(client.transport, "client");
+    EXPECT_FALSE(client.transport->is_reading()) << "no device yet: the client waits";
+    {
+        Wired first = wire(loop);
+        hub->set_device(first.transport);
+        EXPECT_TRUE(client.transport->is_reading());
+        ASSERT_EQ(::write(first.peer, "before", 6), 6);
+        EXPECT_EQ(drain(loop, client.peer, 6), "before");
+    } // the device's peer closes: unplugged
+    ASSERT_TRUE(run_until(loop, [&] { return *losses == 1; }));
+    EXPECT_FALSE(hub->has_device());
+    EXPECT_FALSE(client.transport->is_reading());
+    ASSERT_EQ(::write(client.peer, "held", 4), 4); // waits in the socket, not dropped
+    Wired second = wire(loop);
+    hub->set_device(second.transport);
+    EXPECT_EQ(drain(loop, second.peer, 4), "held");
+    ASSERT_EQ(::write(second.peer, "after", 5), 5);
+    EXPECT_EQ(drain(loop, client.peer, 5), "after");
+    EXPECT_EQ(hub->stats().device_opens, 2u);
+    EXPECT_EQ(hub->stats().client_bytes_dropped, 0u);
+    EXPECT_THROW(hub->set_device(second.transport), Error) << "one device at a time";
+}
+
+TEST_F(BridgeHubTest, AnIdleClientIsClosedAndTrafficPostponesIt) {
+    HubOptions options;
+    options.client_idle_timeout = 150ms;
+    auto hub = make_bridge_hub(loop, options);
+    Wired device = wire(loop);
+    Wired client = wire(loop);
+    hub->set_device(device.transport);
+    hub->add_client(client.transport, "client");
+    const auto start = loop.time();
+    for (int i = 0; i < 4; ++i) { // activity every 60 ms keeps it open
+        run_until(
+            loop, [] { return false; }, 60ms);
+        ASSERT_EQ(::write(client.peer, "k", 1), 1);
+    }
+    EXPECT_EQ(hub->client_count(), 1u);
+    EXPECT_TRUE(ended(loop, client.peer));
+    EXPECT_GE(loop.time() - start, 240ms + 150ms - 20ms);
+    EXPECT_TRUE(run_until(loop, [&] { return hub->client_count() == 0; }));
+}
+
+TEST_F(BridgeHubTest, ReadOnlyClientsInputIsDiscardedAndCounted) {
+    HubOptions options;
+    options.read_only = true;
+    auto hub = make_bridge_hub(loop, options);
+    Wired device = wire(loop);
+    Wired client = wire(loop);
+    hub->set_device(device.transport);
+    hub->add_client(client.transport, "client");
+    ASSERT_EQ(::write(client.peer, "ignored", 7), 7);
+    EXPECT_TRUE(run_until(loop, [&] { return hub->stats().client_bytes_dropped == 7; }));
+    EXPECT_EQ(drain(loop, device.peer, 1, 50ms), "");
+    ASSERT_EQ(::write(device.peer, "out", 3), 3);
+    EXPECT_EQ(drain(loop, client.peer, 3), "out");
+}
+
+} // namespace
+} // namespace ferry::test
