@@ -3,6 +3,8 @@
 // connecting sides joined by bridge() and reopened after each end.
 #include "service.hpp"
 
+#include "port_watch.hpp"
+
 #include <cctype>
 #include <cstdio>
 #include <stdexcept>
@@ -185,6 +187,18 @@ public:
         std::printf("ferry-bridge: %s <-> %s listening on %s\n", device_text_.c_str(),
                     listener_text_.c_str(), where.c_str());
         std::fflush(stdout);
+        if (device_.kind == ferry::EndpointKind::serial) {
+            // An unplugged dongle is reopened the moment its node reappears, not only when
+            // the backoff comes round.
+            watcher_ = sample::watch_for_port(
+                loop_, device_.path,
+                [weak] {
+                    if (auto self = weak.lock()) {
+                        self->reopen_now();
+                    }
+                },
+                [](const std::string& why) { ferry::log().info("{}", why); });
+        }
         if (options_.keep_open) {
             open_device();
         }
@@ -196,6 +210,7 @@ public:
         }
         stopping_ = true;
         retry_.cancel();
+        watcher_.reset();
         if (server_) {
             server_->close();
         }
@@ -206,6 +221,7 @@ public:
     void abort() override {
         stopping_ = true;
         retry_.cancel();
+        watcher_.reset();
         if (server_) {
             server_->close();
         }
@@ -351,12 +367,25 @@ private:
         ferry::log().warn("{}: {} unavailable ({}); trying again in {} ms", listener_text_,
                           device_text_, reason, delay.count());
         std::weak_ptr<HubService> weak = weak_from_this();
+        reopen_pending_ = true;
         retry_ = loop_.call_later(delay, [weak] {
+            if (auto self = weak.lock()) {
+                self->reopen_pending_ = false;
+            }
             if (auto self = weak.lock();
                 self && self->device_wanted() && !self->opening_ && !self->hub_->has_device()) {
                 self->open_device();
             }
         });
+    }
+
+    /// The device's node appeared: if a reopen is waiting on the backoff, do it now.
+    void reopen_now() {
+        if (reopen_pending_ && device_wanted() && !opening_ && !hub_->has_device()) {
+            retry_.cancel();
+            reopen_pending_ = false;
+            open_device();
+        }
     }
 
     void close_device() {
@@ -419,6 +448,8 @@ private:
     std::shared_ptr<ferry::Server> server_;
     ferry::Backoff backoff_;
     ferry::CallbackHandle retry_;
+    bool reopen_pending_ = false; // retry_ is armed
+    std::shared_ptr<ferry::PortWatcher> watcher_;
     bool opening_ = false;
     bool closing_device_ = false; // close_device() was called: its loss is no failure
     std::uint64_t refused_ = 0;
