@@ -110,8 +110,9 @@ private:
             ferry::BridgeOptions options;
             options.a_name = self->options_.a_text;
             options.b_name = self->options_.b_text;
-            options.max_buffer =
-                std::max<std::size_t>(self->options_.max_buffer, options.high_water);
+            if (self->options_.max_buffer != 0) { // else the library's default, 8 MiB
+                options.max_buffer = std::max(self->options_.max_buffer, options.high_water);
+            }
             if (self->trace_) {
                 options.traffic = [trace = self->trace_](bool from_a, ferry::ByteView bytes) {
                     trace->record(from_a ? "a->b" : "b->a", bytes);

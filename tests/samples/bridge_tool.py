@@ -384,6 +384,49 @@ def case_serial_to_serial():
         fail("serial to serial: exit %d: %s" % (code, errors))
 
 
+def socat_pair(directory, name):
+    """socat joining two new ptys at links NAME-a and NAME-b (it relays both ways in one loop,
+    with blocking writes: while one write waits, it reads nothing)."""
+    a, b = os.path.join(directory, name + "-a"), os.path.join(directory, name + "-b")
+    process = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b],
+                               stderr=subprocess.DEVNULL)
+    end = time.time() + DEADLINE
+    while not (os.path.exists(a) and os.path.exists(b)):
+        if time.time() > end:
+            fail("socat made no pty pair")
+        time.sleep(0.02)
+    return process, a, b
+
+
+def open_raw(path):
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    return fd
+
+
+def case_socat_coupling():
+    """4 MiB each way, unpaced, through two socat pty pairs and the bridge between them: each
+    socat stops reading while its write blocks, so plain back-pressure would deadlock; the
+    bridge keeps reading into its bounded buffer (docs/bridge.md). A plain `socat A B` in the
+    bridge's place stalls here after a few hundred KiB."""
+    directory = tempfile.mkdtemp()
+    first, first_near, first_far = socat_pair(directory, "one")
+    second, second_near, second_far = socat_pair(directory, "two")
+    bridge = Bridge("serial:" + first_near, "serial:" + second_near, "--no-statistics")
+    time.sleep(0.5)
+    left, right = open_raw(first_far), open_raw(second_far)
+    size = 4 << 20
+    to_right, to_left = Stream(size, 8), Stream(size, 9)
+    try:
+        pump([(left, to_right, right, to_right), (right, to_left, left, to_left)])
+    finally:
+        first.terminate()
+        second.terminate()
+    code, errors = bridge.stop()
+    if code != 0:
+        fail("socat coupling: exit %d: %s" % (code, errors))
+
+
 CASES = {name[len("case_"):]: f for name, f in globals().items() if name.startswith("case_")}
 if CASE not in CASES:
     fail("no such case (cases: %s)" % ", ".join(sorted(CASES)))
