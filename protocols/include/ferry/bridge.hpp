@@ -83,9 +83,9 @@ public:
     virtual void abort() noexcept = 0;
     /// True until both sides have closed.
     virtual bool is_open() const noexcept = 0;
-    /// Side a (valid until the bridge has ended).
+    /// Side a. Only while is_open(): once both sides have closed the bridge lets go of them.
     virtual Transport& a() noexcept = 0;
-    /// Side b.
+    /// Side b (only while is_open()).
     virtual Transport& b() noexcept = 0;
     /// Calls `callback` once both sides have closed, with the first error that ended either
     /// (empty when both ended cleanly); on the next iteration if that has already happened.

@@ -79,8 +79,7 @@ public:
             closed_callbacks_.push_back(std::move(callback));
             return;
         }
-        raw_[0]->loop().call_soon(
-            [callback = std::move(callback), error = error_] { callback(error); });
+        loop_.call_soon([callback = std::move(callback), error = error_] { callback(error); });
     }
     Task<std::error_code> wait_closed() override {
         Future<std::error_code> ended(loop_);
