@@ -285,6 +285,35 @@ TEST_F(EndpointOpenTest, APtyIsAVirtualSerialPortThatProgramsMayOpenAndCloseAgai
     EXPECT_FALSE(std::filesystem::is_symlink(link)) << "the link goes with the pty";
 }
 
+TEST_F(EndpointOpenTest, APtyClosesOnceItsProgramHasReadAndAbortEndsTheWait) {
+    auto seen = std::make_shared<Recording>();
+    auto transport = create_pty(loop, recording_factory(seen)).value();
+    const int program = ::open(transport->path().c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK);
+    ASSERT_GE(program, 0);
+    transport->write("read me before I go");
+    transport->close(); // lingers: the kernel would drop what the program has not read
+    run_until(
+        loop, [] { return false; }, 50ms);
+    EXPECT_FALSE(seen->has_lost()) << "closed before the program read";
+    char text[64];
+    ASSERT_EQ(::read(program, text, sizeof text), 19);
+    EXPECT_EQ(std::string(text, 19), "read me before I go");
+    EXPECT_TRUE(run_until(
+        loop, [&] { return seen->has_lost(); }, 2s));
+
+    auto unread = std::make_shared<Recording>();
+    auto second = create_pty(loop, recording_factory(unread)).value();
+    second->write("nobody reads this");
+    second->close();
+    run_until(
+        loop, [] { return false; }, 30ms);
+    EXPECT_FALSE(unread->has_lost());
+    second->abort(); // ends the wait at once
+    EXPECT_TRUE(run_until(
+        loop, [&] { return unread->has_lost(); }, 1s));
+    ::close(program);
+}
+
 TEST_F(EndpointOpenTest, APtyLinkNeverReplacesAFileThatIsNotASymlink) {
     TempDir dir;
     const std::string path = (dir / "precious").string();

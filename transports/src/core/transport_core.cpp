@@ -314,6 +314,10 @@ void TransportCore<Interface>::abort() noexcept {
     }
     state_ = State::closing;
     closing_after_flush_ = false;
+    if (closing_handles_) {
+        stop_lingering(); // a close() waiting in close_handles() ends now
+        return;
+    }
     begin_close(); // for a transport that never started, this is discard()
 }
 
@@ -329,6 +333,10 @@ void TransportCore<Interface>::fail(std::error_code error) noexcept {
                 error.message());
     state_ = State::closing;
     closing_after_flush_ = false;
+    if (closing_handles_) {
+        stop_lingering();
+        return;
+    }
     begin_close();
 }
 

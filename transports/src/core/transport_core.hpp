@@ -145,6 +145,9 @@ protected:
     virtual void queue_drained() noexcept {}
     /// After connection_lost returned, before the self-reference goes (servers count clients).
     virtual void released() noexcept {}
+    /// abort() or a failure came while close_handles() lingered (see closing_after_flush()):
+    /// close the handles now. Default: nothing (no backend but a pty's lingers).
+    virtual void stop_lingering() noexcept {}
 
     void fail(std::error_code error) noexcept final;
     /// What connection_lost reports (empty for a clean close).

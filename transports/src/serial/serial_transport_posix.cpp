@@ -28,6 +28,8 @@ constexpr int max_reads_per_event = 16;
 // How long close() on a pty waits for the program on its terminal end to read what was
 // written before the kernel would discard it (a serial port's closing_wait is 30 s).
 constexpr std::uint64_t pty_close_wait_ms = 5000;
+// How long a write to a pty's device end may take to show in its terminal's queue.
+constexpr std::uint64_t pty_flip_push_ms = 10;
 
 PosixSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<PosixSerialTransport*>(handle->data);
@@ -219,6 +221,7 @@ std::ptrdiff_t PosixSerialTransport::write_now(const ByteView* parts, std::size_
     if (n > 0) {
         sent_since_drain_ = true;
         drain_tail_waited_ = false;
+        wrote_ = true;
         return n;
     }
     if (n < 0 && errno != EAGAIN) {
@@ -464,16 +467,25 @@ void PosixSerialTransport::finish_drains(std::error_code error) {
 bool PosixSerialTransport::linger_until_read() noexcept {
     // close() on a pty: the kernel would discard what the program on the terminal end has not
     // read yet, so wait (bounded) for it to read. Nothing tells the device end when that
-    // happens, hence the timer, backing off from 1 ms to 50 ms; abort() ends the wait.
-    if (!companion_ || !closing_after_flush() || companion_->unread_by_peer() == 0) {
+    // happens, hence the timer, backing off from 1 ms to 50 ms; abort() ends the wait. A write
+    // reaches the terminal's queue through the kernel's flip buffer, pushed by a work item
+    // shortly after, so an empty queue right after a write proves nothing: the first
+    // pty_flip_push_ms are waited in any case.
+    if (!companion_ || !closing_after_flush()) {
         return false;
     }
     const std::uint64_t now = uv_now(LoopAccess::native(loop()));
     if (linger_deadline_ == 0) {
         linger_deadline_ = now + pty_close_wait_ms;
-    } else if (now >= linger_deadline_) {
+        linger_settled_at_ = wrote_ ? now + pty_flip_push_ms : now;
+    }
+    const std::size_t unread = companion_->unread_by_peer();
+    if (unread == 0 && now >= linger_settled_at_) {
+        return false;
+    }
+    if (now >= linger_deadline_) {
         log().warn("{}: closing with {} bytes the program on it did not read within {} ms", path_,
-                   companion_->unread_by_peer(), pty_close_wait_ms);
+                   unread, pty_close_wait_ms);
         return false;
     }
     uv_timer_start(
@@ -483,7 +495,15 @@ bool PosixSerialTransport::linger_until_read() noexcept {
         },
         linger_step_ms_, 0);
     linger_step_ms_ = std::min<std::uint64_t>(linger_step_ms_ * 2, 50);
+    lingering_ = true;
     return true;
+}
+
+void PosixSerialTransport::stop_lingering() noexcept {
+    if (lingering_) {
+        uv_timer_stop(&drain_timer_);
+        close_handles_now();
+    }
 }
 
 void PosixSerialTransport::check_linger() noexcept {
@@ -500,6 +520,7 @@ void PosixSerialTransport::close_handles() noexcept {
 }
 
 void PosixSerialTransport::close_handles_now() noexcept {
+    lingering_ = false;
     if (in_break_) {
         ioctl(fd_, TIOCCBRK); // never leave the line in break
         in_break_ = false;

@@ -95,6 +95,7 @@ private:
     void end_break();
     void on_handle_closed() noexcept;
     bool linger_until_read() noexcept;
+    void stop_lingering() noexcept override;
     void close_handles_now() noexcept;
     void check_linger() noexcept;
     void release_descriptor() noexcept;
@@ -120,6 +121,9 @@ private:
     bool pseudo_terminal_ = false;
     std::uint64_t linger_deadline_ = 0; // loop time (ms) a lingering close gives up; 0: none
     std::uint64_t linger_step_ms_ = 1;
+    std::uint64_t linger_settled_at_ = 0; // loop time before which an empty queue proves nothing
+    bool wrote_ = false;                  // bytes were ever written
+    bool lingering_ = false;              // close_handles() waits in linger_until_read()
 };
 
 } // namespace ferry::detail
