@@ -14,7 +14,6 @@
 #include <ferry/error.hpp>
 #include <ferry/log.hpp>
 
-#include "core/transport_core.hpp" // make_protocol
 #include "serial/serial_device_posix.hpp"
 #include "serial/serial_transport_posix.hpp"
 
@@ -123,15 +122,7 @@ Result<std::shared_ptr<SerialTransport>> create_pty(Loop& loop, ProtocolFactory 
     } catch (const Error&) {
         return std::current_exception();
     }
-    std::unique_ptr<Protocol> protocol;
-    try {
-        protocol = detail::make_protocol(factory);
-    } catch (...) {
-        transport->discard();
-        return std::current_exception();
-    }
-    transport->start(std::move(protocol));
-    return std::shared_ptr<SerialTransport>(transport);
+    return detail::start_serial(std::move(transport), factory);
 }
 
 } // namespace ferry

@@ -24,6 +24,23 @@ Task<void> SerialTransport::send_break(std::chrono::milliseconds duration) {
     co_await done;
 }
 
+namespace detail {
+
+Result<std::shared_ptr<SerialTransport>>
+start_serial(std::shared_ptr<PosixSerialTransport> transport, const ProtocolFactory& factory) {
+    std::unique_ptr<Protocol> protocol;
+    try {
+        protocol = make_protocol(factory);
+    } catch (...) {
+        transport->discard();
+        return std::current_exception();
+    }
+    transport->start(std::move(protocol));
+    return std::shared_ptr<SerialTransport>(std::move(transport));
+}
+
+} // namespace detail
+
 Result<std::shared_ptr<SerialTransport>> create_serial_connection(Loop& loop,
                                                                   ProtocolFactory factory,
                                                                   std::string path,
@@ -34,15 +51,7 @@ Result<std::shared_ptr<SerialTransport>> create_serial_connection(Loop& loop,
     } catch (const Error&) {
         return std::current_exception();
     }
-    std::unique_ptr<Protocol> protocol;
-    try {
-        protocol = detail::make_protocol(factory);
-    } catch (...) {
-        transport->discard();
-        return std::current_exception();
-    }
-    transport->start(std::move(protocol));
-    return std::shared_ptr<SerialTransport>(transport);
+    return detail::start_serial(std::move(transport), factory);
 }
 
 } // namespace ferry
