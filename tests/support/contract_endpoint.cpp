@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "pty_pair.hpp"
+#include "recording_port.hpp"
 #include "test_support.hpp"
 
 namespace ferry::test {
@@ -189,6 +190,148 @@ public:
     }
 };
 
+/// The two transports of a telnet relay; each side's slot is emptied when it is lost, which
+/// breaks the cycle (transport -> protocol -> link -> transport).
+struct RelayLink {
+    std::shared_ptr<Transport> telnet_side;
+    std::shared_ptr<Transport> plain_side;
+};
+
+/// One side of a telnet relay: what arrives goes to the other side, unescaped (the telnet
+/// side) or escaped (the plain side).
+class RelaySide final : public Protocol, private telnet::Sink {
+public:
+    RelaySide(bool telnet_side, std::shared_ptr<RelayLink> link)
+        : telnet_side_(telnet_side), link_(std::move(link)) {}
+    void data_received(ByteView data) override {
+        if (telnet_side_) {
+            decoder_.feed(data, *this);
+        } else if (auto& to = other()) {
+            Bytes out;
+            telnet::append_escaped(data, out);
+            to->write(out);
+        }
+    }
+    bool eof_received() override {
+        if (auto& to = other(); to && !to->is_closing()) {
+            to->write_eof();
+        }
+        return true;
+    }
+    void connection_lost(std::error_code) override {
+        if (auto& to = other()) {
+            to->close();
+        }
+        (telnet_side_ ? link_->telnet_side : link_->plain_side).reset();
+    }
+    void pause_writing() override {
+        if (auto& to = other()) {
+            to->pause_reading();
+        }
+    }
+    void resume_writing() override {
+        if (auto& to = other()) {
+            to->resume_reading();
+        }
+    }
+
+private:
+    std::shared_ptr<Transport>& other() {
+        return telnet_side_ ? link_->plain_side : link_->telnet_side;
+    }
+    void telnet_data(ByteView data) override {
+        if (auto& to = other()) {
+            to->write(data);
+        }
+    }
+    void telnet_negotiation(telnet::Verb, std::uint8_t) override {}
+    void telnet_subnegotiation(std::uint8_t, ByteView) override {}
+    void telnet_error(std::string_view what) override { ADD_FAILURE() << what; }
+    bool telnet_side_;
+    std::shared_ptr<RelayLink> link_;
+    telnet::Decoder decoder_;
+};
+
+/// RFC 2217 over loopback TCP, the transport under test being the client (connect_rfc2217)
+/// or the server end (serve_rfc2217). The peer's socketpair end is relayed to the other end
+/// of the RFC 2217 connection: bridged to ferry's other end when testing the client; when
+/// testing the server, relayed by a bare telnet decoder, so that the server's protocol may
+/// close or write in connection_made without waiting for a client's negotiation. The peer
+/// sees plain bytes either way.
+class Rfc2217Endpoint final : public Endpoint {
+public:
+    /// Tests the client when true, the server end when false.
+    explicit Rfc2217Endpoint(bool test_client) : test_client_(test_client) {}
+
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const ProtocolFactory holding = [] { return std::make_unique<Protocol>(); };
+        int pair[2];
+        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+            ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::listen(listener, 1) != 0 ||
+            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ADD_FAILURE() << "cannot make the RFC 2217 fixture's sockets";
+            ::close(listener);
+            return nullptr;
+        }
+        peer_ = pair[1];
+        set_nonblocking(peer_);
+        const std::uint16_t port = ntohs(address.sin_port);
+        if (test_client_) {
+            auto relay = connect_stream_fd(loop, holding, pair[0]);
+            std::optional<Result<std::shared_ptr<Rfc2217Transport>>> client;
+            connect_rfc2217(loop, factory, "127.0.0.1", port, {},
+                            [&client](Result<std::shared_ptr<Rfc2217Transport>> r) {
+                                client.emplace(std::move(r));
+                            });
+            const int accepted = accept_one(loop, listener);
+            ::close(listener);
+            auto wire = connect_stream_fd(loop, holding, accepted);
+            if (!relay.ok() || !wire.ok()) {
+                ADD_FAILURE() << "cannot wrap the fixture's sockets";
+                return nullptr;
+            }
+            auto server = serve_rfc2217(wire.value(), port_, holding);
+            run_until(
+                loop, [&] { return client.has_value(); }, 10s);
+            if (!client || !client->ok()) {
+                ADD_FAILURE() << (client ? client->message() : "connect_rfc2217 did not finish");
+                return nullptr;
+            }
+            bridge_ = bridge(relay.value(), server);
+            return client->value();
+        }
+        auto link = std::make_shared<RelayLink>();
+        link->telnet_side = await_transport(loop, [&](TransportCallback done) {
+            const ProtocolFactory decoding = [link] {
+                return std::make_unique<RelaySide>(true, link);
+            };
+            create_connection(loop, decoding, "127.0.0.1", port, {}, done);
+        });
+        auto plain = connect_stream_fd(
+            loop, [link] { return std::make_unique<RelaySide>(false, link); }, pair[0]);
+        const int accepted = accept_one(loop, listener);
+        ::close(listener);
+        auto wire = connect_stream_fd(loop, holding, accepted);
+        if (!link->telnet_side || !plain.ok() || !wire.ok()) {
+            ADD_FAILURE() << "cannot wrap the fixture's sockets";
+            return nullptr;
+        }
+        link->plain_side = plain.value();
+        return serve_rfc2217(wire.value(), port_, factory);
+    }
+
+private:
+    bool test_client_;
+    std::shared_ptr<RecordingPort> port_ = std::make_shared<RecordingPort>();
+    std::shared_ptr<Bridge> bridge_;
+};
+
 } // namespace
 
 Endpoint::~Endpoint() {
@@ -211,6 +354,8 @@ std::vector<ContractKind> contract_kinds() {
         {"PipePair", [] { return std::make_unique<PipePairEndpoint>(); }, true},
         // A program closing the terminal end is no hang-up: ferry holds it open too.
         {"CreatePty", [] { return std::make_unique<PtyEndpoint>(); }, false, false},
+        {"Rfc2217Client", [] { return std::make_unique<Rfc2217Endpoint>(true); }, true},
+        {"Rfc2217Server", [] { return std::make_unique<Rfc2217Endpoint>(false); }, true},
     };
 }
 

@@ -22,6 +22,7 @@
 #include <ferry/reconnect.hpp>
 #include <ferry/request_client.hpp>
 #include <ferry/result.hpp>
+#include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
 #include <ferry/serial_ports.hpp>
 #include <ferry/server.hpp>
@@ -30,6 +31,7 @@
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
+#include <ferry/telnet.hpp>
 #include <ferry/tcp.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/unix.hpp>

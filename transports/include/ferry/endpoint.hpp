@@ -12,6 +12,7 @@
 #include <ferry/protocol.hpp>
 #include <ferry/pty.hpp>
 #include <ferry/reconnect.hpp>
+#include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
 #include <ferry/server.hpp>
 #include <ferry/task.hpp>
@@ -38,6 +39,8 @@ enum class EndpointKind {
     stdio,
     /// `pty[:link=PATH]`: a new pseudo-terminal, a virtual serial port for other programs.
     pty,
+    /// `rfc2217:HOST:PORT[:115200n81][:key=value...]`: a remote serial port (RFC 2217).
+    rfc2217,
 };
 
 /// A parsed endpoint description. Only the fields of its kind are used.
@@ -60,6 +63,11 @@ struct Endpoint {
     ServerOptions tcp_server{};
     /// unix-listen: backlog, stale socket removal.
     UnixServerOptions unix_server{};
+    /// rfc2217: the line settings to send, strictness, timeouts, the TCP options.
+    Rfc2217Options rfc2217{};
+    /// tcp-listen, unix-listen (`:rfc2217`): clients speak RFC 2217 (telnet COM-PORT-OPTION),
+    /// for whoever serves them (ferry-bridge wraps each with serve_rfc2217).
+    bool rfc2217_server = false;
 
     /// True for the kinds that accept connections (tcp-listen, unix-listen).
     bool listens() const noexcept;
@@ -77,7 +85,7 @@ std::string to_string(const Endpoint& endpoint);
 /// Several lines describing every kind and its keys, for a program's --help.
 std::string endpoint_help();
 
-/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty): the transport after
+/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty, rfc2217): the transport after
 /// connection_made, or the error (naming the endpoint) through `done`. A listening kind is
 /// refused with Error(invalid_argument).
 void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, TransportCallback done);

@@ -5,6 +5,7 @@
 
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
+#include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
 
 namespace ferry::detail {
@@ -369,5 +370,7 @@ void TransportCore<Interface>::handles_closed() noexcept {
 
 template class TransportCore<Transport>;
 template class TransportCore<SerialTransport>;
+template class TransportCore<Rfc2217Transport>;
+template class TransportCore<Rfc2217ServerTransport>;
 
 } // namespace ferry::detail

@@ -45,6 +45,12 @@ void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
     case EndpointKind::pty:
         done(widen(create_pty(loop, std::move(factory), endpoint.pty)));
         return;
+    case EndpointKind::rfc2217:
+        connect_rfc2217(loop, std::move(factory), endpoint.host, endpoint.port, endpoint.rfc2217,
+                        [done = std::move(done)](Result<std::shared_ptr<Rfc2217Transport>> r) {
+                            done(widen(std::move(r)));
+                        });
+        return;
     case EndpointKind::tcp_listen:
     case EndpointKind::unix_listen:
         break;

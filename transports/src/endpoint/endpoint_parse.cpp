@@ -26,6 +26,7 @@ constexpr KindName kind_names[] = {
     {EndpointKind::unix_listen, "unix-listen"},
     {EndpointKind::stdio, "stdio"},
     {EndpointKind::pty, "pty"},
+    {EndpointKind::rfc2217, "rfc2217"},
 };
 
 std::string_view name_of(EndpointKind kind) {
@@ -263,6 +264,7 @@ const KeyTable& tcp_listen_keys() {
                  o.duration(std::chrono::seconds(1)));
          }},
         {"family", [](const Option& o, Endpoint& e) { e.tcp_server.family = family_of(o); }},
+        {"rfc2217", [](const Option& o, Endpoint& e) { e.rfc2217_server = o.flag(); }},
     };
     return table;
 }
@@ -273,6 +275,7 @@ const KeyTable& unix_listen_keys() {
          [](const Option& o, Endpoint& e) { e.unix_server.backlog = o.number(1, 65535); }},
         {"remove_stale",
          [](const Option& o, Endpoint& e) { e.unix_server.remove_stale_socket = o.flag(); }},
+        {"rfc2217", [](const Option& o, Endpoint& e) { e.rfc2217_server = o.flag(); }},
     };
     return table;
 }
@@ -289,6 +292,38 @@ const KeyTable& pty_keys() {
                 scratch.serial = e.pty.serial;
                 apply(o, scratch);
                 e.pty.serial = scratch.serial;
+            };
+        }
+        return keys;
+    }();
+    return table;
+}
+
+const KeyTable& rfc2217_keys() {
+    static const KeyTable table = [] {
+        KeyTable keys = {
+            {"strict", [](const Option& o, Endpoint& e) { e.rfc2217.strict = o.flag(); }},
+            {"command_timeout",
+             [](const Option& o, Endpoint& e) {
+                 e.rfc2217.command_timeout = o.duration(std::chrono::milliseconds(1));
+             }},
+        };
+        // The line settings the client sends, and the TCP connection's options.
+        for (const char* key :
+             {"baud", "data_bits", "parity", "stop_bits", "flow", "dtr", "rts", "discard_input"}) {
+            keys[key] = [apply = serial_keys().at(key)](const Option& o, Endpoint& e) {
+                Endpoint scratch;
+                scratch.serial = e.rfc2217.serial;
+                apply(o, scratch);
+                e.rfc2217.serial = scratch.serial;
+            };
+        }
+        for (const char* key : {"timeout", "keepalive", "family", "bind"}) {
+            keys[key] = [apply = tcp_keys().at(key)](const Option& o, Endpoint& e) {
+                Endpoint scratch;
+                scratch.tcp = e.rfc2217.tcp;
+                apply(o, scratch);
+                e.rfc2217.tcp = scratch.tcp;
             };
         }
         return keys;
@@ -313,6 +348,8 @@ const KeyTable& keys_of(EndpointKind kind) {
         return unix_listen_keys();
     case EndpointKind::pty:
         return pty_keys();
+    case EndpointKind::rfc2217:
+        return rfc2217_keys();
     case EndpointKind::unix_socket:
     case EndpointKind::stdio:
         break;
@@ -458,6 +495,13 @@ Endpoint parse_endpoint(std::string_view description) {
         endpoint.host = strip_brackets(positional("HOST:PORT"));
         endpoint.port = parse_port(positional("HOST:PORT"), false, complain);
         break;
+    case EndpointKind::rfc2217:
+        endpoint.host = strip_brackets(positional("HOST:PORT"));
+        endpoint.port = parse_port(positional("HOST:PORT"), false, complain);
+        if (next < fields.size() && apply_line_shorthand(fields[next], endpoint.rfc2217.serial)) {
+            ++next;
+        }
+        break;
     case EndpointKind::tcp_listen:
         endpoint.host = "127.0.0.1"; // never every interface unless asked
         endpoint.port = parse_port(positional("PORT"), true, complain);
@@ -481,6 +525,8 @@ Endpoint parse_endpoint(std::string_view description) {
             validate(endpoint.serial);
         } else if (endpoint.kind == EndpointKind::pty) {
             validate(endpoint.pty.serial);
+        } else if (endpoint.kind == EndpointKind::rfc2217) {
+            validate(endpoint.rfc2217.serial);
         }
     } catch (const Error& e) {
         complain(e.what());
@@ -513,11 +559,28 @@ std::string to_string(const Endpoint& e) {
             add(std::string("flow=") + flows[static_cast<int>(s.flow_control)]);
         }
     };
+    static constexpr const char* lines[] = {"leave", "on", "off"};
+    const auto add_tcp_options = [&](const ConnectOptions& tcp) {
+        if (tcp.timeout.count() != 0) {
+            add("timeout=" + std::to_string(tcp.timeout.count()) + "ms");
+        }
+        if (!tcp.nodelay) {
+            add("nodelay=false");
+        }
+        if (tcp.keepalive) {
+            add("keepalive=" + std::to_string(tcp.keepalive->count()) + "s");
+        }
+        if (tcp.family != AddressFamily::any) {
+            add(tcp.family == AddressFamily::ipv4 ? "family=ipv4" : "family=ipv6");
+        }
+        if (tcp.local_host) {
+            add("bind=" + *tcp.local_host);
+        }
+    };
     switch (e.kind) {
     case EndpointKind::serial: {
         add(e.path);
         add_line_settings(e.serial, true);
-        static constexpr const char* lines[] = {"leave", "on", "off"};
         if (!e.serial.exclusive) {
             add("exclusive=false");
         }
@@ -550,22 +613,31 @@ std::string to_string(const Endpoint& e) {
     case EndpointKind::tcp:
         add(bracketed(e.host));
         add(std::to_string(e.port));
-        if (e.tcp.timeout.count() != 0) {
-            add("timeout=" + std::to_string(e.tcp.timeout.count()) + "ms");
-        }
-        if (!e.tcp.nodelay) {
-            add("nodelay=false");
-        }
-        if (e.tcp.keepalive) {
-            add("keepalive=" + std::to_string(e.tcp.keepalive->count()) + "s");
-        }
-        if (e.tcp.family != AddressFamily::any) {
-            add(e.tcp.family == AddressFamily::ipv4 ? "family=ipv4" : "family=ipv6");
-        }
-        if (e.tcp.local_host) {
-            add("bind=" + *e.tcp.local_host);
-        }
+        add_tcp_options(e.tcp);
         break;
+    case EndpointKind::rfc2217: {
+        add(bracketed(e.host));
+        add(std::to_string(e.port));
+        const SerialOptions& s = e.rfc2217.serial;
+        add_line_settings(s, true);
+        if (s.dtr != LineOnOpen::leave) {
+            add(std::string("dtr=") + lines[static_cast<int>(s.dtr)]);
+        }
+        if (s.rts != LineOnOpen::leave) {
+            add(std::string("rts=") + lines[static_cast<int>(s.rts)]);
+        }
+        if (s.discard_input_on_open) {
+            add("discard_input");
+        }
+        if (!e.rfc2217.strict) {
+            add("strict=false");
+        }
+        if (e.rfc2217.command_timeout != Rfc2217Options{}.command_timeout) {
+            add("command_timeout=" + std::to_string(e.rfc2217.command_timeout.count()) + "ms");
+        }
+        add_tcp_options(e.rfc2217.tcp);
+        break;
+    }
     case EndpointKind::tcp_listen:
         add(std::to_string(e.port));
         add("interface=" + bracketed(e.host));
@@ -587,6 +659,9 @@ std::string to_string(const Endpoint& e) {
         if (e.tcp_server.family != AddressFamily::any) {
             add(e.tcp_server.family == AddressFamily::ipv4 ? "family=ipv4" : "family=ipv6");
         }
+        if (e.rfc2217_server) {
+            add("rfc2217");
+        }
         break;
     case EndpointKind::unix_socket:
         add(e.path);
@@ -598,6 +673,9 @@ std::string to_string(const Endpoint& e) {
         }
         if (!e.unix_server.remove_stale_socket) {
             add("remove_stale=false");
+        }
+        if (e.rfc2217_server) {
+            add("rfc2217");
         }
         break;
     case EndpointKind::stdio:
@@ -624,8 +702,11 @@ std::string endpoint_help() {
            "  tcp:HOST:PORT             connect over TCP ([::1] for IPv6); " +
            key_list(EndpointKind::tcp) +
            "\n"
+           "  rfc2217:HOST:PORT[:115200n81]  a remote serial port over RFC 2217; " +
+           key_list(EndpointKind::rfc2217) +
+           "\n"
            "  tcp-listen:PORT           accept TCP clients on 127.0.0.1 unless interface= "
-           "names another; " +
+           "names another (rfc2217: serve RFC 2217 to them); " +
            key_list(EndpointKind::tcp_listen) +
            "\n"
            "  unix:PATH                 connect to a Unix socket\n"

@@ -1,0 +1,318 @@
+// LayeredTransport: the transport core's backend when the "OS" is another transport.
+#include "core/layered_transport.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include <ferry/rfc2217.hpp>
+#include <ferry/serial.hpp>
+
+namespace ferry::detail {
+namespace {
+/// What the layer keeps of plain bytes its protocol has not taken, before the lower transport
+/// is paused even though the layer itself still wants to read (a negotiation in progress).
+constexpr std::size_t max_pending = 256 * 1024;
+/// How much plain data is encoded and handed down at a time: the lower transport's fullness
+/// is looked at between slices.
+constexpr std::size_t write_slice = 64 * 1024;
+} // namespace
+
+/// The lower transport's protocol: forwards its events to the layer.
+template <class Interface>
+class LayeredTransport<Interface>::Receiver final : public Protocol {
+public:
+    explicit Receiver(LayeredTransport* layer) : layer_(layer) {}
+    void detach() noexcept { layer_ = nullptr; }
+    void data_received(ByteView data) override {
+        if (layer_ != nullptr) {
+            layer_->on_lower_data(data);
+        }
+    }
+    bool eof_received() override {
+        if (layer_ != nullptr) {
+            layer_->on_lower_eof();
+        }
+        return true; // the layer decides when the lower transport closes
+    }
+    void connection_lost(std::error_code error) override {
+        if (layer_ != nullptr) {
+            layer_->on_lower_lost(error);
+        }
+    }
+    void pause_writing() override {
+        if (layer_ != nullptr) {
+            layer_->on_lower_pause();
+        }
+    }
+    void resume_writing() override {
+        if (layer_ != nullptr) {
+            layer_->on_lower_resume();
+        }
+    }
+
+private:
+    LayeredTransport* layer_;
+};
+
+template <class Interface>
+LayeredTransport<Interface>::LayeredTransport(std::shared_ptr<Transport> lower)
+    : TransportCore<Interface>(lower->loop()), lower_(std::move(lower)) {}
+
+template <class Interface>
+LayeredTransport<Interface>::~LayeredTransport() {
+    if (!lower_gone_ && receiver_ != nullptr) {
+        receiver_->detach(); // never attached to a started layer, or the loop is going
+        lower_->abort();
+    }
+}
+
+template <class Interface>
+NativeHandle LayeredTransport<Interface>::native_handle() const noexcept {
+    return lower_->native_handle();
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::attach() {
+    auto receiver = std::make_unique<Receiver>(this);
+    receiver_ = receiver.get();
+    lower_->set_protocol(std::move(receiver));
+    lower_full_ = lower_->write_buffer_size() > lower_->write_buffer_limits().high;
+    update_lower_reading();
+}
+
+// ---- reading ---------------------------------------------------------------------------
+
+template <class Interface>
+void LayeredTransport<Interface>::set_reading_for_layer(bool on) noexcept {
+    layer_reading_ = on;
+    update_lower_reading();
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::update_lower_reading() noexcept {
+    if (lower_gone_ || lower_->is_closing()) {
+        return;
+    }
+    const bool wanted =
+        (plain_reading_ && pending_.empty()) || (layer_reading_ && pending_.size() < max_pending);
+    if (wanted && !lower_->is_reading()) {
+        lower_->resume_reading();
+    } else if (!wanted && lower_->is_reading()) {
+        lower_->pause_reading();
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::deliver_plain(ByteView data) {
+    while (!data.empty()) {
+        if (!pending_.empty() || this->state() != State::open || !this->is_reading()) {
+            pending_.insert(pending_.end(), data.data(), data.data() + data.size());
+            update_lower_reading();
+            return;
+        }
+        const std::span<std::byte> space = this->read_space();
+        const std::size_t n = std::min(space.size(), data.size());
+        std::memcpy(space.data(), data.data(), n);
+        this->delivered(n);
+        data = data.subview(n);
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::deliver_pending() noexcept {
+    delivery_scheduled_ = false;
+    std::size_t offset = 0;
+    while (offset < pending_.size() && this->state() == State::open && this->is_reading()) {
+        const std::span<std::byte> space = this->read_space();
+        const std::size_t n = std::min(space.size(), pending_.size() - offset);
+        std::memcpy(space.data(), pending_.data() + offset, n);
+        offset += n;
+        this->delivered(n);
+    }
+    if (this->state() != State::open) {
+        pending_.clear(); // closed meanwhile: nothing more is delivered
+        return;
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(offset));
+    if (pending_.empty() && eof_pending_ && this->is_reading()) {
+        eof_pending_ = false;
+        this->os_eof();
+    }
+    if (pending_.empty() && !eof_pending_ && lost_after_pending_ && this->state() == State::open) {
+        this->fail(lost_after_pending_);
+        return;
+    }
+    update_lower_reading();
+}
+
+template <class Interface>
+bool LayeredTransport<Interface>::start_reading() noexcept {
+    plain_reading_ = true;
+    if ((!pending_.empty() || eof_pending_) && !delivery_scheduled_) {
+        // Not from inside resume_reading(): the protocol would be called back reentrantly.
+        delivery_scheduled_ = true;
+        this->loop().call_soon([self = this->shared_from_this(), this] { deliver_pending(); });
+    }
+    update_lower_reading();
+    return true;
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::stop_reading() noexcept {
+    plain_reading_ = false;
+    update_lower_reading();
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::on_lower_data(ByteView data) noexcept {
+    // The subclass's decoder calls deliver_plain(), which guards the protocol's callbacks;
+    // this guards the decoder itself (it allocates).
+    if (!detail::invoke_guarded(this->loop(), "exception in a layer's decoder",
+                                [&] { lower_data(data); })) {
+        this->fail(make_error_code(errc::callback_threw));
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::on_lower_eof() noexcept {
+    lower_ended_ = true;
+    if (this->state() == State::open && pending_.empty()) {
+        this->os_eof();
+    } else {
+        eof_pending_ = true; // after what waits, or once the layer starts
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::on_lower_lost(std::error_code error) noexcept {
+    lower_gone_ = true;
+    receiver_ = nullptr;
+    if (this->state() == State::idle) {
+        lower_lost_before_start(error);
+        return;
+    }
+    if (this->state() == State::closed) {
+        return;
+    }
+    if (handles_closing_) {
+        this->handles_closed();
+    } else if (this->state() == State::open && (!pending_.empty() || eof_pending_)) {
+        // What arrived before the loss was received: the protocol gets it (and the EOF)
+        // first. A write after the peer's EOF (a reset) must not cost the bytes read before.
+        lost_after_pending_ = error ? error : make_error_code(errc::closed);
+    } else if (error) {
+        this->fail(error);
+    } else {
+        this->abort(); // closed cleanly underneath: nothing queued can be sent any more
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------
+
+template <class Interface>
+std::ptrdiff_t LayeredTransport<Interface>::write_now(const ByteView* parts,
+                                                      std::size_t count) noexcept {
+    if (lower_full_ || !may_send() || lower_gone_ || lower_->is_closing()) {
+        return 0; // a lower transport that is going reports why through connection_lost
+    }
+    // Handed down in slices, stopping as soon as the lower transport is full: what it has
+    // not taken stays in this transport's queue, where the water marks and abort() see it.
+    std::size_t taken = 0;
+    std::size_t sliced = 0; // plain bytes in encoded_
+    try {
+        encoded_.clear();
+        for (std::size_t i = 0; i < count; ++i) {
+            ByteView part = parts[i];
+            while (!part.empty()) {
+                const std::size_t n = std::min(part.size(), write_slice - sliced);
+                encode(ByteView(part.data(), n), encoded_);
+                sliced += n;
+                part = part.subview(n);
+                if (sliced == write_slice) {
+                    lower_->write(encoded_);
+                    encoded_.clear();
+                    taken += std::exchange(sliced, 0);
+                    if (lower_full_ || lower_->is_closing()) {
+                        return static_cast<std::ptrdiff_t>(taken);
+                    }
+                }
+            }
+        }
+    } catch (const std::bad_alloc&) {
+        this->fail(std::make_error_code(std::errc::not_enough_memory));
+        return -1;
+    }
+    if (sliced > 0) {
+        lower_->write(encoded_);
+        taken += sliced;
+    }
+    return static_cast<std::ptrdiff_t>(taken);
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::send_queued() noexcept {
+    if (lower_full_ || !may_send() || flush_scheduled_) {
+        return; // on_lower_resume() or sending_allowed() sends it
+    }
+    flush_scheduled_ = true;
+    this->loop().call_soon([self = this->shared_from_this(), this] {
+        flush_scheduled_ = false;
+        sending_allowed();
+    });
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::sending_allowed() noexcept {
+    if (!lower_full_ && may_send() && this->write_buffer_size() > 0 &&
+        (this->state() == State::open || this->state() == State::closing)) {
+        this->send_from_queue();
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::on_lower_resume() noexcept {
+    lower_full_ = false;
+    sending_allowed();
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::send_control(ByteView bytes) {
+    if (!lower_gone_) {
+        lower_->write(bytes);
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::shutdown_write() noexcept {
+    if (!lower_gone_) {
+        lower_->write_eof();
+    }
+}
+
+// ---- closing ---------------------------------------------------------------------------
+
+template <class Interface>
+void LayeredTransport<Interface>::close_handles() noexcept {
+    handles_closing_ = true;
+    pending_.clear();
+    if (lower_gone_) {
+        this->loop().call_soon([self = this->shared_from_this(), this] { this->handles_closed(); });
+    } else if (this->closing_after_flush()) {
+        lower_->close(); // flushes what the layer handed down
+    } else {
+        lower_->abort();
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::stop_lingering() noexcept {
+    if (!lower_gone_) {
+        lower_->abort();
+    }
+}
+
+template class LayeredTransport<Rfc2217Transport>;
+template class LayeredTransport<Rfc2217ServerTransport>;
+
+} // namespace ferry::detail

@@ -1,0 +1,793 @@
+// The client end of RFC 2217: a SerialTransport over a TCP connection to a remote port.
+#include <algorithm>
+#include <list>
+#include <set>
+#include <vector>
+
+#include <ferry/error.hpp>
+#include <ferry/future.hpp>
+#include <ferry/log.hpp>
+#include <ferry/rfc2217.hpp>
+#include <ferry/telnet.hpp>
+
+#include "core/layered_transport.hpp"
+#include "rfc2217/com_port.hpp"
+#include "rfc2217/telnet_options.hpp"
+
+namespace ferry {
+namespace {
+
+namespace cp = detail::com_port;
+using telnet::Verb;
+
+/// Called when a command's answer came (null), or with why it did not.
+using Completion = std::function<void(std::exception_ptr)>;
+
+/// Which SET-CONTROL answers belong to which request: flow, break, DTR, RTS, inbound flow.
+std::uint8_t control_group(std::uint8_t value) noexcept {
+    namespace c = cp::control;
+    if (value >= c::break_query && value <= c::break_off) {
+        return 1;
+    }
+    if (value >= c::dtr_query && value <= c::dtr_off) {
+        return 2;
+    }
+    if (value >= c::rts_query && value <= c::rts_off) {
+        return 3;
+    }
+    if ((value >= c::inbound_query && value <= c::inbound_hardware) || value == c::inbound_dtr) {
+        return 4;
+    }
+    return 0; // outbound flow: 0-3, 17, 19
+}
+
+/// True for a command that asks for the value in effect instead of setting one.
+bool is_query(std::uint8_t code, const Bytes& value) noexcept {
+    namespace c = cp::control;
+    if (value.empty()) {
+        return true;
+    }
+    if (code == cp::set_baudrate) {
+        return value.size() >= 4 && cp::read_u32(value) == 0;
+    }
+    const auto first = std::to_integer<std::uint8_t>(value[0]);
+    if (code == cp::set_control) {
+        return first == c::flow_query || first == c::break_query || first == c::dtr_query ||
+               first == c::rts_query || first == c::inbound_query;
+    }
+    return first == 0;
+}
+
+/// The protocol of the TCP connection until the client takes it over: nothing is read.
+class Holding final : public Protocol {
+    void connection_made(Transport& transport) override { transport.pause_reading(); }
+};
+
+class Rfc2217Client final : public detail::LayeredTransport<Rfc2217Transport>,
+                            private telnet::Sink {
+public:
+    Rfc2217Client(std::shared_ptr<Transport> lower, const std::string& host, std::uint16_t port,
+                  Rfc2217Options options)
+        : LayeredTransport(std::move(lower)), config_(std::move(options)), options_(config_.serial),
+          telnet_(
+              {telnet::option::binary, telnet::option::suppress_go_ahead, telnet::option::com_port},
+              {telnet::option::binary, telnet::option::suppress_go_ahead,
+               telnet::option::com_port}) {
+        const bool ipv6 = host.find(':') != std::string::npos;
+        path_ = "rfc2217://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    }
+
+    ~Rfc2217Client() override { fail_modem_waiters(); }
+
+    /// Negotiates, sends the settings, and starts the protocol once they are answered.
+    void begin(std::shared_ptr<Rfc2217Client> self, ProtocolFactory factory, Rfc2217Callback done) {
+        adopt(self);
+        factory_ = std::move(factory);
+        connected_ = std::move(done);
+        attach();
+        set_reading_for_layer(
+            true); // answers and notifications are read whatever the protocol does
+        Bytes out;
+        telnet_.request_local(telnet::option::binary, out);
+        telnet_.request_remote(telnet::option::binary, out);
+        telnet_.request_local(telnet::option::suppress_go_ahead, out);
+        telnet_.request_remote(telnet::option::suppress_go_ahead, out);
+        telnet_.request_local(telnet::option::com_port, out);
+        send_control(out);
+        std::weak_ptr<Transport> weak = self;
+        agreement_timer_ = loop().call_later(config_.command_timeout, [weak, this] {
+            if (weak.lock() && state() == State::idle) {
+                fail_connect(make_error_code(errc::connect_timeout),
+                             "did not agree to COM-PORT-OPTION within " +
+                                 std::to_string(config_.command_timeout.count()) + " ms");
+            }
+        });
+    }
+
+    // ---- SerialTransport ----
+
+    const std::string& path() const noexcept override { return path_; }
+    const SerialOptions& options() const noexcept override { return options_; }
+    bool can_write_eof() const noexcept override { return false; }
+    bool pauses_sender() const noexcept override { return true; }
+    std::size_t input_waiting() const override { return 0; }
+    std::size_t output_waiting() const override {
+        return lower_gone() ? 0 : const_cast<Rfc2217Client*>(this)->lower().write_buffer_size();
+    }
+
+    void reconfigure(const SerialOptions& wanted) override {
+        require_open("reconfigure");
+        validate(wanted);
+        send_settings(wanted, false, logging_completion("reconfigure"));
+    }
+
+    void set_rts(bool on) override {
+        require_open("set_rts");
+        send_control_value(on ? cp::control::rts_on : cp::control::rts_off,
+                           logging_completion("set_rts"));
+    }
+
+    void set_dtr(bool on) override {
+        require_open("set_dtr");
+        send_control_value(on ? cp::control::dtr_on : cp::control::dtr_off,
+                           logging_completion("set_dtr"));
+    }
+
+    ModemStatus modem_status() const override {
+        if (!modem_known_) {
+            throw Error(make_error_code(errc::not_supported),
+                        path_ + ": the server has sent no NOTIFY-MODEMSTATE");
+        }
+        return modem_;
+    }
+
+    Task<ModemStatus> wait_modem_change(ModemStatus watch) override {
+        require_open("wait_modem_change");
+        std::shared_ptr<Transport> keep_alive = shared_from_this();
+        Future<ModemStatus> changed(loop());
+        modem_waiters_.push_back({watch, modem_, changed});
+        co_return co_await changed;
+    }
+
+    void send_break(std::chrono::milliseconds duration, SerialCallback done) override {
+        if (state() != State::open) {
+            loop().call_soon([done = std::move(done)] { done(make_error_code(errc::closed)); });
+            return;
+        }
+        // Writes made during the break wait for its end, as on a local port.
+        ++breaks_;
+        std::weak_ptr<Transport> weak = shared_from_this();
+        send_control_value(cp::control::break_on, [](std::exception_ptr) {});
+        loop().call_later(duration, [weak, this, done = std::move(done)]() mutable {
+            if (!weak.lock() || state() != State::open) {
+                done(make_error_code(errc::closed));
+                return;
+            }
+            send_control_value(cp::control::break_off,
+                               [weak, this, done = std::move(done)](std::exception_ptr error) {
+                                   if (auto self = weak.lock()) {
+                                       --breaks_;
+                                       sending_allowed();
+                                   }
+                                   done(error ? error_code_of(error) : std::error_code());
+                               });
+        });
+    }
+
+    void purge(Purge which) override {
+        require_open("purge");
+        purge_local(which);
+        send_command(cp::purge_data, {purge_value(which)}, logging_completion("purge"));
+    }
+
+    void drain_to_wire(SerialCallback done) override {
+        if (state() != State::open) {
+            loop().call_soon([done = std::move(done)] { done(make_error_code(errc::closed)); });
+            return;
+        }
+        drain_waiters_.push_back(std::move(done));
+        if (write_buffer_size() == 0) {
+            queue_drained();
+        }
+    }
+
+    // ---- Rfc2217Transport ----
+
+    Task<SerialOptions> reconfigure_confirmed(SerialOptions wanted) override {
+        require_open("reconfigure");
+        validate(wanted);
+        std::shared_ptr<Transport> keep_alive = shared_from_this();
+        Future<> answered(loop());
+        send_settings(wanted, false, settle(answered));
+        co_await answered;
+        co_return options_;
+    }
+
+    Task<void> set_dtr_confirmed(bool on) override {
+        require_open("set_dtr");
+        std::shared_ptr<Transport> keep_alive = shared_from_this();
+        Future<> answered(loop());
+        send_control_value(on ? cp::control::dtr_on : cp::control::dtr_off, settle(answered));
+        co_await answered;
+    }
+
+    Task<void> set_rts_confirmed(bool on) override {
+        require_open("set_rts");
+        std::shared_ptr<Transport> keep_alive = shared_from_this();
+        Future<> answered(loop());
+        send_control_value(on ? cp::control::rts_on : cp::control::rts_off, settle(answered));
+        co_await answered;
+    }
+
+    Task<void> purge_confirmed(Purge which) override {
+        require_open("purge");
+        std::shared_ptr<Transport> keep_alive = shared_from_this();
+        purge_local(which);
+        Future<> answered(loop());
+        send_command(cp::purge_data, {purge_value(which)}, settle(answered));
+        co_await answered;
+    }
+
+    const std::string& server_signature() const noexcept override { return signature_; }
+    bool suspended_by_server() const noexcept override { return suspended_; }
+
+private:
+    struct PendingCommand {
+        std::uint64_t id;
+        std::uint8_t code;
+        Bytes value; // as sent
+        Completion done;
+        CallbackHandle timer;
+    };
+    struct ModemWaiter {
+        ModemStatus watch;
+        ModemStatus before;
+        Future<ModemStatus> changed;
+    };
+
+    std::string log_name() const override { return path_; }
+
+    void require_open(const char* what) const {
+        if (state() != State::open) {
+            throw Error(make_error_code(errc::closed),
+                        std::string(what) + " on " + path_ + ": the port is closed");
+        }
+    }
+
+    static std::uint8_t purge_value(Purge which) noexcept {
+        return which == Purge::input    ? cp::purge_receive
+               : which == Purge::output ? cp::purge_transmit
+                                        : cp::purge_both;
+    }
+
+    void purge_local(Purge which) {
+        if (which != Purge::input) {
+            queue().clear();
+            send_from_queue(); // settles water marks, drain waiters, a pending close
+        }
+    }
+
+    static std::error_code error_code_of(const std::exception_ptr& error) noexcept {
+        try {
+            std::rethrow_exception(error);
+        } catch (const std::system_error& e) {
+            return e.code();
+        } catch (...) {
+            return make_error_code(errc::invalid_argument);
+        }
+    }
+
+    Completion settle(Future<> answered) {
+        return [answered](std::exception_ptr error) mutable {
+            if (answered.done()) {
+                return;
+            }
+            if (error) {
+                answered.set_exception(std::move(error));
+            } else {
+                answered.set_result();
+            }
+        };
+    }
+
+    Completion logging_completion(const char* what) {
+        return [what, path = path_](std::exception_ptr error) {
+            if (error) {
+                try {
+                    std::rethrow_exception(error);
+                } catch (const std::exception& e) {
+                    log().warn("{} on {}: {}", what, path, e.what());
+                }
+            }
+        };
+    }
+
+    // ---- commands ----
+
+    /// Sends the settings that differ from options() (all of them when `all`), calling `done`
+    /// once every answer is in, with the first error.
+    void send_settings(const SerialOptions& wanted, bool all, Completion done) {
+        struct Join {
+            std::size_t left = 1;
+            std::exception_ptr first;
+            Completion done;
+        };
+        auto join = std::make_shared<Join>();
+        join->done = std::move(done);
+        auto part = [join](std::exception_ptr error) {
+            if (error && !join->first) {
+                join->first = error;
+            }
+            if (--join->left == 0) {
+                join->done(join->first);
+            }
+        };
+        auto count = [&](bool differs) { return all || differs; };
+        if (count(wanted.baud_rate != options_.baud_rate)) {
+            Bytes value;
+            cp::append_u32(wanted.baud_rate, value);
+            ++join->left;
+            send_command(cp::set_baudrate, value, part);
+        }
+        if (count(wanted.data_bits != options_.data_bits)) {
+            ++join->left;
+            send_command(cp::set_datasize, {static_cast<std::uint8_t>(wanted.data_bits)}, part);
+        }
+        if (count(wanted.parity != options_.parity)) {
+            ++join->left;
+            send_command(cp::set_parity, {cp::encode(wanted.parity)}, part);
+        }
+        if (count(wanted.stop_bits != options_.stop_bits)) {
+            ++join->left;
+            send_command(cp::set_stopsize, {cp::encode(wanted.stop_bits)}, part);
+        }
+        if (count(wanted.flow_control != options_.flow_control)) {
+            ++join->left;
+            send_control_value(cp::encode(wanted.flow_control), part);
+        }
+        part(nullptr); // the count started at one so that no answer could finish it early
+    }
+
+    void send_control_value(std::uint8_t value, Completion done) {
+        send_command(cp::set_control, {value}, std::move(done));
+    }
+
+    void send_command(std::uint8_t code, std::initializer_list<std::uint8_t> value,
+                      Completion done) {
+        Bytes bytes;
+        for (const std::uint8_t b : value) {
+            bytes.push_back(std::byte{b});
+        }
+        send_command(code, std::move(bytes), std::move(done));
+    }
+
+    void send_command(std::uint8_t code, Bytes value, Completion done) {
+        Bytes payload;
+        payload.push_back(std::byte{code});
+        payload.insert(payload.end(), value.begin(), value.end());
+        Bytes out;
+        telnet::append_subnegotiation(telnet::option::com_port, payload, out);
+        send_control(out);
+        const std::uint64_t id = ++last_command_id_;
+        std::weak_ptr<Transport> weak = shared_from_this();
+        CallbackHandle timer = loop().call_later(config_.command_timeout, [weak, this, id] {
+            if (weak.lock()) {
+                command_timed_out(id);
+            }
+        });
+        commands_.push_back({id, code, std::move(value), std::move(done), timer});
+    }
+
+    void command_timed_out(std::uint64_t id) {
+        auto it = std::find_if(commands_.begin(), commands_.end(),
+                               [id](const PendingCommand& c) { return c.id == id; });
+        if (it == commands_.end()) {
+            return;
+        }
+        PendingCommand command = std::move(*it);
+        commands_.erase(it);
+        const std::string what = describe(command.code, command.value);
+        if (config_.strict) {
+            command.done(std::make_exception_ptr(
+                TimeoutError(std::make_error_code(std::errc::timed_out),
+                             path_ + ": the server did not answer " + what + " within " +
+                                 std::to_string(config_.command_timeout.count()) + " ms")));
+            return;
+        }
+        // Non-strict: the value asked for is taken as applied, and said once per command.
+        if (unanswered_logged_.insert(command.code).second) {
+            log().info("{}: the server does not answer {}; taking the values asked for as "
+                       "applied (non-strict mode)",
+                       path_, cp::command_name(command.code));
+        }
+        take_as_applied(command.code, command.value);
+        command.done(nullptr);
+    }
+
+    std::string describe(std::uint8_t code, const Bytes& value) const {
+        std::string text(cp::command_name(code));
+        if (code == cp::set_baudrate && value.size() >= 4) {
+            text += " " + std::to_string(cp::read_u32(value));
+        } else if (!value.empty() && code != cp::signature) {
+            text += " " + std::to_string(std::to_integer<int>(value[0]));
+        }
+        return text;
+    }
+
+    /// Records what an answer (or, non-strict, the request itself) says is in effect.
+    void take_as_applied(std::uint8_t code, ByteView value) {
+        const std::uint8_t first = value.empty() ? 0 : std::to_integer<std::uint8_t>(value[0]);
+        switch (code) {
+        case cp::set_baudrate:
+            if (value.size() >= 4 && cp::read_u32(value) != 0) {
+                options_.baud_rate = cp::read_u32(value);
+            }
+            break;
+        case cp::set_datasize:
+            if (first >= 5 && first <= 8) {
+                options_.data_bits = first;
+            }
+            break;
+        case cp::set_parity:
+            if (auto parity = cp::decode_parity(first)) {
+                options_.parity = *parity;
+            }
+            break;
+        case cp::set_stopsize:
+            if (auto stop_bits = cp::decode_stop_bits(first)) {
+                options_.stop_bits = *stop_bits;
+            }
+            break;
+        case cp::set_control:
+            if (auto flow = cp::decode_flow(first)) {
+                options_.flow_control = *flow;
+            } else if (first == cp::control::inbound_none ||
+                       first == cp::control::inbound_xon_xoff ||
+                       first == cp::control::inbound_hardware) {
+                options_.flow_control = *cp::decode_flow(static_cast<std::uint8_t>(
+                    first - (cp::control::inbound_none - cp::control::flow_none)));
+            }
+            break;
+        default:
+            break;
+        }
+    }
+
+    /// The server answered `code` with `value`: completes the oldest matching request.
+    void answered(std::uint8_t code, ByteView value) {
+        const std::uint8_t first = value.empty() ? 0 : std::to_integer<std::uint8_t>(value[0]);
+        auto it = std::find_if(commands_.begin(), commands_.end(), [&](const PendingCommand& c) {
+            if (c.code != code) {
+                return false;
+            }
+            return code != cp::set_control || c.value.empty() ||
+                   control_group(std::to_integer<std::uint8_t>(c.value[0])) == control_group(first);
+        });
+        take_as_applied(code, value);
+        if (code == cp::signature) {
+            signature_.assign(reinterpret_cast<const char*>(value.data()), value.size());
+        }
+        if (it == commands_.end()) {
+            return; // unsolicited (a server that reports changes made by another client)
+        }
+        PendingCommand command = std::move(*it);
+        commands_.erase(it);
+        command.timer.cancel();
+        const bool query = is_query(code, command.value);
+        const bool same = value.size() >= command.value.size() &&
+                          std::equal(command.value.begin(), command.value.end(), value.data());
+        if (!query && !same && code != cp::purge_data && code != cp::signature) {
+            if (config_.strict) {
+                command.done(std::make_exception_ptr(
+                    Error(make_error_code(errc::not_supported),
+                          path_ + ": the server refused " + describe(code, command.value) +
+                              ": it answered " +
+                              describe(code, Bytes(value.data(), value.data() + value.size())))));
+                return;
+            }
+            log().info("{}: the server answered {} to {}", path_,
+                       describe(code, Bytes(value.data(), value.data() + value.size())),
+                       describe(code, command.value));
+        }
+        command.done(nullptr);
+    }
+
+    // ---- telnet ----
+
+    void lower_data(ByteView data) override { decoder_.feed(data, *this); }
+
+    void encode(ByteView plain, Bytes& out) override { telnet::append_escaped(plain, out); }
+
+    bool may_send() const noexcept override { return !suspended_ && breaks_ == 0; }
+
+    void telnet_data(ByteView data) override {
+        if (state() == State::idle && said_.size() < 200) {
+            said_.append(reinterpret_cast<const char*>(data.data()),
+                         std::min<std::size_t>(data.size(), 200 - said_.size()));
+        }
+        if (state() == State::open || state() == State::idle) {
+            deliver_plain(data);
+        }
+    }
+
+    void telnet_negotiation(Verb verb, std::uint8_t option) override {
+        Bytes out;
+        telnet_.receive(verb, option, out);
+        send_control(out);
+        if (state() != State::idle || negotiated_) {
+            return;
+        }
+        if (telnet_.local_enabled(telnet::option::com_port)) {
+            negotiated_ = true;
+            agreement_timer_.cancel();
+            send_initial_settings();
+        } else if (telnet_.local_refused(telnet::option::com_port)) {
+            fail_connect(make_error_code(errc::not_supported),
+                         "the server refused COM-PORT-OPTION (not an RFC 2217 server)");
+        }
+    }
+
+    void telnet_subnegotiation(std::uint8_t option, ByteView payload) override {
+        if (option != telnet::option::com_port || payload.empty()) {
+            return;
+        }
+        const auto code = std::to_integer<std::uint8_t>(payload.data()[0]);
+        const ByteView value = payload.subview(1);
+        switch (code) {
+        case cp::flowcontrol_suspend:
+        case cp::flowcontrol_suspend + cp::server_offset:
+            // RFC 2217 says 108; pyserial's server sends 8. Either means: hold the data.
+            suspended_ = true;
+            return;
+        case cp::flowcontrol_resume:
+        case cp::flowcontrol_resume + cp::server_offset:
+            suspended_ = false;
+            sending_allowed();
+            return;
+        case cp::notify_modemstate + cp::server_offset:
+            if (!value.empty()) {
+                modem_notified(cp::decode_modem_state(std::to_integer<std::uint8_t>(value[0])));
+            }
+            return;
+        case cp::notify_linestate + cp::server_offset:
+            if (!value.empty()) {
+                log().debug("{}: line state 0x{:02x}", path_, std::to_integer<int>(value[0]));
+            }
+            return;
+        case cp::signature:
+            if (value.empty()) {
+                send_command_unanswered(cp::signature, ByteView("ferry"));
+            }
+            return;
+        default:
+            if (code >= cp::server_offset && code <= cp::server_offset + cp::last_command) {
+                answered(static_cast<std::uint8_t>(code - cp::server_offset), value);
+            } else {
+                log().debug("{}: ignored COM-PORT-OPTION command {}", path_, code);
+            }
+        }
+    }
+
+    void send_command_unanswered(std::uint8_t code, ByteView value) {
+        Bytes payload;
+        payload.push_back(std::byte{code});
+        payload.insert(payload.end(), value.data(), value.data() + value.size());
+        Bytes out;
+        telnet::append_subnegotiation(telnet::option::com_port, payload, out);
+        send_control(out);
+    }
+
+    void telnet_error(std::string_view what) override {
+        log().warn("{}: bad telnet input: {}", path_, what);
+    }
+
+    void modem_notified(const ModemStatus& status) {
+        modem_ = status;
+        modem_known_ = true;
+        auto waiters = std::move(modem_waiters_);
+        modem_waiters_.clear();
+        for (ModemWaiter& waiter : waiters) {
+            if (waiter.changed.done()) {
+                continue; // cancelled
+            }
+            const bool changed = (waiter.watch.cts && status.cts != waiter.before.cts) ||
+                                 (waiter.watch.dsr && status.dsr != waiter.before.dsr) ||
+                                 (waiter.watch.ri && status.ri != waiter.before.ri) ||
+                                 (waiter.watch.cd && status.cd != waiter.before.cd);
+            if (changed) {
+                waiter.changed.set_result(status);
+            } else {
+                modem_waiters_.push_back(std::move(waiter));
+            }
+        }
+    }
+
+    void fail_modem_waiters() noexcept {
+        for (ModemWaiter& waiter : modem_waiters_) {
+            if (!waiter.changed.done()) {
+                waiter.changed.set_exception(std::make_exception_ptr(
+                    Error(make_error_code(errc::closed),
+                          "wait_modem_change on " + path_ + ": the port was closed")));
+            }
+        }
+        modem_waiters_.clear();
+    }
+
+    // ---- opening ----
+
+    void send_initial_settings() {
+        struct Join {
+            std::size_t left = 1;
+            std::exception_ptr first;
+        };
+        auto join = std::make_shared<Join>();
+        std::weak_ptr<Transport> weak = shared_from_this();
+        auto part = [join, weak, this](std::exception_ptr error) {
+            if (error && !join->first) {
+                join->first = error;
+            }
+            if (--join->left == 0 && weak.lock() && state() == State::idle) {
+                settings_answered(join->first);
+            }
+        };
+        send_command_unanswered(cp::signature, ByteView()); // the answer is kept, not awaited
+        const SerialOptions& wanted = config_.serial;
+        ++join->left;
+        send_settings(wanted, true, part);
+        if (wanted.dtr != LineOnOpen::leave) {
+            ++join->left;
+            send_control_value(
+                wanted.dtr == LineOnOpen::set ? cp::control::dtr_on : cp::control::dtr_off, part);
+        }
+        if (wanted.rts != LineOnOpen::leave) {
+            ++join->left;
+            send_control_value(
+                wanted.rts == LineOnOpen::set ? cp::control::rts_on : cp::control::rts_off, part);
+        }
+        if (wanted.discard_input_on_open) {
+            ++join->left;
+            send_command(cp::purge_data, {cp::purge_receive}, part);
+        }
+        part(nullptr);
+    }
+
+    void settings_answered(std::exception_ptr error) {
+        if (error) {
+            std::string what;
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                what = e.what();
+            }
+            fail_connect(error_code_of(error), what, false);
+            return;
+        }
+        std::unique_ptr<Protocol> protocol;
+        try {
+            protocol = detail::make_protocol(factory_);
+        } catch (...) {
+            auto done = std::move(connected_);
+            discard();
+            done(std::current_exception());
+            return;
+        }
+        auto done = std::move(connected_);
+        start(std::move(protocol));
+        done(std::static_pointer_cast<Rfc2217Transport>(shared_from_this()));
+    }
+
+    void fail_connect(std::error_code code, const std::string& why, bool prefix = true) {
+        if (!connected_) {
+            return;
+        }
+        std::string message = prefix ? path_ + ": " + why : why;
+        if (!said_.empty()) {
+            std::string text = said_;
+            std::erase_if(text, [](char c) { return c == '\r' || c == '\n'; });
+            message += " (the server said: \"" + text + "\")";
+        }
+        auto done = std::move(connected_);
+        connected_ = nullptr;
+        fail_commands();
+        discard();
+        done(std::make_exception_ptr(Error(code, message)));
+    }
+
+    void fail_commands() noexcept {
+        auto commands = std::move(commands_);
+        commands_.clear();
+        for (PendingCommand& command : commands) {
+            command.timer.cancel();
+            command.done(std::make_exception_ptr(Error(
+                make_error_code(errc::closed), path_ + ": closed before the server answered " +
+                                                   describe(command.code, command.value))));
+        }
+    }
+
+    void lower_lost_before_start(std::error_code error) override {
+        fail_connect(error ? error : make_error_code(errc::closed),
+                     error ? "the connection was lost: " + error.message()
+                           : "the server closed the connection");
+    }
+
+    void queue_drained() noexcept override {
+        if (drain_waiters_.empty() || state() != State::open) {
+            return;
+        }
+        // The server answers in order: once it answers a query sent after the data, it has
+        // taken every byte before it.
+        auto waiters = std::make_shared<std::vector<SerialCallback>>(std::move(drain_waiters_));
+        drain_waiters_.clear();
+        try {
+            send_control_value(cp::control::flow_query, [waiters](std::exception_ptr error) {
+                for (SerialCallback& done : *waiters) {
+                    done(error ? error_code_of(error) : std::error_code());
+                }
+            });
+        } catch (const std::bad_alloc&) {
+            fail(std::make_error_code(std::errc::not_enough_memory));
+        }
+    }
+
+    void released() noexcept override {
+        fail_commands();
+        fail_modem_waiters();
+        auto drains = std::move(drain_waiters_);
+        for (SerialCallback& done : drains) {
+            done(make_error_code(errc::closed));
+        }
+        agreement_timer_.cancel();
+    }
+
+    Rfc2217Options config_;
+    SerialOptions options_;
+    detail::TelnetOptions telnet_;
+    telnet::Decoder decoder_;
+    std::string path_;
+    std::string signature_;
+    std::string said_; // what the server sent before the port opened, for error messages
+    ProtocolFactory factory_;
+    Rfc2217Callback connected_;
+    CallbackHandle agreement_timer_;
+    std::list<PendingCommand> commands_;
+    std::uint64_t last_command_id_ = 0;
+    std::set<std::uint8_t> unanswered_logged_;
+    std::vector<ModemWaiter> modem_waiters_;
+    std::vector<SerialCallback> drain_waiters_;
+    ModemStatus modem_{};
+    bool modem_known_ = false;
+    bool negotiated_ = false;
+    bool suspended_ = false;
+    int breaks_ = 0;
+};
+
+} // namespace
+
+void connect_rfc2217(Loop& loop, ProtocolFactory factory, std::string host, std::uint16_t port,
+                     Rfc2217Options options, Rfc2217Callback done) {
+    ProtocolFactory holding = [] { return std::make_unique<Holding>(); };
+    ConnectOptions tcp = options.tcp;
+    create_connection(
+        loop, std::move(holding), host, port, tcp,
+        [host, port, options = std::move(options), factory = std::move(factory),
+         done = std::move(done)](Result<std::shared_ptr<Transport>> connection) mutable {
+            if (!connection.ok()) {
+                done(connection.error());
+                return;
+            }
+            auto client = std::make_shared<Rfc2217Client>(std::move(connection).value(), host, port,
+                                                          std::move(options));
+            client->begin(client, std::move(factory), std::move(done));
+        });
+}
+
+Task<std::shared_ptr<Rfc2217Transport>> connect_rfc2217(Loop& loop, ProtocolFactory factory,
+                                                        std::string host, std::uint16_t port,
+                                                        Rfc2217Options options) {
+    Future<std::shared_ptr<Rfc2217Transport>> result(loop);
+    connect_rfc2217(loop, std::move(factory), std::move(host), port, std::move(options),
+                    settle(result, [](auto& transport) { transport->abort(); }));
+    co_return co_await result;
+}
+
+} // namespace ferry
