@@ -70,6 +70,10 @@ public:
             };
         }
         hub_ = ferry::make_bridge_hub(loop_, std::move(hub_options), std::move(events));
+        if (listener_.rfc2217_server) {
+            com_port_ = ferry::SerialComPort::create(loop_, line_settings(device_),
+                                                     "ferry-bridge " + device_text_);
+        }
         // The factory is made outside the co_await expression: GCC 12 destroys a temporary
         // there twice, and this one holds a weak_ptr (its count went one too low).
         ferry::ProtocolFactory admission = [weak] {
@@ -192,6 +196,14 @@ private:
                    "too many connections (" + std::to_string(options_.max_connections) + ")");
             return;
         }
+        if (com_port_) {
+            // Admitted: from here on the client speaks RFC 2217 (refusals above went out as
+            // plain lines, which any client shows).
+            auto server = ferry::serve_rfc2217(client, com_port_,
+                                               [] { return std::make_unique<Placeholder>(); });
+            com_port_->add_client(server);
+            client = std::move(server);
+        }
         if (options_.mode == ClientMode::kick_old && connected > 0) {
             ferry::log().info("{}: {} takes over the port", listener_text_, who);
             hub_->close_clients(); // the old client gets EOF
@@ -215,11 +227,27 @@ private:
         }
     }
 
+    /// The line settings a device endpoint opens with.
+    static ferry::SerialOptions& line_settings(ferry::Endpoint& endpoint) {
+        switch (endpoint.kind) {
+        case ferry::EndpointKind::pty:
+            return endpoint.pty.serial;
+        case ferry::EndpointKind::rfc2217:
+            return endpoint.rfc2217.serial;
+        default:
+            return endpoint.serial;
+        }
+    }
+
     void open_device() {
         opening_ = true;
         std::weak_ptr<HubService> weak = weak_from_this();
+        ferry::Endpoint device = device_;
+        if (com_port_) {
+            line_settings(device) = com_port_->settings(); // what RFC 2217 clients asked for
+        }
         ferry::connect(
-            loop_, device_, [] { return std::make_unique<Placeholder>(); },
+            loop_, device, [] { return std::make_unique<Placeholder>(); },
             [weak](ferry::Result<std::shared_ptr<ferry::Transport>> result) {
                 if (auto self = weak.lock()) {
                     self->device_opened(std::move(result));
@@ -259,6 +287,9 @@ private:
         std::shared_ptr<ferry::Transport> device = std::move(result).value();
         const std::string settings = settings_of(device.get(), false);
         ferry::log().info("{} opened{}{}", device_text_, settings.empty() ? "" : " at ", settings);
+        if (com_port_) {
+            com_port_->attach(std::dynamic_pointer_cast<ferry::SerialTransport>(device));
+        }
         hub_->set_device(std::move(device));
         if (!options_.open_string.empty()) {
             hub_->write_to_device(options_.open_string);
@@ -292,6 +323,9 @@ private:
     }
 
     void close_device() {
+        if (com_port_) {
+            com_port_->detach();
+        }
         if (hub_->has_device()) {
             closing_device_ = true;
             if (!options_.close_string.empty()) {
@@ -303,6 +337,9 @@ private:
 
     void device_lost(std::error_code error) {
         const bool closed_by_us = std::exchange(closing_device_, false);
+        if (com_port_) {
+            com_port_->detach();
+        }
         if (stopping_) {
             maybe_finish();
             return;
@@ -326,6 +363,9 @@ private:
 
     void client_left(const std::string& name, std::size_t remaining) {
         ferry::log().info("{}: client {} left ({} now)", listener_text_, name, remaining);
+        if (remaining == 0 && com_port_) {
+            com_port_->reset(); // the next client starts from the configured settings
+        }
         if (remaining == 0 && !options_.keep_open && !stopping_) {
             close_device(); // ser2net: the device is closed when the last client leaves
         }
@@ -348,6 +388,7 @@ private:
     ferry::Endpoint listener_;
     std::string listener_text_;
     std::shared_ptr<ferry::BridgeHub> hub_;
+    std::shared_ptr<ferry::SerialComPort> com_port_; // with tcp-listen:...:rfc2217
     std::shared_ptr<ferry::Server> server_;
     ferry::Backoff backoff_;
     ferry::CallbackHandle retry_;

@@ -24,6 +24,7 @@
 #include <ferry/result.hpp>
 #include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
+#include <ferry/serial_com_port.hpp>
 #include <ferry/serial_ports.hpp>
 #include <ferry/server.hpp>
 #include <ferry/sleep.hpp>
@@ -31,8 +32,8 @@
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
-#include <ferry/telnet.hpp>
 #include <ferry/tcp.hpp>
+#include <ferry/telnet.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/unix.hpp>
 #include <ferry/wait.hpp>

@@ -137,6 +137,10 @@ public:
     virtual void send_break(std::chrono::milliseconds duration, SerialCallback done) = 0;
     /// Awaitable send_break.
     Task<void> send_break(std::chrono::milliseconds duration);
+    /// Holds the line in break (true) until set_break(false), which also ends a send_break
+    /// early; writes made meanwhile are sent afterwards. For RFC 2217's BREAK ON / OFF.
+    /// Throws ferry::Error when the device refuses.
+    virtual void set_break(bool on) = 0;
     /// Discards received-but-unread bytes, unsent bytes (the transport's queue and the OS's),
     /// or both.
     virtual void purge(Purge which) = 0;

@@ -197,14 +197,25 @@ void LayeredTransport<Interface>::on_lower_lost(std::error_code error) noexcept 
     }
     if (handles_closing_) {
         this->handles_closed();
-    } else if (this->state() == State::open && (!pending_.empty() || eof_pending_)) {
+        return;
+    }
+    if (this->state() == State::open && (!pending_.empty() || eof_pending_)) {
         // What arrived before the loss was received: the protocol gets it (and the EOF)
         // first. A write after the peer's EOF (a reset) must not cost the bytes read before.
         lost_after_pending_ = error ? error : make_error_code(errc::closed);
-    } else if (error) {
+        return;
+    }
+    // Inside the lower transport's connection_lost, not inside a user's close(): this
+    // layer's connection_lost may follow at once (close_handles() leaves it to us).
+    in_lower_lost_ = true;
+    if (error) {
         this->fail(error);
     } else {
         this->abort(); // closed cleanly underneath: nothing queued can be sent any more
+    }
+    in_lower_lost_ = false;
+    if (handles_closing_ && this->state() != State::closed) {
+        this->handles_closed();
     }
 }
 
@@ -297,6 +308,15 @@ void LayeredTransport<Interface>::close_handles() noexcept {
     handles_closing_ = true;
     pending_.clear();
     if (lower_gone_) {
+        if (in_lower_lost_) {
+            return; // on_lower_lost() reports the loss when this returns
+        }
+        if (LoopAccess::is_shutting_down(this->loop())) {
+            this->handles_closed(); // no later iteration runs callbacks now
+            return;
+        }
+        // A close() from the protocol (while what arrived before the loss is delivered):
+        // connection_lost is never called from inside close().
         this->loop().call_soon([self = this->shared_from_this(), this] { this->handles_closed(); });
     } else if (this->closing_after_flush()) {
         lower_->close(); // flushes what the layer handed down

@@ -104,6 +104,7 @@ private:
     bool flush_scheduled_ = false;
     bool handles_closing_ = false;       // close_handles() was called
     bool lower_ended_ = false;           // the lower transport reported EOF
+    bool in_lower_lost_ = false;         // on_lower_lost() is failing this layer
     std::error_code lost_after_pending_; // the lower loss, reported once pending_ is delivered
 };
 

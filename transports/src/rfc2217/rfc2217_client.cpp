@@ -174,6 +174,20 @@ public:
         });
     }
 
+    void set_break(bool on) override {
+        require_open("set_break");
+        if (on == break_held_) {
+            return;
+        }
+        break_held_ = on;
+        breaks_ += on ? 1 : -1;
+        send_control_value(on ? cp::control::break_on : cp::control::break_off,
+                           logging_completion("set_break"));
+        if (!on) {
+            sending_allowed(); // what was written during the break follows the BREAK OFF
+        }
+    }
+
     void purge(Purge which) override {
         require_open("purge");
         purge_local(which);
@@ -292,7 +306,8 @@ private:
 
     Completion logging_completion(const char* what) {
         return [what, path = path_](std::exception_ptr error) {
-            if (error) {
+            // A command cut short by closing is no news: connection_lost tells that.
+            if (error && error_code_of(error) != make_error_code(errc::closed)) {
                 try {
                     std::rethrow_exception(error);
                 } catch (const std::exception& e) {
@@ -758,7 +773,8 @@ private:
     bool modem_known_ = false;
     bool negotiated_ = false;
     bool suspended_ = false;
-    int breaks_ = 0;
+    int breaks_ = 0;          // breaks in progress (timed or held): data waits
+    bool break_held_ = false; // set_break(true)
 };
 
 } // namespace

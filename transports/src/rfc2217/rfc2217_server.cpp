@@ -122,6 +122,9 @@ private:
             last_lines_ = now;
             send_answer(cp::notify_modemstate,
                         {static_cast<std::uint8_t>(cp::encode(now, now) & modem_mask_)});
+            if (state() == State::open && !is_reading()) {
+                stop_reading(); // paused before the agreement: the client is told now
+            }
         }
     }
 

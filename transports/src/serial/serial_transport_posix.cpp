@@ -338,7 +338,7 @@ void PosixSerialTransport::send_break(std::chrono::milliseconds duration, Serial
         return;
     }
     try {
-        set_break(fd_, path_, true);
+        detail::set_break(fd_, path_, true);
     } catch (const Error& e) {
         report(e.code());
         return;
@@ -355,10 +355,25 @@ void PosixSerialTransport::send_break(std::chrono::milliseconds duration, Serial
         static_cast<std::uint64_t>(std::max<std::int64_t>(0, duration.count())) + 1, 0);
 }
 
+void PosixSerialTransport::set_break(bool on) {
+    require_open("set_break");
+    if (on == in_break_) {
+        return;
+    }
+    if (on) {
+        detail::set_break(fd_, path_, true);
+        in_break_ = true;
+        update_poll(); // writes wait for the end of the break
+        return;
+    }
+    uv_timer_stop(&break_timer_); // a timed break ends now
+    end_break();
+}
+
 void PosixSerialTransport::end_break() {
     std::error_code error;
     try {
-        set_break(fd_, path_, false);
+        detail::set_break(fd_, path_, false);
     } catch (const Error& e) {
         error = e.code();
     }

@@ -65,6 +65,7 @@ public:
     Task<ModemStatus> wait_modem_change(ModemStatus watch) override;
     using SerialTransport::send_break;
     void send_break(std::chrono::milliseconds duration, SerialCallback done) override;
+    void set_break(bool on) override;
     void purge(Purge which) override;
     bool pauses_sender() const noexcept override {
         return options_.flow_control != FlowControl::none || pseudo_terminal_;
