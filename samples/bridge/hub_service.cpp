@@ -218,8 +218,7 @@ private:
             client->write(
                 expand_banner(options_.banner, device_text_, listener_text_, settings, who));
         }
-        hub_->add_client(client, who);
-        client->resume_reading(); // the hub pauses it again while the device is away
+        hub_->add_client(client, who); // reading resumes once the device is there
         ferry::log().info("{}: client {} connected ({} now)", listener_text_, who,
                           hub_->client_count());
         if (!hub_->has_device() && !opening_) {

@@ -241,5 +241,20 @@ TEST_F(BridgeHubTest, ReadOnlyClientsInputIsDiscardedAndCounted) {
     EXPECT_EQ(drain(loop, client.peer, 3), "out");
 }
 
+TEST_F(BridgeHubTest, AClientThatWritesBeforeTheDeviceIsAttachedLosesNothing) {
+    auto hub = make_bridge_hub(loop);
+    Wired client = wire(loop);
+    client.transport->pause_reading(); // as an admission step leaves it
+    hub->add_client(client.transport, "early");
+    ASSERT_EQ(::write(client.peer, "sent at once", 12), 12);
+    EXPECT_FALSE(run_until(
+        loop, [&] { return hub->stats().client_bytes_read > 0; }, 50ms));
+    Wired device = wire(loop);
+    hub->set_device(device.transport); // a device that took a while to open (RFC 2217, TCP)
+    EXPECT_EQ(drain(loop, device.peer, 12), "sent at once");
+    EXPECT_EQ(hub->stats().client_bytes_dropped, 0u);
+    hub->abort();
+}
+
 } // namespace
 } // namespace ferry::test

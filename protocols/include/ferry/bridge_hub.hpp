@@ -98,7 +98,8 @@ public:
     virtual std::shared_ptr<Transport> device() const noexcept = 0;
     /// Closes the device (flushing it); the clients stay.
     virtual void close_device() noexcept = 0;
-    /// Adds a client; `name` (e.g. its address) is used in log lines.
+    /// Adds a client; `name` (e.g. its address) is used in log lines. A paused client is
+    /// resumed when there is a device to write to; until then every client is held paused.
     virtual void add_client(std::shared_ptr<Transport> client, std::string name) = 0;
     /// Clients connected now.
     virtual std::size_t client_count() const noexcept = 0;

@@ -103,6 +103,9 @@ public:
         client->name = std::move(name);
         client->transport->set_write_buffer_limits(options_.high_water, options_.low_water);
         client->full = client->transport->write_buffer_size() > options_.high_water;
+        // As the transport comes (an admission step may have paused it): update_flow() below
+        // resumes it only if there is a device to write to.
+        client->paused = !client->transport->is_reading();
         client->transport->set_protocol(
             std::make_unique<ClientProtocol>(shared_from_this(), client));
         clients_.push_back(client);
