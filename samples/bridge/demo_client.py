@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The scripted side of `ferry-bridge --demo`: starts the bridge (a simulated sensor on a pty
-behind 127.0.0.1:PORT), connects two clients as a user with nc would, shows the exchange, then
-stops the bridge with Ctrl-C (SIGINT) and shows its statistics.
+behind 127.0.0.1:PORT), connects two clients as a user with nc would and a third as pyserial's
+rfc2217:// port, shows the exchange, then stops the bridge with Ctrl-C (SIGINT) and shows its
+statistics.
 Usage: demo_client.py FERRY_BRIDGE [PORT]   (PORT 0, the default here, picks a free one)"""
 
 import signal
@@ -85,10 +86,24 @@ session("client 1", ["v", "r", "help"])
 print("\nclient 2, after client 1 left (the device is opened again for it):")
 session("client 2", ["r", "bogus"])
 
+print("\nclient 3, as a serial port over RFC 2217 (pyserial, python3-serial):")
+import serial  # noqa: E402
+remote = serial.serial_for_url("rfc2217://%s:%s" % (host, tcp_port), baudrate=115200, timeout=3)
+remote.reset_input_buffer()
+remote.write(b"v\r")
+for _ in range(4):
+    line = remote.readline().decode(errors="replace").rstrip()
+    print("  client 3 <- %s" % line)
+    if "sensor" in line:
+        break
+print("  client 3: cts=%s dsr=%s (a pty has no modem lines), %d baud" %
+      (remote.cts, remote.dsr, remote.baudrate))
+remote.close()
+
 print = original_print  # noqa: A001
 transcript = "\n".join(lines_seen)
 for expected in ["ferry-bridge demo:", "temp=", "ferry demo sensor 1.0",
-                 "commands: v (version)", "? unknown command: bogus"]:
+                 "commands: v (version)", "? unknown command: bogus", "client 3 <- ferry demo"]:
     if expected not in transcript:
         fail("the exchange lacks %r" % expected)
 
@@ -99,6 +114,6 @@ try:
 except subprocess.TimeoutExpired:
     fail("ferry-bridge did not stop on SIGINT")
 print(errors.rstrip())
-if bridge.returncode != 0 or "clients: 0 connected, 2 connects" not in errors:
+if bridge.returncode != 0 or "clients: 0 connected, 3 connects" not in errors:
     fail("exit status %d, statistics above" % bridge.returncode)
 print("\ndemo: ok")

@@ -296,6 +296,10 @@ int main(int argc, char** argv) {
                "  ferry-bridge serial:/dev/ttyUSB0 serial:/dev/ttyUSB1      two boards talk\n"
                "  ferry-bridge pty:link=/tmp/ttyV0 tcp:192.168.1.20:7000    a remote port as "
                "a local one\n"
+               "  ferry-bridge serial:/dev/ttyUSB0 tcp-listen:7000:rfc2217   for pyserial's "
+               "rfc2217://\n"
+               "  ferry-bridge pty:link=/tmp/ttyV0 rfc2217:192.168.1.20:7000:115200n81   an "
+               "RFC 2217 port as a local one\n"
                "  ferry-bridge stdio serial:/dev/ttyACM0:9600 < commands.txt\n"
                "  ferry-bridge --demo\n"
                "\nSIGINT/SIGTERM stop (flushing what was accepted); SIGUSR1 prints statistics.\n");
@@ -313,7 +317,9 @@ int main(int argc, char** argv) {
             sensor = std::make_unique<bridge_tool::DemoSensor>(
                 loop, (demo_dir / "ttySENSOR").string(), 1s);
             arguments.a = "serial:" + sensor->port() + ":115200n81";
-            arguments.b = "tcp-listen:" + std::to_string(demo_port);
+            // RFC 2217 for pyserial; nc and other plain clients see only the sensor's text
+            // (the server negotiates only with a client that starts to).
+            arguments.b = "tcp-listen:" + std::to_string(demo_port) + ":rfc2217";
             arguments.mode = "shared";
             arguments.banner = "ferry-bridge demo: \\d (\\s) for \\a\\r\\n";
             bridges.push_back(arguments.finish());
@@ -352,10 +358,12 @@ int main(int argc, char** argv) {
                                 "  talk to it:  nc 127.0.0.1 %u      then type v, r or help and "
                                 "Enter\n"
                                 "  or from Python: socket.create_connection(('127.0.0.1', %u))\n"
+                                "  or as a serial port (RFC 2217): "
+                                "serial.serial_for_url('rfc2217://127.0.0.1:%u')\n"
                                 "  Ctrl-C stops and prints statistics (kill -USR1 %d prints them "
                                 "now)\n",
                                 sensor->port().c_str(), sensor->terminal().c_str(), port, port,
-                                port, static_cast<int>(::getpid()));
+                                port, port, static_cast<int>(::getpid()));
                     std::fflush(stdout);
                 }));
     } catch (const std::exception& e) {

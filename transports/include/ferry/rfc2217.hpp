@@ -131,7 +131,9 @@ protected:
 };
 
 /// Wraps `connection` (just accepted; its protocol is replaced) as an RFC 2217 server
-/// connection: offers BINARY, SUPPRESS-GO-AHEAD and COM-PORT-OPTION, answers commands 0-12
+/// connection: once the client negotiates, offers BINARY, SUPPRESS-GO-AHEAD and
+/// COM-PORT-OPTION (a client that never does, such as nc, sees only the port's bytes, with
+/// 0xFF doubled as telnet requires), answers commands 0-12
 /// (the query forms too) from `port` in the same loop turn, sends NOTIFY-MODEMSTATE after
 /// negotiation and on changes, honours FLOWCONTROL-SUSPEND/RESUME, and sends them itself when
 /// its protocol pauses and resumes reading. The protocol from `factory` sees plain data;

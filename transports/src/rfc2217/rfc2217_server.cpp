@@ -37,13 +37,8 @@ public:
         // Commands are answered even while the protocol is paused or the device is away
         // (pyserial gives up after 3 s); data waits, up to one bounded buffer.
         set_reading_for_layer(true);
-        Bytes out;
-        options_.request_remote(telnet::option::binary, out);
-        options_.request_local(telnet::option::binary, out);
-        options_.request_local(telnet::option::suppress_go_ahead, out);
-        options_.request_remote(telnet::option::suppress_go_ahead, out);
-        options_.request_remote(telnet::option::com_port, out);
-        send_control(out);
+        // Nothing is offered until the client negotiates: a plain TCP client (nc, a script)
+        // on an RFC 2217 port sees only the port's bytes.
         start(detail::make_protocol(factory));
     }
 
@@ -114,6 +109,16 @@ private:
         Bytes out;
         const bool agreed_before = com_port_agreed();
         options_.receive(verb, option, out);
+        if (!offered_) {
+            // The client speaks telnet: offer what RFC 2217 needs (pyserial waits for DO
+            // BINARY and DO COM-PORT-OPTION; what is already agreed is not asked again).
+            offered_ = true;
+            options_.request_remote(telnet::option::binary, out);
+            options_.request_local(telnet::option::binary, out);
+            options_.request_local(telnet::option::suppress_go_ahead, out);
+            options_.request_remote(telnet::option::suppress_go_ahead, out);
+            options_.request_remote(telnet::option::com_port, out);
+        }
         send_control(out);
         if (!agreed_before && com_port_agreed()) {
             log().debug("{}: the client agreed to COM-PORT-OPTION", name_);
@@ -353,6 +358,7 @@ private:
     std::uint8_t line_mask_ = 0;
     bool suspended_by_client_ = false;
     bool suspend_sent_ = false;
+    bool offered_ = false; // our options were offered (after the client's first negotiation)
 };
 
 } // namespace
