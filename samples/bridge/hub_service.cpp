@@ -245,6 +245,8 @@ private:
         if (com_port_) {
             line_settings(device) = com_port_->settings(); // what RFC 2217 clients asked for
         }
+        // As ser2net: the port gets back the settings it had once the last client is gone.
+        device.serial.restore_on_close = true;
         ferry::connect(
             loop_, device, [] { return std::make_unique<Placeholder>(); },
             [weak](ferry::Result<std::shared_ptr<ferry::Transport>> result) {

@@ -64,6 +64,7 @@ def wait_for(what, predicate, timeout=DEADLINE):
 
 def case_pyserial_client():
     device = Device()
+    speed_before = line_settings(device)[0]
     bridge = Bridge("serial:%s:9600n81" % device.name, "tcp-listen:0:rfc2217").wait_listening()
     started = time.time()
     port = serial.serial_for_url("rfc2217://127.0.0.1:%d" % bridge.port, baudrate=9600,
@@ -152,6 +153,8 @@ def case_pyserial_client():
     if to_client.hash.hexdigest() != to_client.expected_hash:
         fail("the bytes the device sent reached pyserial altered")
     port.close()
+    # The last client gone, the device is closed with the settings it had before (ser2net).
+    wait_for("the pty's previous speed back", lambda: line_settings(device)[0] == speed_before)
     code, errors = bridge.stop()
     if code != 0:
         fail("ferry-bridge exited %d: %s" % (code, errors))

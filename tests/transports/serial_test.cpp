@@ -121,6 +121,38 @@ TEST_F(SerialTest, OptionsReachTheKernel) {
 // A pty silently keeps 8 data bits and no parity whatever it is asked: the setting is read
 // back and refused with what the device holds, on open and on reconfigure, every time (not
 // only when the rate changes), and a refused reconfigure leaves the port as it was.
+TEST_F(SerialTest, RestoreOnClosePutsBackThePreviousSettingsAfterTheLastByte) {
+    termios before = master_view(pty);
+    cfsetospeed(&before, B4800);
+    cfsetispeed(&before, B4800);
+    before.c_cflag |= CSTOPB;
+    ASSERT_EQ(tcsetattr(pty.master(), TCSANOW, &before), 0);
+    SerialOptions options;
+    options.baud_rate = 115200;
+    options.restore_on_close = true;
+    auto port = open(options);
+    ASSERT_TRUE(port);
+    termios during = master_view(pty);
+    EXPECT_EQ(cfgetospeed(&during), static_cast<speed_t>(B115200));
+    port->write("the last words");
+    port->close();
+    EXPECT_EQ(drain_master(), "the last words"); // flushed before the settings changed back
+    EXPECT_TRUE(test::run_until(loop, [&] { return recording->has_lost(); }));
+    const termios after = master_view(pty);
+    EXPECT_EQ(cfgetospeed(&after), static_cast<speed_t>(B4800));
+    EXPECT_TRUE(after.c_cflag & CSTOPB);
+
+    // Without the option the port keeps ferry's settings.
+    options.restore_on_close = false;
+    auto again = open(options);
+    ASSERT_TRUE(again);
+    again->close();
+    EXPECT_TRUE(test::run_until(loop, [&] { return recording->lost == 2; }));
+    termios kept = master_view(pty);
+    EXPECT_EQ(cfgetospeed(&kept), static_cast<speed_t>(B115200));
+    EXPECT_FALSE(kept.c_cflag & CSTOPB);
+}
+
 TEST_F(SerialTest, SettingsTheDeviceDropsAreRefusedNotReportedAsApplied) {
     SerialOptions even;
     even.baud_rate = 19200;

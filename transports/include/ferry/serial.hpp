@@ -76,6 +76,10 @@ struct SerialOptions {
     /// pyserial and miniterm do), so stale output from before the open is not taken for fresh
     /// data. Off by default: nothing received is dropped unless asked.
     bool discard_input_on_open = false;
+    /// Put back the line settings the port had before it was opened when the transport
+    /// closes, after what was written has left the UART (as ser2net does for the devices it
+    /// serves; waited for without blocking, at most 5 s). Off: the port keeps ferry's.
+    bool restore_on_close = false;
 };
 
 /// Throws ferry::Error(invalid_argument) naming the first invalid option, or

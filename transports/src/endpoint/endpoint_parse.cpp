@@ -190,6 +190,7 @@ const KeyTable& serial_keys() {
         {"low_latency", [](const Option& o, Endpoint& e) { e.serial.low_latency = o.flag(); }},
         {"discard_input",
          [](const Option& o, Endpoint& e) { e.serial.discard_input_on_open = o.flag(); }},
+        {"restore", [](const Option& o, Endpoint& e) { e.serial.restore_on_close = o.flag(); }},
         {"rs485",
          [](const Option& o, Endpoint& e) {
              if (o.flag()) {
@@ -598,6 +599,9 @@ std::string to_string(const Endpoint& e) {
         }
         if (e.serial.discard_input_on_open) {
             add("discard_input");
+        }
+        if (e.serial.restore_on_close) {
+            add("restore");
         }
         if (const auto& rs485 = e.serial.rs485) {
             add("rs485");

@@ -306,7 +306,8 @@ SerialOptions configure_serial_device(int fd, const std::string& path,
     return held;
 }
 
-int open_serial_device(const std::string& path, SerialOptions& options) {
+int open_serial_device(const std::string& path, SerialOptions& options,
+                       PreviousSettings* previous) {
     validate(options);
     const int fd = ::open(path.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -327,6 +328,12 @@ int open_serial_device(const std::string& path, SerialOptions& options) {
                 throw_errno(errno, path, "TIOCEXCL");
             }
         }
+        if (previous != nullptr) {
+            if (tcgetattr(fd, &previous->settings) != 0) {
+                throw_errno(errno, path, "reading the settings to restore");
+            }
+            previous->baud_rate = current_baud_rate(fd);
+        }
         options = configure_serial_device(fd, path, options);
         if (options.discard_input_on_open && tcflush(fd, TCIFLUSH) != 0) {
             throw_errno(errno, path, "discarding waiting input");
@@ -344,6 +351,13 @@ int open_serial_device(const std::string& path, SerialOptions& options) {
         throw;
     }
     return fd;
+}
+
+void restore_previous_settings(int fd, const PreviousSettings& previous) noexcept {
+    if (tcsetattr(fd, TCSANOW, &previous.settings) == 0 && previous.baud_rate != 0 &&
+        current_baud_rate(fd) != previous.baud_rate) {
+        set_custom_baud_rate(fd, previous.baud_rate); // a rate termios has no constant for
+    }
 }
 
 void close_serial_device(int fd, bool exclusive) noexcept {

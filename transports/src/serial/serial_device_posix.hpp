@@ -15,8 +15,18 @@ namespace ferry::detail {
 
 /// Opens `path` non-blocking, raw, VMIN = VTIME = 0, with `options` applied (exclusive
 /// access, lines on open, low latency, RS-485). Returns the descriptor; `options` is updated to
-/// what the device holds (configure_serial_device).
-int open_serial_device(const std::string& path, SerialOptions& options);
+/// what the device holds (configure_serial_device). With `previous`, the settings found before
+/// configuring are stored there first (restore_previous_settings puts them back).
+struct PreviousSettings;
+int open_serial_device(const std::string& path, SerialOptions& options,
+                       PreviousSettings* previous = nullptr);
+/// A port's line settings as found, rate included (a non-standard one needs termios2).
+struct PreviousSettings {
+    termios settings{};
+    std::uint32_t baud_rate = 0;
+};
+/// Puts back what open_serial_device found; failures (a vanished device) are ignored.
+void restore_previous_settings(int fd, const PreviousSettings& previous) noexcept;
 /// Writes `options` into `settings` (raw mode, speed, bits, parity, stop bits, flow control,
 /// HUPCL, VMIN = VTIME = 0). False when the rate has no termios constant (termios2 needed).
 bool apply_to_termios(termios& settings, const SerialOptions& options) noexcept;

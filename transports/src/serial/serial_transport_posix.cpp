@@ -52,8 +52,14 @@ std::shared_ptr<PosixSerialTransport> PosixSerialTransport::open(Loop& loop, std
     if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "the loop is closing");
     }
-    const int fd = open_serial_device(path, options);
-    return adopt_descriptor(loop, std::move(path), std::move(options), fd);
+    std::optional<PreviousSettings> previous;
+    if (options.restore_on_close) {
+        previous.emplace();
+    }
+    const int fd = open_serial_device(path, options, previous ? &*previous : nullptr);
+    auto transport = adopt_descriptor(loop, std::move(path), std::move(options), fd);
+    transport->previous_settings_ = previous;
+    return transport;
 }
 
 std::shared_ptr<PosixSerialTransport>
@@ -486,21 +492,28 @@ bool PosixSerialTransport::linger_until_read() noexcept {
     // reaches the terminal's queue through the kernel's flip buffer, pushed by a work item
     // shortly after, so an empty queue right after a write proves nothing: the first
     // pty_flip_push_ms are waited in any case.
-    if (!companion_ || !closing_after_flush()) {
+    // Restoring the previous settings waits the same way for the OS transmit queue to empty:
+    // the tail would otherwise go out at the restored rate.
+    if ((!companion_ && !previous_settings_) || !closing_after_flush()) {
         return false;
     }
     const std::uint64_t now = uv_now(LoopAccess::native(loop()));
     if (linger_deadline_ == 0) {
         linger_deadline_ = now + pty_close_wait_ms;
-        linger_settled_at_ = wrote_ ? now + pty_flip_push_ms : now;
+        linger_settled_at_ = wrote_ && companion_ ? now + pty_flip_push_ms : now;
     }
-    const std::size_t unread = companion_->unread_by_peer();
-    if (unread == 0 && now >= linger_settled_at_) {
+    const std::size_t unread = companion_ ? companion_->unread_by_peer() : 0;
+    int unsent = 0;
+    if (previous_settings_ && (ioctl(fd_, TIOCOUTQ, &unsent) != 0 || unsent < 0)) {
+        unsent = 0; // the device is gone: nothing more will leave
+    }
+    if (unread == 0 && unsent == 0 && now >= linger_settled_at_) {
         return false;
     }
     if (now >= linger_deadline_) {
-        log().warn("{}: closing with {} bytes the program on it did not read within {} ms", path_,
-                   unread, pty_close_wait_ms);
+        log().warn("{}: closing with {} bytes {} within {} ms", path_, unread + unsent,
+                   unread > 0 ? "the program on it did not read" : "not yet sent",
+                   pty_close_wait_ms);
         return false;
     }
     uv_timer_start(
@@ -536,6 +549,10 @@ void PosixSerialTransport::close_handles() noexcept {
 
 void PosixSerialTransport::close_handles_now() noexcept {
     lingering_ = false;
+    if (previous_settings_ && fd_ >= 0) {
+        restore_previous_settings(fd_, *previous_settings_);
+        previous_settings_.reset();
+    }
     if (in_break_) {
         ioctl(fd_, TIOCCBRK); // never leave the line in break
         in_break_ = false;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <uv.h>
@@ -11,6 +12,7 @@
 #include <ferry/serial.hpp>
 
 #include "core/transport_core.hpp"
+#include "serial/serial_device_posix.hpp"
 
 namespace ferry::detail {
 
@@ -119,6 +121,7 @@ private:
     SerialCallback break_done_;
     std::vector<std::shared_ptr<ModemWait>> modem_waits_;
     std::unique_ptr<DescriptorCompanion> companion_;
+    std::optional<PreviousSettings> previous_settings_; // restore_on_close: put back at close
     bool pseudo_terminal_ = false;
     std::uint64_t linger_deadline_ = 0; // loop time (ms) a lingering close gives up; 0: none
     std::uint64_t linger_step_ms_ = 1;
