@@ -295,6 +295,26 @@ TEST_F(Rfc2217Test, APausedServerSuspendsTheClientsDataAndResumesIt) {
     EXPECT_TRUE(run_until(loop, [&] { return client->has_lost(); }));
 }
 
+TEST_F(Rfc2217Test, AClientsSuspendHoldsTheServersDataUntilResume) {
+    start();
+    auto raw = std::make_shared<Recording>();
+    auto peer = connect_to(loop, recording_factory(raw), "127.0.0.1", server->port());
+    ASSERT_TRUE(peer);
+    const std::string iac = "\xff";
+    peer->write(iac + "\xfb\x2c" + iac + "\xfa\x2c\x08" + iac + "\xf0"); // SUSPEND
+    ASSERT_TRUE(run_until(loop, [&] { return !servers.empty() && servers[0]->com_port_agreed(); }));
+    test::run_until(
+        loop, [] { return false; }, 50ms); // the SUSPEND is read
+    servers[0]->write("held back");
+    EXPECT_FALSE(run_until(
+        loop, [&] { return raw->data.find("held back") != std::string::npos; }, 100ms));
+    EXPECT_EQ(servers[0]->write_buffer_size(), 9u);
+    peer->write(iac + "\xfa\x2c\x09" + iac + "\xf0"); // RESUME
+    EXPECT_TRUE(run_until(loop, [&] { return raw->data.find("held back") != std::string::npos; }));
+    peer->close();
+    EXPECT_TRUE(run_until(loop, [&] { return served->has_lost(); }));
+}
+
 TEST_F(Rfc2217Test, AStrictClientRefusesAServerThatAppliesAnotherValue) {
     start();
     port->refuse_baud = true;

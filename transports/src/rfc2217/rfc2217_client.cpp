@@ -1,7 +1,5 @@
 // The client end of RFC 2217: a SerialTransport over a TCP connection to a remote port.
 #include <algorithm>
-#include <list>
-#include <set>
 #include <vector>
 
 #include <ferry/error.hpp>
@@ -12,6 +10,7 @@
 
 #include "core/layered_transport.hpp"
 #include "rfc2217/com_port.hpp"
+#include "rfc2217/pending_commands.hpp"
 #include "rfc2217/telnet_options.hpp"
 
 namespace ferry {
@@ -20,43 +19,7 @@ namespace {
 namespace cp = detail::com_port;
 using telnet::Verb;
 
-/// Called when a command's answer came (null), or with why it did not.
-using Completion = std::function<void(std::exception_ptr)>;
-
-/// Which SET-CONTROL answers belong to which request: flow, break, DTR, RTS, inbound flow.
-std::uint8_t control_group(std::uint8_t value) noexcept {
-    namespace c = cp::control;
-    if (value >= c::break_query && value <= c::break_off) {
-        return 1;
-    }
-    if (value >= c::dtr_query && value <= c::dtr_off) {
-        return 2;
-    }
-    if (value >= c::rts_query && value <= c::rts_off) {
-        return 3;
-    }
-    if ((value >= c::inbound_query && value <= c::inbound_hardware) || value == c::inbound_dtr) {
-        return 4;
-    }
-    return 0; // outbound flow: 0-3, 17, 19
-}
-
-/// True for a command that asks for the value in effect instead of setting one.
-bool is_query(std::uint8_t code, const Bytes& value) noexcept {
-    namespace c = cp::control;
-    if (value.empty()) {
-        return true;
-    }
-    if (code == cp::set_baudrate) {
-        return value.size() >= 4 && cp::read_u32(value) == 0;
-    }
-    const auto first = std::to_integer<std::uint8_t>(value[0]);
-    if (code == cp::set_control) {
-        return first == c::flow_query || first == c::break_query || first == c::dtr_query ||
-               first == c::rts_query || first == c::inbound_query;
-    }
-    return first == 0;
-}
+using Completion = detail::PendingCommands::Completion;
 
 /// The protocol of the TCP connection until the client takes it over: nothing is read.
 class Holding final : public Protocol {
@@ -72,10 +35,11 @@ public:
           telnet_(
               {telnet::option::binary, telnet::option::suppress_go_ahead, telnet::option::com_port},
               {telnet::option::binary, telnet::option::suppress_go_ahead,
-               telnet::option::com_port}) {
-        const bool ipv6 = host.find(':') != std::string::npos;
-        path_ = "rfc2217://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-    }
+               telnet::option::com_port}),
+          path_("rfc2217://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
+                ":" + std::to_string(port)),
+          commands_(loop(), path_, config_.command_timeout, config_.strict,
+                    [this](std::uint8_t code, ByteView value) { take_as_applied(code, value); }) {}
 
     ~Rfc2217Client() override { fail_modem_waiters(); }
 
@@ -246,13 +210,6 @@ public:
     bool suspended_by_server() const noexcept override { return suspended_; }
 
 private:
-    struct PendingCommand {
-        std::uint64_t id;
-        std::uint8_t code;
-        Bytes value; // as sent
-        Completion done;
-        CallbackHandle timer;
-    };
     struct ModemWaiter {
         ModemStatus watch;
         ModemStatus before;
@@ -383,50 +340,7 @@ private:
         Bytes out;
         telnet::append_subnegotiation(telnet::option::com_port, payload, out);
         send_control(out);
-        const std::uint64_t id = ++last_command_id_;
-        std::weak_ptr<Transport> weak = shared_from_this();
-        CallbackHandle timer = loop().call_later(config_.command_timeout, [weak, this, id] {
-            if (weak.lock()) {
-                command_timed_out(id);
-            }
-        });
-        commands_.push_back({id, code, std::move(value), std::move(done), timer});
-    }
-
-    void command_timed_out(std::uint64_t id) {
-        auto it = std::find_if(commands_.begin(), commands_.end(),
-                               [id](const PendingCommand& c) { return c.id == id; });
-        if (it == commands_.end()) {
-            return;
-        }
-        PendingCommand command = std::move(*it);
-        commands_.erase(it);
-        const std::string what = describe(command.code, command.value);
-        if (config_.strict) {
-            command.done(std::make_exception_ptr(
-                TimeoutError(std::make_error_code(std::errc::timed_out),
-                             path_ + ": the server did not answer " + what + " within " +
-                                 std::to_string(config_.command_timeout.count()) + " ms")));
-            return;
-        }
-        // Non-strict: the value asked for is taken as applied, and said once per command.
-        if (unanswered_logged_.insert(command.code).second) {
-            log().info("{}: the server does not answer {}; taking the values asked for as "
-                       "applied (non-strict mode)",
-                       path_, cp::command_name(command.code));
-        }
-        take_as_applied(command.code, command.value);
-        command.done(nullptr);
-    }
-
-    std::string describe(std::uint8_t code, const Bytes& value) const {
-        std::string text(cp::command_name(code));
-        if (code == cp::set_baudrate && value.size() >= 4) {
-            text += " " + std::to_string(cp::read_u32(value));
-        } else if (!value.empty() && code != cp::signature) {
-            text += " " + std::to_string(std::to_integer<int>(value[0]));
-        }
-        return text;
+        commands_.sent(code, std::move(value), std::move(done));
     }
 
     /// Records what an answer (or, non-strict, the request itself) says is in effect.
@@ -466,45 +380,6 @@ private:
         default:
             break;
         }
-    }
-
-    /// The server answered `code` with `value`: completes the oldest matching request.
-    void answered(std::uint8_t code, ByteView value) {
-        const std::uint8_t first = value.empty() ? 0 : std::to_integer<std::uint8_t>(value[0]);
-        auto it = std::find_if(commands_.begin(), commands_.end(), [&](const PendingCommand& c) {
-            if (c.code != code) {
-                return false;
-            }
-            return code != cp::set_control || c.value.empty() ||
-                   control_group(std::to_integer<std::uint8_t>(c.value[0])) == control_group(first);
-        });
-        take_as_applied(code, value);
-        if (code == cp::signature) {
-            signature_.assign(reinterpret_cast<const char*>(value.data()), value.size());
-        }
-        if (it == commands_.end()) {
-            return; // unsolicited (a server that reports changes made by another client)
-        }
-        PendingCommand command = std::move(*it);
-        commands_.erase(it);
-        command.timer.cancel();
-        const bool query = is_query(code, command.value);
-        const bool same = value.size() >= command.value.size() &&
-                          std::equal(command.value.begin(), command.value.end(), value.data());
-        if (!query && !same && code != cp::purge_data && code != cp::signature) {
-            if (config_.strict) {
-                command.done(std::make_exception_ptr(
-                    Error(make_error_code(errc::not_supported),
-                          path_ + ": the server refused " + describe(code, command.value) +
-                              ": it answered " +
-                              describe(code, Bytes(value.data(), value.data() + value.size())))));
-                return;
-            }
-            log().info("{}: the server answered {} to {}", path_,
-                       describe(code, Bytes(value.data(), value.data() + value.size())),
-                       describe(code, command.value));
-        }
-        command.done(nullptr);
     }
 
     // ---- telnet ----
@@ -575,8 +450,11 @@ private:
             }
             return;
         default:
+            if (code == cp::signature + cp::server_offset) {
+                signature_.assign(reinterpret_cast<const char*>(value.data()), value.size());
+            }
             if (code >= cp::server_offset && code <= cp::server_offset + cp::last_command) {
-                answered(static_cast<std::uint8_t>(code - cp::server_offset), value);
+                commands_.answered(static_cast<std::uint8_t>(code - cp::server_offset), value);
             } else {
                 log().debug("{}: ignored COM-PORT-OPTION command {}", path_, code);
             }
@@ -703,20 +581,9 @@ private:
         }
         auto done = std::move(connected_);
         connected_ = nullptr;
-        fail_commands();
+        commands_.fail_all();
         discard();
         done(std::make_exception_ptr(Error(code, message)));
-    }
-
-    void fail_commands() noexcept {
-        auto commands = std::move(commands_);
-        commands_.clear();
-        for (PendingCommand& command : commands) {
-            command.timer.cancel();
-            command.done(std::make_exception_ptr(Error(
-                make_error_code(errc::closed), path_ + ": closed before the server answered " +
-                                                   describe(command.code, command.value))));
-        }
     }
 
     void lower_lost_before_start(std::error_code error) override {
@@ -745,7 +612,7 @@ private:
     }
 
     void released() noexcept override {
-        fail_commands();
+        commands_.fail_all();
         fail_modem_waiters();
         auto drains = std::move(drain_waiters_);
         for (SerialCallback& done : drains) {
@@ -759,14 +626,12 @@ private:
     detail::TelnetOptions telnet_;
     telnet::Decoder decoder_;
     std::string path_;
+    detail::PendingCommands commands_; // after path_: it names the port with it
     std::string signature_;
     std::string said_; // what the server sent before the port opened, for error messages
     ProtocolFactory factory_;
     Rfc2217Callback connected_;
     CallbackHandle agreement_timer_;
-    std::list<PendingCommand> commands_;
-    std::uint64_t last_command_id_ = 0;
-    std::set<std::uint8_t> unanswered_logged_;
     std::vector<ModemWaiter> modem_waiters_;
     std::vector<SerialCallback> drain_waiters_;
     ModemStatus modem_{};
