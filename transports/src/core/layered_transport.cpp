@@ -113,7 +113,10 @@ void LayeredTransport<Interface>::deliver_plain(ByteView data) {
         }
         const std::span<std::byte> space = this->read_space();
         const std::size_t n = std::min(space.size(), data.size());
-        std::memcpy(space.data(), data.data(), n);
+        // memmove: for a data_received protocol both are the loop's read buffer (the lower
+        // transport read into it too). Decoding only shrinks, so the plain bytes land at or
+        // before the encoded ones and never on input not decoded yet.
+        std::memmove(space.data(), data.data(), n);
         this->delivered(n);
         data = data.subview(n);
     }
