@@ -155,10 +155,15 @@ def case_pyserial_client():
     port.close()
     # The last client gone, the device is closed with the settings it had before (ser2net).
     wait_for("the pty's previous speed back", lambda: line_settings(device)[0] == speed_before)
+    stop_cleanly(bridge)
+    print("pyserial opened in %.2f s; 4 MiB each way with checksums" % opened_in)
+
+
+def stop_cleanly(bridge):
+    """SIGTERM; ferry-bridge must exit 0."""
     code, errors = bridge.stop()
     if code != 0:
         fail("ferry-bridge exited %d: %s" % (code, errors))
-    print("pyserial opened in %.2f s; 4 MiB each way with checksums" % opened_in)
 
 
 def client_through(bridge, device, baud_constant):
@@ -199,9 +204,7 @@ def case_ser2net_server():
         bridge = Bridge("rfc2217:127.0.0.1:%d:19200n81:strict=false" % port,
                         "tcp-listen:0").wait_listening()
         client_through(bridge, device, termios.B19200)
-        code, errors = bridge.stop()
-        if code != 0:
-            fail("ferry-bridge exited %d: %s" % (code, errors))
+        stop_cleanly(bridge)
     finally:
         ser2net.terminate()
         ser2net.wait(DEADLINE)
@@ -257,9 +260,7 @@ def case_portmanager():
             port = int(f.read())
         bridge = Bridge("rfc2217:127.0.0.1:%d:19200n81" % port, "tcp-listen:0").wait_listening()
         client_through(bridge, device, termios.B19200)
-        code, errors = bridge.stop()
-        if code != 0:
-            fail("ferry-bridge exited %d: %s" % (code, errors))
+        stop_cleanly(bridge)
     finally:
         server.kill()
         server.wait(DEADLINE)

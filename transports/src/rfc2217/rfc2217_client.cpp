@@ -32,10 +32,7 @@ public:
     Rfc2217Client(std::shared_ptr<Transport> lower, const std::string& host, std::uint16_t port,
                   Rfc2217Options options)
         : LayeredTransport(std::move(lower)), config_(std::move(options)), options_(config_.serial),
-          telnet_(
-              {telnet::option::binary, telnet::option::suppress_go_ahead, telnet::option::com_port},
-              {telnet::option::binary, telnet::option::suppress_go_ahead,
-               telnet::option::com_port}),
+          telnet_(detail::TelnetOptions::for_rfc2217()),
           path_("rfc2217://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) +
                 ":" + std::to_string(port)),
           commands_(loop(), path_, config_.command_timeout, config_.strict,
@@ -52,10 +49,7 @@ public:
         set_reading_for_layer(
             true); // answers and notifications are read whatever the protocol does
         Bytes out;
-        telnet_.request_local(telnet::option::binary, out);
-        telnet_.request_remote(telnet::option::binary, out);
-        telnet_.request_local(telnet::option::suppress_go_ahead, out);
-        telnet_.request_remote(telnet::option::suppress_go_ahead, out);
+        telnet_.request_binary_and_sga(out);
         telnet_.request_local(telnet::option::com_port, out);
         send_control(out);
         std::weak_ptr<Transport> weak = self;

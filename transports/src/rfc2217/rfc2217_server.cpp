@@ -20,10 +20,7 @@ class Rfc2217Server final : public detail::LayeredTransport<Rfc2217ServerTranspo
 public:
     Rfc2217Server(std::shared_ptr<Transport> lower, std::shared_ptr<Rfc2217Port> port)
         : LayeredTransport(std::move(lower)), port_(std::move(port)),
-          options_(
-              {telnet::option::binary, telnet::option::suppress_go_ahead, telnet::option::com_port},
-              {telnet::option::binary, telnet::option::suppress_go_ahead,
-               telnet::option::com_port}) {
+          options_(detail::TelnetOptions::for_rfc2217()) {
         if (auto peer = peername()) {
             name_ = "rfc2217 " + peer->to_string();
         } else {
@@ -113,10 +110,7 @@ private:
             // The client speaks telnet: offer what RFC 2217 needs (pyserial waits for DO
             // BINARY and DO COM-PORT-OPTION; what is already agreed is not asked again).
             offered_ = true;
-            options_.request_remote(telnet::option::binary, out);
-            options_.request_local(telnet::option::binary, out);
-            options_.request_local(telnet::option::suppress_go_ahead, out);
-            options_.request_remote(telnet::option::suppress_go_ahead, out);
+            options_.request_binary_and_sga(out);
             options_.request_remote(telnet::option::com_port, out);
         }
         send_control(out);

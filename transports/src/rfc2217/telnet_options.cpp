@@ -15,6 +15,19 @@ TelnetOptions::TelnetOptions(std::initializer_list<std::uint8_t> local_ok,
     }
 }
 
+TelnetOptions TelnetOptions::for_rfc2217() {
+    using namespace telnet::option;
+    return TelnetOptions({binary, suppress_go_ahead, com_port},
+                         {binary, suppress_go_ahead, com_port});
+}
+
+void TelnetOptions::request_binary_and_sga(Bytes& out) {
+    request_remote(telnet::option::binary, out);
+    request_local(telnet::option::binary, out);
+    request_local(telnet::option::suppress_go_ahead, out);
+    request_remote(telnet::option::suppress_go_ahead, out);
+}
+
 void TelnetOptions::request_local(std::uint8_t option, Bytes& out) {
     Side& side = local_[option];
     if (!side.enabled && !side.requested) {

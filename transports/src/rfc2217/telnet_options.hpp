@@ -20,6 +20,10 @@ public:
     /// peer enable.
     TelnetOptions(std::initializer_list<std::uint8_t> local_ok,
                   std::initializer_list<std::uint8_t> remote_ok);
+    /// What either RFC 2217 end accepts, both ways: BINARY, SUPPRESS-GO-AHEAD, COM-PORT-OPTION.
+    static TelnetOptions for_rfc2217();
+    /// Asks for BINARY and SUPPRESS-GO-AHEAD both ways, as both RFC 2217 ends do.
+    void request_binary_and_sga(Bytes& out);
     /// Offers to enable `option` on this side (WILL), unless on or asked for already.
     void request_local(std::uint8_t option, Bytes& out);
     /// Asks the peer to enable `option` (DO), unless on or asked for already.
