@@ -228,10 +228,16 @@ void TransportCore<Interface>::send_from_queue() noexcept {
         if (n < 0) {
             return; // fail() was called
         }
-        if (n == 0) {
-            break; // the OS is full: wait for writable again
-        }
         queue_.consume(static_cast<std::size_t>(n));
+        std::size_t offered = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            offered += views[i].size();
+        }
+        if (static_cast<std::size_t>(n) < offered) {
+            // The OS took what it had room for: asking again now would only hear "would
+            // block" (a pty under load answered every other write so). Wait for writable.
+            break;
+        }
     }
     settle_queue();
 }

@@ -159,19 +159,35 @@ void PosixSerialTransport::on_poll(int status, int events) {
 
 void PosixSerialTransport::read_ready() {
     bool got_data = false;
-    for (int i = 0; i < max_reads_per_event && is_reading() && state() == State::open; ++i) {
+    int reads = 0;
+    while (reads < max_reads_per_event && is_reading() && state() == State::open) {
+        // A short read does not mean the device is drained: the line discipline hands over at
+        // most its 4 KiB buffer per read while the driver keeps filling it. So read on into
+        // the rest of the same space until "nothing yet", and deliver once: the protocol (a
+        // bridge) then forwards one large write instead of one per 4 KiB, which is most of
+        // what relaying a serial port to TCP costs.
         const std::span<std::byte> space = read_space();
-        const ssize_t n = ::read(fd_, space.data(), space.size());
-        if (n > 0) {
-            delivered(static_cast<std::size_t>(n));
-            // A short read does not mean the device is drained: the line discipline hands
-            // over at most its 4 KiB buffer per read while the driver keeps filling it, so
-            // read on until "nothing yet" (the raw loop's pattern; it halves the wake-ups
-            // under load).
-            got_data = true;
-            continue;
+        std::size_t filled = 0;
+        ssize_t n = 0;
+        int read_errno = 0;
+        while (reads < max_reads_per_event && filled < space.size()) {
+            n = ::read(fd_, space.data() + filled, space.size() - filled);
+            ++reads;
+            if (n > 0) {
+                filled += static_cast<std::size_t>(n);
+                continue;
+            }
+            read_errno = errno;
+            if (n < 0 && read_errno == EINTR) {
+                continue;
+            }
+            break;
         }
-        delivered(0); // a get_buffer that failed ends the connection here
+        delivered(filled); // 0 delivers nothing but reports a failed get_buffer
+        got_data = got_data || filled > 0;
+        if (n > 0) {
+            continue; // the space is full (a new one is taken) or the read budget is spent
+        }
         if (n == 0) {
             // With VMIN = VTIME = 0 the tty answers "nothing yet" with 0 rather than EAGAIN
             // (n_tty checks the zero timeout before O_NONBLOCK), so 0 alone is no hang-up.
@@ -181,11 +197,8 @@ void PosixSerialTransport::read_ready() {
             }
             return;
         }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno != EAGAIN) {
-            fail(io_error(errno));
+        if (read_errno != EAGAIN) {
+            fail(io_error(read_errno));
         }
         return;
     }
