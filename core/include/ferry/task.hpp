@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <ferry/detail/frame_pool.hpp>
 #include <ferry/error.hpp>
 
 namespace ferry {
@@ -30,6 +31,14 @@ struct TaskPromiseBase {
     std::exception_ptr error;
     bool running_inline = false;  // inside the awaiter's await_suspend
     bool finished_inline = false; // ended before that call returned
+
+    /// Frames come from the thread's frame pool (a Task is allocated per await of most
+    /// library calls).
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    /// Gives the frame back to the pool.
+    static void operator delete(void* memory, std::size_t size) noexcept {
+        free_frame(memory, size);
+    }
 
     /// Lazy: nothing runs until the task is awaited or spawned.
     std::suspend_always initial_suspend() noexcept { return {}; }
