@@ -2,6 +2,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <spdlog/details/os.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <ferry/log.hpp>
@@ -27,7 +28,9 @@ TEST(Log, LinesGoToTheSinksTheApplicationSets) {
     ferry::log().debug("below the level: not written");
     ferry::log().set_level(level);
     ferry::log().sinks() = saved;
-    EXPECT_EQ(captured.str(), "ferry info port /dev/ttyUSB0 opened\n");
+    // spdlog ends lines the platform's way (\r\n on Windows).
+    EXPECT_EQ(captured.str(), std::string("ferry info port /dev/ttyUSB0 opened") +
+                                  spdlog::details::os::default_eol);
 }
 
 TEST(Log, TheDefaultSinkWritesToStandardError) {

@@ -281,23 +281,30 @@ TEST_F(LoopSchedulingTest, PendingExecutorJobsCompleteOrCancelWhenTheLoopCloses)
 }
 
 TEST_F(LoopSchedulingTest, SignalHandlersRunOnTheLoopAndCanBeRemoved) {
+#ifdef _WIN32
+    GTEST_SKIP() << "Windows has no SIGUSR1, and raise() does not reach libuv's console-event "
+                    "signals";
+#else
     int received = 0;
     loop.add_signal_handler(SIGUSR1, [&] { ++received; });
     loop.call_soon([] { std::raise(SIGUSR1); });
     EXPECT_TRUE(run_until(loop, [&] { return received == 1; }));
     EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
     EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
+#endif
 }
 
 TEST_F(LoopSchedulingTest, InvalidSignalsAreRefusedClearly) {
     EXPECT_THROW(loop.add_signal_handler(0, [] {}), Error);
     EXPECT_THROW(loop.add_signal_handler(100000, [] {}), Error);
+#ifndef _WIN32 // SIGKILL exists only on POSIX
     try {
         loop.add_signal_handler(SIGKILL, [] {});
         ADD_FAILURE() << "SIGKILL handler accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("add_signal_handler(9)"), std::string::npos);
     }
+#endif
 }
 
 TEST_F(LoopSchedulingTest, ExceptionsEscapingCallbacksReachTheHandlerAndTheLoopGoesOn) {
@@ -359,7 +366,7 @@ TEST(LoopLifetimeTest, ClosingARunningLoopIsRefused) {
 
 TEST(LoopLifetimeTest, DestroyingALoopWithSignalHandlersReleasesThem) {
     auto loop = std::make_unique<Loop>();
-    loop->add_signal_handler(SIGUSR2, [] {});
+    loop->add_signal_handler(SIGINT, [] {});
     EXPECT_NO_THROW(loop->close());
 }
 

@@ -117,7 +117,7 @@ TEST(ListPortsTest, FindsHardwarePortsWithTheirUsbIdentity) {
     EXPECT_EQ(acm.vid, 0x2e8a);
     EXPECT_EQ(acm.pid, 0x000a);
     EXPECT_EQ(acm.description, "Pico - Board CDC");
-    EXPECT_EQ(acm.interface, "Board CDC");
+    EXPECT_EQ(acm.usb_interface, "Board CDC");
     EXPECT_EQ(acm.hwid, "USB VID:PID=2E8A:000A SER=E6605838 LOCATION=1-2:1.0");
     ASSERT_EQ(acm.by_id.size(), 1u);
     EXPECT_EQ(acm.by_id[0], dev + "/serial/by-id/usb-Raspberry_Pi_Pico_E6605838-if00");

@@ -32,7 +32,7 @@ struct PortInfo {
     /// Where it is plugged in: the USB interface's bus path, e.g. 1-1.2:1.0.
     std::string location;
     /// The USB interface's name, when the device gives one.
-    std::string interface;
+    std::string usb_interface;
     /// Links to it under /dev/serial/by-id (stable names that survive replugging).
     std::vector<std::string> by_id;
     /// The kernel subsystem behind it: usb-serial, usb (CDC-ACM), pnp, amba...

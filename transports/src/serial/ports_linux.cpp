@@ -61,10 +61,10 @@ void read_usb_identity(PortInfo& port, const fs::path& interface_dir) {
     port.serial_number = read_attribute(device_dir / "serial");
     port.manufacturer = read_attribute(device_dir / "manufacturer");
     port.product = read_attribute(device_dir / "product");
-    port.interface = read_attribute(interface_dir / "interface");
+    port.usb_interface = read_attribute(interface_dir / "interface");
     port.location = interface_dir.filename().string();
-    if (!port.product.empty() && !port.interface.empty()) {
-        port.description = port.product + " - " + port.interface;
+    if (!port.product.empty() && !port.usb_interface.empty()) {
+        port.description = port.product + " - " + port.usb_interface;
     } else if (!port.product.empty()) {
         port.description = port.product;
     } else {

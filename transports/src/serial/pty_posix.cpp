@@ -15,7 +15,7 @@
 #include <ferry/log.hpp>
 
 #include "serial/serial_device_posix.hpp"
-#include "serial/serial_transport_posix.hpp"
+#include "serial/serial_native.hpp"
 
 namespace ferry {
 namespace {

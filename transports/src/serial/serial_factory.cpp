@@ -3,7 +3,7 @@
 #include <ferry/serial.hpp>
 
 #include "core/transport_core.hpp" // make_protocol
-#include "serial/serial_transport_posix.hpp"
+#include "serial/serial_native.hpp"
 
 namespace ferry {
 Task<void> SerialTransport::drain_to_wire() {
@@ -27,7 +27,7 @@ Task<void> SerialTransport::send_break(std::chrono::milliseconds duration) {
 namespace detail {
 
 Result<std::shared_ptr<SerialTransport>>
-start_serial(std::shared_ptr<PosixSerialTransport> transport, const ProtocolFactory& factory) {
+start_serial(std::shared_ptr<NativeSerialTransport> transport, const ProtocolFactory& factory) {
     std::unique_ptr<Protocol> protocol;
     try {
         protocol = make_protocol(factory);
@@ -45,9 +45,9 @@ Result<std::shared_ptr<SerialTransport>> create_serial_connection(Loop& loop,
                                                                   ProtocolFactory factory,
                                                                   std::string path,
                                                                   SerialOptions options) {
-    std::shared_ptr<detail::PosixSerialTransport> transport;
+    std::shared_ptr<detail::NativeSerialTransport> transport;
     try {
-        transport = detail::PosixSerialTransport::open(loop, std::move(path), std::move(options));
+        transport = detail::NativeSerialTransport::open(loop, std::move(path), std::move(options));
     } catch (const Error&) {
         return std::current_exception();
     }

@@ -130,10 +130,4 @@ private:
     bool lingering_ = false;              // close_handles() waits in linger_until_read()
 };
 
-/// Gives a transport that opened (a port, a pty's device end) its protocol from `factory` and
-/// starts it; a factory that throws or returns null closes it and is the failure returned.
-/// What create_serial_connection and create_pty share.
-Result<std::shared_ptr<SerialTransport>>
-start_serial(std::shared_ptr<PosixSerialTransport> transport, const ProtocolFactory& factory);
-
 } // namespace ferry::detail

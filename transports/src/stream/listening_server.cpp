@@ -66,11 +66,7 @@ int ListeningServer::listen_tcp(const SocketAddress& address, const ListenSocket
         delete listener;
         return rc;
     }
-    uv_os_fd_t fd{};
-    rc = uv_fileno(listener->as_handle(), &fd);
-    if (rc == 0) {
-        rc = bind_listening_socket(static_cast<uv_os_sock_t>(fd), address, options);
-    }
+    rc = bind_listening_socket(&listener->handle.tcp, address, options);
     if (rc == 0) {
         rc = uv_listen(listener->as_stream(), backlog, [](uv_stream_t* stream, int status) {
             auto* l = static_cast<Listener*>(stream->data);

@@ -14,7 +14,7 @@ Result<std::shared_ptr<Transport>> start(std::shared_ptr<detail::StreamTransport
 Result<std::shared_ptr<Transport>> refuse_unpollable(NativeHandle fd, const char* what) {
     return Result<std::shared_ptr<Transport>>::failure(
         make_error_code(errc::not_supported),
-        std::string(what) + "(" + std::to_string(fd) +
+        std::string(what) + "(" + detail::handle_name(fd) +
             "): the loop cannot wait on this descriptor (a regular file, a directory or "
             "/dev/null); read or write it directly, or on the executor");
 }
@@ -22,7 +22,7 @@ Result<std::shared_ptr<Transport>> refuse_unpollable(NativeHandle fd, const char
 Result<std::shared_ptr<Transport>> adopt(Loop& loop, ProtocolFactory factory, NativeHandle fd,
                                          detail::StreamTransport::Direction direction,
                                          const char* what) {
-    if (!detail::descriptor_is_pollable(static_cast<uv_os_fd_t>(fd))) {
+    if (!detail::descriptor_is_pollable(fd)) {
         return refuse_unpollable(fd, what);
     }
     std::shared_ptr<detail::StreamTransport> transport;
@@ -31,10 +31,10 @@ Result<std::shared_ptr<Transport>> adopt(Loop& loop, ProtocolFactory factory, Na
     } catch (const Error&) {
         return std::current_exception();
     }
-    const int rc = uv_pipe_open(transport->pipe(), static_cast<uv_file>(fd));
+    const int rc = uv_pipe_open(transport->pipe(), detail::pipe_file(fd));
     if (rc != 0) {
         transport->discard();
-        return detail::make_uv_failure(rc, std::string(what) + "(" + std::to_string(fd) + ")");
+        return detail::make_uv_failure(rc, std::string(what) + "(" + detail::handle_name(fd) + ")");
     }
     return start(std::move(transport), factory, direction);
 }
@@ -76,9 +76,9 @@ Result<std::shared_ptr<Transport>> connect_stream_fd(Loop& loop, ProtocolFactory
 Result<std::shared_ptr<Transport>> connect_pipe_pair(Loop& loop, ProtocolFactory factory,
                                                      NativeHandle input, NativeHandle output) {
     for (const NativeHandle fd : {input, output}) {
-        if (!detail::descriptor_is_pollable(static_cast<uv_os_fd_t>(fd))) {
-            detail::close_descriptor(static_cast<uv_os_fd_t>(input));
-            detail::close_descriptor(static_cast<uv_os_fd_t>(output));
+        if (!detail::descriptor_is_pollable(fd)) {
+            detail::close_descriptor(input);
+            detail::close_descriptor(output);
             return refuse_unpollable(fd, "connect_pipe_pair");
         }
     }
@@ -86,23 +86,23 @@ Result<std::shared_ptr<Transport>> connect_pipe_pair(Loop& loop, ProtocolFactory
     try {
         transport = detail::StreamTransport::create(loop, detail::StreamTransport::Kind::pipe);
     } catch (const Error&) {
-        detail::close_descriptor(static_cast<uv_os_fd_t>(input));
-        detail::close_descriptor(static_cast<uv_os_fd_t>(output));
+        detail::close_descriptor(input);
+        detail::close_descriptor(output);
         return std::current_exception();
     }
-    int rc = uv_pipe_open(transport->pipe(), static_cast<uv_file>(input));
+    int rc = uv_pipe_open(transport->pipe(), detail::pipe_file(input));
     if (rc != 0) {
         transport->discard();
-        detail::close_descriptor(static_cast<uv_os_fd_t>(input));
-        detail::close_descriptor(static_cast<uv_os_fd_t>(output));
-        return detail::make_uv_failure(rc, "connect_pipe_pair(" + std::to_string(input) + ")");
+        detail::close_descriptor(input);
+        detail::close_descriptor(output);
+        return detail::make_uv_failure(rc, "connect_pipe_pair(" + detail::handle_name(input) + ")");
     }
-    rc = transport->set_separate_output(static_cast<uv_file>(output));
+    rc = transport->set_separate_output(detail::pipe_file(output));
     if (rc != 0) {
         transport->discard();
-        detail::close_descriptor(static_cast<uv_os_fd_t>(output));
-        return detail::make_uv_failure(rc,
-                                       "connect_pipe_pair(output " + std::to_string(output) + ")");
+        detail::close_descriptor(output);
+        return detail::make_uv_failure(rc, "connect_pipe_pair(output " +
+                                               detail::handle_name(output) + ")");
     }
     return start(std::move(transport), factory, detail::StreamTransport::Direction::both);
 }
@@ -127,8 +127,8 @@ Result<std::shared_ptr<Transport>> connect_stdio(Loop& loop, ProtocolFactory fac
     auto result = connect_pipe_pair(loop, std::move(factory), fds.input, fds.output);
     if (result.ok()) {
         auto& transport = static_cast<detail::StreamTransport&>(*result.value());
-        transport.restore_flags_at_end(0, fds.input_flags);
-        transport.restore_flags_at_end(1, fds.output_flags);
+        transport.restore_flags_at_end(fds.original_input, fds.input_flags);
+        transport.restore_flags_at_end(fds.original_output, fds.output_flags);
     }
     return result;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // OS calls libuv does not wrap the way ferry needs them; one implementation per platform
-// (socket_platform_posix.cpp, later socket_platform_win.cpp).
+// (socket_platform_posix.cpp, socket_platform_win.cpp).
 
 #include <string>
 
@@ -17,10 +17,11 @@ struct ListenSocketOptions {
     bool ipv6_only = true;
 };
 
-/// Applies `options` to the fresh socket `fd` and binds it to `address`.
-/// Returns 0 or a libuv-style negative error code. (libuv's own uv_tcp_bind always sets
-/// SO_REUSEADDR and cannot set SO_REUSEPORT, hence this.)
-int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
+/// Binds the fresh listening TCP handle `tcp` to `address` with `options`. Returns 0 or a
+/// libuv-style negative error code. (POSIX: options on the socket, then bind(), because
+/// libuv's uv_tcp_bind always sets SO_REUSEADDR and cannot set SO_REUSEPORT. Windows:
+/// uv_tcp_bind, which libuv's Windows listen requires, and which leaves SO_REUSEADDR alone.)
+int bind_listening_socket(uv_tcp_t* tcp, const SocketAddress& address,
                           const ListenSocketOptions& options);
 
 /// Removes `path` if it is a socket file left behind by an earlier server. Returns 0, or a
@@ -37,6 +38,8 @@ bool descriptor_is_pollable(uv_os_fd_t fd);
 struct StdioDescriptors {
     uv_os_fd_t input;
     uv_os_fd_t output;
+    uv_os_fd_t original_input; // the process's own, whose flags are restored at the end
+    uv_os_fd_t original_output;
     int input_flags;
     int output_flags;
 };
@@ -47,5 +50,10 @@ int duplicate_stdio(StdioDescriptors& out);
 void restore_descriptor_flags(uv_os_fd_t fd, int flags) noexcept;
 /// Closes a descriptor the caller owns.
 void close_descriptor(uv_os_fd_t fd) noexcept;
+/// What uv_pipe_open takes for `fd`: the descriptor itself on POSIX, a C runtime descriptor
+/// wrapping the handle on Windows (libuv closes it with the pipe). -1 if that failed.
+uv_file pipe_file(uv_os_fd_t fd) noexcept;
+/// How errors name a descriptor ("7") or a handle ("handle 0x1a4").
+std::string handle_name(uv_os_fd_t fd);
 
 } // namespace ferry::detail

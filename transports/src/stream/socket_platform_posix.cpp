@@ -15,8 +15,12 @@
 
 namespace ferry::detail {
 
-int bind_listening_socket(uv_os_sock_t fd, const SocketAddress& address,
+int bind_listening_socket(uv_tcp_t* tcp, const SocketAddress& address,
                           const ListenSocketOptions& options) {
+    uv_os_fd_t fd{};
+    if (const int rc = uv_fileno(reinterpret_cast<uv_handle_t*>(tcp), &fd); rc != 0) {
+        return rc;
+    }
     int on = 1;
     if (options.reuse_address && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
         return -errno;
@@ -80,6 +84,8 @@ bool descriptor_is_pollable(uv_os_fd_t fd) {
 }
 
 int duplicate_stdio(StdioDescriptors& out) {
+    out.original_input = STDIN_FILENO;
+    out.original_output = STDOUT_FILENO;
     out.input_flags = ::fcntl(STDIN_FILENO, F_GETFL);
     out.output_flags = ::fcntl(STDOUT_FILENO, F_GETFL);
     if (out.input_flags < 0 || out.output_flags < 0) {
@@ -104,6 +110,14 @@ void restore_descriptor_flags(uv_os_fd_t fd, int flags) noexcept {
 
 void close_descriptor(uv_os_fd_t fd) noexcept {
     ::close(fd);
+}
+
+uv_file pipe_file(uv_os_fd_t fd) noexcept {
+    return fd;
+}
+
+std::string handle_name(uv_os_fd_t fd) {
+    return std::to_string(fd);
 }
 
 } // namespace ferry::detail

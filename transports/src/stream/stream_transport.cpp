@@ -224,7 +224,7 @@ int StreamTransport::set_separate_output(uv_file fd) noexcept {
     return uv_pipe_open(&output_->pipe, fd);
 }
 
-void StreamTransport::restore_flags_at_end(int fd, int flags) {
+void StreamTransport::restore_flags_at_end(uv_os_fd_t fd, int flags) {
     if (output_) {
         output_->restore_flags.emplace_back(fd, flags);
     }

@@ -76,7 +76,7 @@ public:
     int set_separate_output(uv_file fd) noexcept;
     /// Puts `flags` back on descriptor `fd` (F_SETFL) when the transport is destroyed: libuv
     /// makes descriptors non-blocking, and a terminal's flags are shared with the shell.
-    void restore_flags_at_end(int fd, int flags);
+    void restore_flags_at_end(uv_os_fd_t fd, int flags);
 
     bool can_write_eof() const noexcept override { return direction() != Direction::read_only; }
     std::optional<SocketAddress> peername() const override { return address_of(true); }
@@ -120,7 +120,7 @@ private:
     struct SeparateOutput {
         uv_pipe_t pipe{};
         bool closed = false;
-        std::vector<std::pair<int, int>> restore_flags; // descriptor, flags
+        std::vector<std::pair<uv_os_fd_t, int>> restore_flags; // descriptor, flags
         ~SeparateOutput();
     };
     std::unique_ptr<SeparateOutput> output_;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Cross-builds ferry's dependencies for Windows (mingw-w64) from Debian's own sources, into
+# PREFIX (default: build/windows-deps). Nothing is downloaded from anywhere but Debian's
+# archive: libuv from its Debian source package (apt-get source, through a private deb-src
+# list so the machine's apt configuration is left alone), GoogleTest from the sources
+# libgtest-dev installs in /usr/src/googletest, and the header-only fmt, spdlog and CLI11 from
+# their -dev packages' headers. Idempotent: what is already built is kept.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+prefix="$(realpath -m "${1:-$here/../../build/windows-deps}")"
+toolchain="$here/mingw-w64.cmake"
+work="$prefix/src"
+mkdir -p "$work" "$prefix/include"
+
+packages=(g++-mingw-w64-x86-64-posix wine64 wine dpkg-dev libgtest-dev libgmock-dev
+          libspdlog-dev libfmt-dev libcli11-dev cmake ninja-build)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+# libuv: Debian's source package, built static with libuv's own CMake.
+if [ ! -f "$prefix/lib/libuv_a.a" ] && [ ! -f "$prefix/lib/libuv.a" ]; then
+    apt_dir="$work/apt"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
+    # apt reads the deb822 form only from files named *.sources in a parts directory.
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+        > "$apt_dir/sources.list.d/debian-src.sources"
+    apt_options=(-o "Dir::Etc::SourceList=/dev/null"
+                 -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+                 -o "Dir::State::Lists=$apt_dir/lists")
+    apt-get "${apt_options[@]}" update -qq
+    (cd "$work" && rm -rf libuv libuv1_* &&
+        apt-get "${apt_options[@]}" source --download-only -qq libuv1 &&
+        dpkg-source --no-check -x libuv1_*.dsc libuv > /dev/null) # apt checked it against the signed Release
+    cmake -S "$work/libuv" -B "$work/libuv-build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DLIBUV_BUILD_TESTS=OFF \
+        -DLIBUV_BUILD_BENCH=OFF > /dev/null
+    cmake --build "$work/libuv-build" > /dev/null
+    cmake --install "$work/libuv-build" > /dev/null
+fi
+
+# GoogleTest and GoogleMock: the sources Debian's libgtest-dev ships.
+if [ ! -f "$prefix/lib/libgtest.a" ]; then
+    cmake -S /usr/src/googletest -B "$work/googletest-build" -G Ninja \
+        -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$prefix" > /dev/null
+    cmake --build "$work/googletest-build" > /dev/null
+    cmake --install "$work/googletest-build" > /dev/null
+fi
+
+# Header-only libraries: the headers of Debian's -dev packages (fmt is used header-only,
+# spdlog in its header-only form over that fmt).
+for dir in fmt spdlog CLI; do
+    if [ ! -d "$prefix/include/$dir" ]; then
+        cp -r "/usr/include/$dir" "$prefix/include/$dir"
+    fi
+done
+echo "Windows dependencies in $prefix"
