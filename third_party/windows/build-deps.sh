@@ -24,25 +24,44 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# libuv: Debian's source package, built static with libuv's own CMake.
-if [ ! -f "$prefix/lib/libuv_a.a" ] && [ ! -f "$prefix/lib/libuv.a" ]; then
-    apt_dir="$work/apt"
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
-    # apt reads the deb822 form only from files named *.sources in a parts directory.
-    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-        > "$apt_dir/sources.list.d/debian-src.sources"
-    apt_options=(-o "Dir::Etc::SourceList=/dev/null"
-                 -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-                 -o "Dir::State::Lists=$apt_dir/lists")
-    apt-get "${apt_options[@]}" update -qq
-    (cd "$work" && rm -rf libuv libuv1_* &&
-        apt-get "${apt_options[@]}" source --download-only -qq libuv1 &&
-        dpkg-source --no-check -x libuv1_*.dsc libuv > /dev/null) # apt checked it against the signed Release
-    cmake -S "$work/libuv" -B "$work/libuv-build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
-        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DLIBUV_BUILD_TESTS=OFF \
-        -DLIBUV_BUILD_BENCH=OFF > /dev/null
-    cmake --build "$work/libuv-build" > /dev/null
-    cmake --install "$work/libuv-build" > /dev/null
+# Debian source packages, fetched through a private deb-src list.
+apt_dir="$work/apt"
+apt_options=(-o "Dir::Etc::SourceList=/dev/null"
+             -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
+             -o "Dir::State::Lists=$apt_dir/lists" -o "APT::Sandbox::User=root")
+fetch_source() { # PACKAGE DIRECTORY
+    if [ ! -d "$apt_dir/lists" ] || [ -z "$(ls "$apt_dir/lists" | grep -v partial)" ]; then
+        mkdir -p "$apt_dir/lists/partial" "$apt_dir/sources.list.d"
+        # apt reads the deb822 form only from files named *.sources in a parts directory.
+        sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+            > "$apt_dir/sources.list.d/debian-src.sources"
+        apt-get "${apt_options[@]}" update -qq
+    fi
+    # dpkg-source cannot check the signature without Debian's keyring in gpg's form; apt
+    # already checked every file against the signed Release.
+    (cd "$work" && rm -rf "$2" "${1}_"* &&
+        apt-get "${apt_options[@]}" source --download-only -qq "$1" &&
+        dpkg-source --no-check -x "${1}"_*.dsc "$2" > /dev/null)
+}
+cross_build() { # SOURCE_DIRECTORY BUILD_NAME CMAKE_OPTIONS...
+    local source="$1" build="$work/$2"
+    shift 2
+    cmake -S "$source" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
+        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" "$@" > /dev/null
+    cmake --build "$build" > /dev/null
+    cmake --install "$build" > /dev/null
+}
+
+# libuv: built static with libuv's own CMake.
+if [ ! -f "$prefix/lib/libuv_a.a" ]; then
+    fetch_source libuv1 libuv
+    cross_build "$work/libuv" libuv-build -DLIBUV_BUILD_TESTS=OFF -DLIBUV_BUILD_BENCH=OFF
+fi
+
+# fmt, compiled once (used header-only, it cost ~8 s in every file that logs).
+if [ ! -f "$prefix/lib/libfmt.a" ]; then
+    fetch_source fmtlib fmt
+    cross_build "$work/fmt" fmt-build -DFMT_TEST=OFF -DFMT_DOC=OFF -DBUILD_SHARED_LIBS=OFF
 fi
 
 # GoogleTest and GoogleMock: the sources Debian's libgtest-dev ships.
@@ -54,9 +73,9 @@ if [ ! -f "$prefix/lib/libgtest.a" ]; then
     cmake --install "$work/googletest-build" > /dev/null
 fi
 
-# Header-only libraries: the headers of Debian's -dev packages (fmt is used header-only,
-# spdlog in its header-only form over that fmt).
-for dir in fmt spdlog CLI; do
+# Header-only libraries: the headers of Debian's -dev packages (spdlog in its header-only
+# form, over the fmt built above).
+for dir in spdlog CLI; do
     if [ ! -d "$prefix/include/$dir" ]; then
         cp -r "/usr/include/$dir" "$prefix/include/$dir"
     fi
