@@ -13,13 +13,17 @@ export WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY
 mkdir -p "$WINEPREFIX"
 log="$WINEPREFIX/wine.log"
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
-    wineboot -i > "$log" 2>&1 < /dev/null
-fi
-# A persistent server and a warm-up run, with stdio away from our pipes: Wine's helper
-# processes would otherwise inherit them and the reader would never see end-of-file.
-wineserver -p > /dev/null 2>> "$log" < /dev/null || true
-wine cmd /c exit > /dev/null 2>> "$log" < /dev/null
+# One run sets the prefix up while parallel runs (ctest -j) wait for it. A persistent server
+# and a warm-up run, with stdio away from our pipes: Wine's helper processes would otherwise
+# inherit them and the reader would never see end-of-file.
+(
+    flock 9
+    if [ ! -f "$WINEPREFIX/system.reg" ]; then
+        wineboot -i > "$log" 2>&1 < /dev/null
+    fi
+    wineserver -p > /dev/null 2>> "$log" < /dev/null || true
+    wine cmd /c exit > /dev/null 2>> "$log" < /dev/null
+) 9> "$WINEPREFIX/.setup.lock"
 
 links="$(mktemp -d)"
 socat -d pty,raw,echo=0,link="$links/a" pty,raw,echo=0,link="$links/b" 2> "$links/socat.log" &
