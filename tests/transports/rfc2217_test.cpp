@@ -295,6 +295,34 @@ TEST_F(Rfc2217Test, APausedServerSuspendsTheClientsDataAndResumesIt) {
     EXPECT_TRUE(run_until(loop, [&] { return client->has_lost(); }));
 }
 
+TEST_F(Rfc2217Test, CloseWaitsUntilASlowServerHasReadEverything) {
+    // The server reads in bursts, so it keeps sending FLOWCONTROL-SUSPEND and -RESUME. Were
+    // the client's socket closed while one is on its way, the client's kernel would answer it
+    // with a reset, and what neither side had read would be lost.
+    start([](RecordingProtocol& p) {
+        p.on_data = [](Transport& t, ByteView) {
+            t.pause_reading();
+            std::weak_ptr<Transport> weak = t.shared_from_this();
+            t.loop().call_later(2ms, [weak] {
+                if (auto held = weak.lock()) {
+                    held->resume_reading();
+                }
+            });
+        };
+    });
+    auto remote = open();
+    ASSERT_TRUE(remote);
+    const std::string payload(2 << 20, 'c');
+    remote->write(payload);
+    remote->close();
+    EXPECT_TRUE(run_until(
+        loop, [&] { return served->data.size() >= payload.size() && client->has_lost(); }, 30s));
+    EXPECT_EQ(served->data.size(), payload.size());
+    EXPECT_FALSE(client->lost_error) << client->lost_error.message();
+    EXPECT_TRUE(run_until(loop, [&] { return served->has_lost(); }));
+    EXPECT_FALSE(served->lost_error) << served->lost_error.message();
+}
+
 TEST_F(Rfc2217Test, AClientsSuspendHoldsTheServersDataUntilResume) {
     start();
     auto raw = std::make_shared<Recording>();

@@ -29,6 +29,8 @@ inline constexpr std::uint8_t binary = 0;
 inline constexpr std::uint8_t echo = 1;
 /// RFC 858: suppress go-ahead.
 inline constexpr std::uint8_t suppress_go_ahead = 3;
+/// RFC 860: DO TIMING-MARK is answered once everything sent before it has been read.
+inline constexpr std::uint8_t timing_mark = 6;
 /// RFC 2217's COM-PORT-OPTION.
 inline constexpr std::uint8_t com_port = 44;
 } // namespace option

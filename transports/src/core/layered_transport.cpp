@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include <ferry/log.hpp>
 #include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
 
@@ -61,6 +62,7 @@ LayeredTransport<Interface>::LayeredTransport(std::shared_ptr<Transport> lower)
 
 template <class Interface>
 LayeredTransport<Interface>::~LayeredTransport() {
+    receipt_timer_.cancel();
     if (!lower_gone_ && receiver_ != nullptr) {
         receiver_->detach(); // never attached to a started layer, or the loop is going
         lower_->abort();
@@ -94,8 +96,8 @@ void LayeredTransport<Interface>::update_lower_reading() noexcept {
     if (lower_gone_ || lower_->is_closing()) {
         return;
     }
-    const bool wanted =
-        (plain_reading_ && pending_.empty()) || (layer_reading_ && pending_.size() < max_pending);
+    const bool wanted = (plain_reading_ && pending_.empty()) ||
+                        (layer_reading_ && pending_.size() < max_pending) || awaiting_receipt_;
     if (wanted && !lower_->is_reading()) {
         lower_->resume_reading();
     } else if (!wanted && lower_->is_reading()) {
@@ -105,6 +107,9 @@ void LayeredTransport<Interface>::update_lower_reading() noexcept {
 
 template <class Interface>
 void LayeredTransport<Interface>::deliver_plain(ByteView data) {
+    if (handles_closing_) {
+        return; // closing (waiting for a receipt): nothing more is delivered
+    }
     while (!data.empty()) {
         if (!pending_.empty() || this->state() != State::open || !this->is_reading()) {
             pending_.insert(pending_.end(), data.data(), data.data() + data.size());
@@ -180,6 +185,10 @@ void LayeredTransport<Interface>::on_lower_data(ByteView data) noexcept {
 template <class Interface>
 void LayeredTransport<Interface>::on_lower_eof() noexcept {
     lower_ended_ = true;
+    if (awaiting_receipt_) {
+        close_lower_after_receipt(); // the peer ended first: it sends nothing more
+        return;
+    }
     if (this->state() == State::open && pending_.empty()) {
         this->os_eof();
     } else {
@@ -191,6 +200,8 @@ template <class Interface>
 void LayeredTransport<Interface>::on_lower_lost(std::error_code error) noexcept {
     lower_gone_ = true;
     receiver_ = nullptr;
+    awaiting_receipt_ = false;
+    receipt_timer_.cancel();
     if (this->state() == State::idle) {
         lower_lost_before_start(error);
         return;
@@ -321,15 +332,49 @@ void LayeredTransport<Interface>::close_handles() noexcept {
         // A close() from the protocol (while what arrived before the loss is delivered):
         // connection_lost is never called from inside close().
         this->loop().call_soon([self = this->shared_from_this(), this] { this->handles_closed(); });
-    } else if (this->closing_after_flush()) {
-        lower_->close(); // flushes what the layer handed down
-    } else {
+    } else if (!this->closing_after_flush()) {
         lower_->abort();
+    } else if (lower_ended_) {
+        lower_->close(); // flushes what the layer handed down
+    } else if (const std::chrono::milliseconds wait = ask_for_receipt(); wait.count() <= 0) {
+        lower_->close();
+    } else {
+        awaiting_receipt_ = true;
+        update_lower_reading();
+        try {
+            receipt_timer_ = this->loop().call_later(wait, [self = this->shared_from_this(), this,
+                                                            wait] {
+                log().debug("{}no receipt from the peer in {} ms: closing anyway",
+                            this->log_name().empty() ? "" : this->log_name() + ": ", wait.count());
+                close_lower_after_receipt();
+            });
+        } catch (const std::bad_alloc&) {
+            close_lower_after_receipt();
+        }
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::receipt_arrived() noexcept {
+    close_lower_after_receipt();
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::close_lower_after_receipt() noexcept {
+    if (!awaiting_receipt_) {
+        return;
+    }
+    awaiting_receipt_ = false;
+    receipt_timer_.cancel();
+    if (!lower_gone_) {
+        lower_->close(); // its connection_lost is this layer's handles_closed()
     }
 }
 
 template <class Interface>
 void LayeredTransport<Interface>::stop_lingering() noexcept {
+    awaiting_receipt_ = false;
+    receipt_timer_.cancel();
     if (!lower_gone_) {
         lower_->abort();
     }

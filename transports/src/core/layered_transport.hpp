@@ -2,11 +2,13 @@
 // LayeredTransport: a transport over another transport (RFC 2217's client and server, TLS
 // later). Private to ferry::transports; docs/design.md ("Wrapping transports") explains it.
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <system_error>
 
 #include <ferry/bytes.hpp>
+#include <ferry/loop.hpp>
 #include <ferry/protocol.hpp>
 
 #include "core/transport_core.hpp"
@@ -20,7 +22,10 @@ namespace ferry::detail {
 /// to deliver_plain(); what arrives while the protocol is paused waits in a buffer bounded by
 /// one lower read, and the lower transport is paused. Closing closes the lower transport
 /// (flushing it after close(), dropping after abort()); its connection_lost is this layer's
-/// handles_closed(). Loop thread only.
+/// handles_closed(). Before a close() closes the lower transport, the layer may ask the peer
+/// for a receipt (ask_for_receipt()): closing a socket while the peer still sends (a telnet
+/// answer crossing our close) makes our kernel reset the connection, and a reset discards
+/// what was not read or sent yet. Loop thread only.
 template <class Interface>
 class LayeredTransport : public TransportCore<Interface> {
 public:
@@ -55,6 +60,11 @@ protected:
     virtual void lower_lost_before_start(std::error_code error) = 0;
     /// False while the layer holds back plain data (RFC 2217's FLOWCONTROL-SUSPEND).
     virtual bool may_send() const noexcept { return true; }
+    /// close() flushed everything: send what the peer answers once it has read all of it
+    /// (telnet's DO TIMING-MARK) and return how long to wait for it, or zero to close at once.
+    virtual std::chrono::milliseconds ask_for_receipt() noexcept {
+        return std::chrono::milliseconds{0};
+    }
 
     // --- what the subclass calls ---
 
@@ -66,6 +76,10 @@ protected:
     void send_control(ByteView bytes);
     /// may_send() may have become true: sends what is queued.
     void sending_allowed() noexcept;
+    /// The peer answered ask_for_receipt(): the lower transport closes now.
+    void receipt_arrived() noexcept;
+    /// True while a close() waits for the receipt.
+    bool awaiting_receipt() const noexcept { return awaiting_receipt_; }
     /// Whether the lower transport should be read while the protocol has not started or is
     /// paused (a negotiation waits for answers). Default: only while started and reading.
     void set_reading_for_layer(bool on) noexcept;
@@ -90,6 +104,7 @@ private:
     void on_lower_lost(std::error_code error) noexcept;
     void on_lower_pause() noexcept { lower_full_ = true; }
     void on_lower_resume() noexcept;
+    void close_lower_after_receipt() noexcept;
 
     std::shared_ptr<Transport> lower_;
     Receiver* receiver_ = nullptr; // owned by lower_ while it is attached
@@ -105,6 +120,8 @@ private:
     bool handles_closing_ = false;       // close_handles() was called
     bool lower_ended_ = false;           // the lower transport reported EOF
     bool in_lower_lost_ = false;         // on_lower_lost() is failing this layer
+    bool awaiting_receipt_ = false;      // see ask_for_receipt()
+    CallbackHandle receipt_timer_;       // closes anyway when the wait is over
     std::error_code lost_after_pending_; // the lower loss, reported once pending_ is delivered
 };
 

@@ -394,7 +394,29 @@ private:
         }
     }
 
+    std::chrono::milliseconds ask_for_receipt() noexcept override {
+        // The server answers once it has read everything we sent: closing before that could
+        // make our kernel reset the connection on the server's next byte (a FLOWCONTROL
+        // command, device output), which discards what either kernel still holds.
+        try {
+            Bytes out;
+            telnet::append_negotiation(Verb::do_, telnet::option::timing_mark, out);
+            send_control(out);
+            return config_.command_timeout;
+        } catch (const std::bad_alloc&) {
+            return std::chrono::milliseconds{0};
+        }
+    }
+
     void telnet_negotiation(Verb verb, std::uint8_t option) override {
+        if (option == telnet::option::timing_mark) {
+            // RFC 860: WILL or WONT both mean "read up to here"; it never becomes an
+            // option state, so it is never answered.
+            if ((verb == Verb::will_ || verb == Verb::wont) && awaiting_receipt()) {
+                receipt_arrived();
+            }
+            return;
+        }
         Bytes out;
         telnet_.receive(verb, option, out);
         send_control(out);

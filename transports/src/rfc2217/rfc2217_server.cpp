@@ -103,6 +103,16 @@ private:
     }
 
     void telnet_negotiation(Verb verb, std::uint8_t option) override {
+        if (option == telnet::option::timing_mark) {
+            // RFC 860: answered every time, once what came before it has been read (it
+            // has: the decoder reports in stream order). The ferry client closes on it.
+            if (verb == Verb::do_ && !lower_gone()) {
+                Bytes mark;
+                telnet::append_negotiation(Verb::will_, telnet::option::timing_mark, mark);
+                send_control(mark);
+            }
+            return;
+        }
         Bytes out;
         const bool agreed_before = com_port_agreed();
         options_.receive(verb, option, out);
