@@ -1,47 +1,16 @@
-// The contract suite's endpoints: TCP, Unix socket, socketpair, a serial port on a pty, a
-// pipe pair (stdio's transport) and a pseudo-terminal made by create_pty.
+// The contract suite's platform-neutral part: reading the peer while the loop runs.
 #include "contract_endpoint.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <termios.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <filesystem>
-#include <thread>
-
-#include <gtest/gtest.h>
-
-#include "pty_pair.hpp"
-#include "recording_port.hpp"
 #include "test_support.hpp"
 
 namespace ferry::test {
-namespace {
 
 using namespace std::chrono_literals;
 
-void set_nonblocking(int fd) {
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
+Endpoint::~Endpoint() = default;
 
-/// Accepts one connection on `listener` (blocking, with a timeout), non-blocking.
-int accept_one(Loop& loop, int listener) {
-    set_nonblocking(listener);
-    int fd = -1;
-    run_until(
-        loop,
-        [&] {
-            if (fd < 0) { // run_until asks once more after success
-                fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            }
-            return fd >= 0;
-        },
-        10s);
-    return fd;
+void Endpoint::close_peer() {
+    peer_.close();
 }
 
 std::shared_ptr<Transport> await_transport(Loop& loop,
@@ -51,320 +20,12 @@ std::shared_ptr<Transport> await_transport(Loop& loop,
     return result.ok() ? result.value() : nullptr;
 }
 
-/// TCP over loopback: ferry's create_connection against a raw listening socket.
-class TcpEndpoint final : public Endpoint {
-public:
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-            ::listen(listener, 1) != 0 ||
-            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-            ADD_FAILURE() << "cannot listen on loopback";
-            ::close(listener);
-            return nullptr;
-        }
-        auto transport = await_transport(loop, [&](TransportCallback done) {
-            create_connection(loop, factory, "127.0.0.1", ntohs(address.sin_port), {}, done);
-        });
-        peer_ = accept_one(loop, listener);
-        ::close(listener);
-        return transport;
-    }
-};
-
-/// A Unix domain socket: create_unix_connection against a raw listening socket.
-class UnixEndpoint final : public Endpoint {
-public:
-    ~UnixEndpoint() override { std::filesystem::remove(path_); }
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        path_ = (std::filesystem::temp_directory_path() /
-                 ("ferry-contract-" + std::to_string(::getpid()) + "-" +
-                  std::to_string(++counter_) + ".sock"))
-                    .string();
-        std::filesystem::remove(path_);
-        const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        path_.copy(address.sun_path, sizeof address.sun_path - 1);
-        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            ::listen(listener, 1) != 0) {
-            ADD_FAILURE() << "cannot listen on " << path_;
-            ::close(listener);
-            return nullptr;
-        }
-        auto transport = await_transport(loop, [&](TransportCallback done) {
-            create_unix_connection(loop, factory, path_, done);
-        });
-        peer_ = accept_one(loop, listener);
-        ::close(listener);
-        return transport;
-    }
-
-private:
-    static inline int counter_ = 0;
-    std::string path_;
-};
-
-/// One end of a socketpair wrapped with connect_stream_fd; the test holds the other.
-class SocketpairEndpoint final : public Endpoint {
-public:
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-            ADD_FAILURE() << "socketpair failed";
-            return nullptr;
-        }
-        peer_ = fds[1];
-        set_nonblocking(peer_);
-        auto result = connect_stream_fd(loop, std::move(factory), fds[0]);
-        EXPECT_TRUE(result.ok()) << result.message();
-        if (!result.ok()) {
-            ::close(fds[0]);
-            return nullptr;
-        }
-        return result.value();
-    }
-};
-
-/// A serial port: create_serial_connection on a pty's slave; the test is the device.
-class SerialEndpoint final : public Endpoint {
-public:
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        auto result = create_serial_connection(loop, std::move(factory), pty_.path());
-        EXPECT_TRUE(result.ok()) << result.message();
-        pty_.set_master_nonblocking(true);
-        peer_ = ::dup(pty_.master());
-        pty_.close_master(); // only peer_ holds the master now: closing it unplugs
-        if (!result.ok()) {
-            return nullptr;
-        }
-        return result.value();
-    }
-
-private:
-    PtyPair pty_;
-};
-
-/// A pseudo-terminal made by create_pty: ferry holds the device end, the test opens the
-/// terminal end by its name, as a program using the virtual serial port would.
-class PtyEndpoint final : public Endpoint {
-public:
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        auto result = create_pty(loop, std::move(factory));
-        EXPECT_TRUE(result.ok()) << result.message();
-        if (!result.ok()) {
-            return nullptr;
-        }
-        peer_ = ::open(result.value()->path().c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-        EXPECT_GE(peer_, 0) << "cannot open " << result.value()->path();
-        // VMIN 1: an empty read says EAGAIN, as a socket's does (with VMIN 0 it returns 0,
-        // which the suite would take for the end).
-        termios settings{};
-        ::tcgetattr(peer_, &settings);
-        settings.c_cc[VMIN] = 1;
-        ::tcsetattr(peer_, TCSANOW, &settings);
-        return result.value();
-    }
-};
-
-/// connect_pipe_pair: ferry reads one descriptor and writes another (as stdio does), both
-/// duplicates of one socketpair end, so the test plays the peer on a single descriptor.
-class PipePairEndpoint final : public Endpoint {
-public:
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-            ADD_FAILURE() << "socketpair failed";
-            return nullptr;
-        }
-        peer_ = fds[1];
-        set_nonblocking(peer_);
-        const int output = ::fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
-        auto result = connect_pipe_pair(loop, std::move(factory), fds[0], output);
-        EXPECT_TRUE(result.ok()) << result.message();
-        return result.ok() ? result.value() : nullptr;
-    }
-};
-
-/// The two transports of a telnet relay; each side's slot is emptied when it is lost, which
-/// breaks the cycle (transport -> protocol -> link -> transport).
-struct RelayLink {
-    std::shared_ptr<Transport> telnet_side;
-    std::shared_ptr<Transport> plain_side;
-};
-
-/// One side of a telnet relay: what arrives goes to the other side, unescaped (the telnet
-/// side) or escaped (the plain side).
-class RelaySide final : public Protocol, private telnet::Sink {
-public:
-    RelaySide(bool telnet_side, std::shared_ptr<RelayLink> link)
-        : telnet_side_(telnet_side), link_(std::move(link)) {}
-    void data_received(ByteView data) override {
-        if (telnet_side_) {
-            decoder_.feed(data, *this);
-        } else if (auto& to = other()) {
-            Bytes out;
-            telnet::append_escaped(data, out);
-            to->write(out);
-        }
-    }
-    bool eof_received() override {
-        if (auto& to = other(); to && !to->is_closing()) {
-            to->write_eof();
-        }
-        return true;
-    }
-    void connection_lost(std::error_code) override {
-        if (auto& to = other()) {
-            to->close();
-        }
-        (telnet_side_ ? link_->telnet_side : link_->plain_side).reset();
-    }
-    void pause_writing() override {
-        if (auto& to = other()) {
-            to->pause_reading();
-        }
-    }
-    void resume_writing() override {
-        if (auto& to = other()) {
-            to->resume_reading();
-        }
-    }
-
-private:
-    std::shared_ptr<Transport>& other() {
-        return telnet_side_ ? link_->plain_side : link_->telnet_side;
-    }
-    void telnet_data(ByteView data) override {
-        if (auto& to = other()) {
-            to->write(data);
-        }
-    }
-    void telnet_negotiation(telnet::Verb, std::uint8_t) override {}
-    void telnet_subnegotiation(std::uint8_t, ByteView) override {}
-    void telnet_error(std::string_view what) override { ADD_FAILURE() << what; }
-    bool telnet_side_;
-    std::shared_ptr<RelayLink> link_;
-    telnet::Decoder decoder_;
-};
-
-/// RFC 2217 over loopback TCP, the transport under test being the client (connect_rfc2217)
-/// or the server end (serve_rfc2217). The peer's socketpair end is relayed to the other end
-/// of the RFC 2217 connection: bridged to ferry's other end when testing the client; when
-/// testing the server, relayed by a bare telnet decoder, so that the server's protocol may
-/// close or write in connection_made without waiting for a client's negotiation. The peer
-/// sees plain bytes either way.
-class Rfc2217Endpoint final : public Endpoint {
-public:
-    /// Tests the client when true, the server end when false.
-    explicit Rfc2217Endpoint(bool test_client) : test_client_(test_client) {}
-
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        const ProtocolFactory holding = [] { return std::make_unique<Protocol>(); };
-        int pair[2];
-        const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
-            ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-            ::listen(listener, 1) != 0 ||
-            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-            ADD_FAILURE() << "cannot make the RFC 2217 fixture's sockets";
-            ::close(listener);
-            return nullptr;
-        }
-        peer_ = pair[1];
-        set_nonblocking(peer_);
-        const std::uint16_t port = ntohs(address.sin_port);
-        if (test_client_) {
-            auto relay = connect_stream_fd(loop, holding, pair[0]);
-            std::optional<Result<std::shared_ptr<Rfc2217Transport>>> client;
-            connect_rfc2217(loop, factory, "127.0.0.1", port, {},
-                            [&client](Result<std::shared_ptr<Rfc2217Transport>> r) {
-                                client.emplace(std::move(r));
-                            });
-            const int accepted = accept_one(loop, listener);
-            ::close(listener);
-            auto wire = connect_stream_fd(loop, holding, accepted);
-            if (!relay.ok() || !wire.ok()) {
-                ADD_FAILURE() << "cannot wrap the fixture's sockets";
-                return nullptr;
-            }
-            auto server = serve_rfc2217(wire.value(), port_, holding);
-            run_until(
-                loop, [&] { return client.has_value(); }, 10s);
-            if (!client || !client->ok()) {
-                ADD_FAILURE() << (client ? client->message() : "connect_rfc2217 did not finish");
-                return nullptr;
-            }
-            bridge_ = bridge(relay.value(), server);
-            return client->value();
-        }
-        auto link = std::make_shared<RelayLink>();
-        link->telnet_side = await_transport(loop, [&](TransportCallback done) {
-            const ProtocolFactory decoding = [link] {
-                return std::make_unique<RelaySide>(true, link);
-            };
-            create_connection(loop, decoding, "127.0.0.1", port, {}, done);
-        });
-        auto plain = connect_stream_fd(
-            loop, [link] { return std::make_unique<RelaySide>(false, link); }, pair[0]);
-        const int accepted = accept_one(loop, listener);
-        ::close(listener);
-        auto wire = connect_stream_fd(loop, holding, accepted);
-        if (!link->telnet_side || !plain.ok() || !wire.ok()) {
-            ADD_FAILURE() << "cannot wrap the fixture's sockets";
-            return nullptr;
-        }
-        link->plain_side = plain.value();
-        return serve_rfc2217(wire.value(), port_, factory);
-    }
-
-private:
-    bool test_client_;
-    std::shared_ptr<RecordingPort> port_ = std::make_shared<RecordingPort>();
-    std::shared_ptr<Bridge> bridge_;
-};
-
-} // namespace
-
-Endpoint::~Endpoint() {
-    close_peer();
-}
-
-void Endpoint::close_peer() {
-    if (peer_ >= 0) {
-        ::close(peer_);
-        peer_ = -1;
-    }
-}
-
-std::vector<ContractKind> contract_kinds() {
-    return {
-        {"Tcp", [] { return std::make_unique<TcpEndpoint>(); }, true},
-        {"Unix", [] { return std::make_unique<UnixEndpoint>(); }, true},
-        {"Socketpair", [] { return std::make_unique<SocketpairEndpoint>(); }, true},
-        {"SerialPty", [] { return std::make_unique<SerialEndpoint>(); }, false},
-        {"PipePair", [] { return std::make_unique<PipePairEndpoint>(); }, true},
-        // A program closing the terminal end is no hang-up: ferry holds it open too.
-        {"CreatePty", [] { return std::make_unique<PtyEndpoint>(); }, false, false},
-        {"Rfc2217Client", [] { return std::make_unique<Rfc2217Endpoint>(true); }, true},
-        {"Rfc2217Server", [] { return std::make_unique<Rfc2217Endpoint>(false); }, true},
-    };
-}
-
 namespace {
 
-/// Reads `fd` into `got`, running `loop` in between, until `want` bytes arrived or the
-/// descriptor ended (read 0 for a socket, EIO for a pty master whose slave closed). True when
-/// it ended; false when `want` was reached first or `timeout` passed.
-bool read_peer(Loop& loop, int fd, std::string& got, std::size_t want,
+/// Reads `peer` into `got`, running `loop` in between, until `want` bytes arrived or the
+/// peer's descriptor ended. True when it ended; false when `want` was reached first or
+/// `timeout` passed.
+bool read_peer(Loop& loop, Peer& peer, std::string& got, std::size_t want,
                std::chrono::milliseconds timeout) {
     char buffer[65536];
     bool ended = false;
@@ -372,10 +33,10 @@ bool read_peer(Loop& loop, int fd, std::string& got, std::size_t want,
         loop,
         [&] {
             while (!ended && got.size() < want) {
-                const ssize_t n = ::read(fd, buffer, sizeof buffer);
+                const std::ptrdiff_t n = peer.read_some(buffer, sizeof buffer);
                 if (n > 0) {
                     got.append(buffer, static_cast<std::size_t>(n));
-                } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                } else if (n == 0) {
                     ended = true;
                 } else {
                     loop.call_later(1ms, [] {}); // nothing yet: wake the loop to look again
@@ -390,14 +51,14 @@ bool read_peer(Loop& loop, int fd, std::string& got, std::size_t want,
 
 } // namespace
 
-std::string peer_read(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout) {
+std::string peer_read(Loop& loop, Peer& peer, std::size_t want, std::chrono::milliseconds timeout) {
     std::string got;
-    read_peer(loop, fd, got, want, timeout);
+    read_peer(loop, peer, got, want, timeout);
     return got;
 }
 
-bool peer_sees_end(Loop& loop, int fd, std::string& extra, std::chrono::milliseconds timeout) {
-    return read_peer(loop, fd, extra, static_cast<std::size_t>(-1), timeout);
+bool peer_sees_end(Loop& loop, Peer& peer, std::string& extra, std::chrono::milliseconds timeout) {
+    return read_peer(loop, peer, extra, static_cast<std::size_t>(-1), timeout);
 }
 
 } // namespace ferry::test

@@ -1,7 +1,8 @@
 #pragma once
 // The contract suite's fixtures: each makes one kind of ferry transport with a raw OS
 // descriptor at its other end that the test plays by hand. A new transport joins the suite by
-// adding an Endpoint here and a line to contract_kinds().
+// adding an Endpoint in contract_endpoint_posix.cpp or contract_endpoint_win.cpp and a line
+// to that file's contract_kinds().
 
 #include <functional>
 #include <memory>
@@ -12,6 +13,8 @@
 
 #include <ferry/ferry.hpp>
 
+#include "peer.hpp"
+
 namespace ferry::test {
 
 /// The transport under test and the raw descriptor the test uses as its peer.
@@ -21,13 +24,13 @@ public:
     /// Makes the transport with a protocol from `factory`; connection_made has run on return.
     /// Null (and a test failure) if it could not.
     virtual std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) = 0;
-    /// The peer's descriptor (non-blocking).
-    int peer() const noexcept { return peer_; }
+    /// The test's end.
+    Peer& peer() noexcept { return peer_; }
     /// The peer hangs up.
     void close_peer();
 
 protected:
-    int peer_ = -1;
+    Peer peer_;
 };
 
 /// How one kind of transport differs where the contract leaves room.
@@ -42,6 +45,13 @@ struct ContractKind {
     /// False when the peer closing its descriptor is no event at all (create_pty's terminal
     /// end, which ferry holds open so programs may come and go).
     bool peer_close_is_noticed = true;
+    /// False when the peer cannot tell that the transport closed (a COM port pair joined
+    /// by socat: closing one port does not hang up the other).
+    bool peer_sees_close = true;
+    /// False when the peer cannot send end of data and keep reading (a named pipe).
+    bool peer_can_half_close = true;
+    /// Why this kind cannot run here (empty when it can); such tests are skipped, saying so.
+    std::function<std::string()> unavailable;
 };
 
 /// Shows a kind by its name in test output (not as raw bytes).
@@ -49,17 +59,21 @@ inline void PrintTo(const ContractKind& kind, std::ostream* out) {
     *out << kind.name;
 }
 
-/// Every transport the suite runs over: TCP, Unix socket, socketpair (fd), serial on a pty,
-/// a pipe pair, create_pty.
+/// Every transport the suite runs over on this platform.
 std::vector<ContractKind> contract_kinds();
 
-/// Reads from `fd`, running `loop` in between, until `want` bytes arrived, the descriptor
+/// Runs `loop` until the connect `start` begins reports; the transport, or null and a test
+/// failure.
+std::shared_ptr<Transport> await_transport(Loop& loop,
+                                           const std::function<void(TransportCallback)>& start);
+
+/// Reads from `peer`, running `loop` in between, until `want` bytes arrived, the descriptor
 /// ended, or `timeout` passed; returns what arrived.
-std::string peer_read(Loop& loop, int fd, std::size_t want,
+std::string peer_read(Loop& loop, Peer& peer, std::size_t want,
                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
-/// True once `fd` reports end of data or hang-up (read 0, EIO) within `timeout`, running the
+/// True once `peer` reports end of data or hang-up within `timeout`, running the
 /// loop meanwhile; bytes read on the way are appended to `extra`.
-bool peer_sees_end(Loop& loop, int fd, std::string& extra,
+bool peer_sees_end(Loop& loop, Peer& peer, std::string& extra,
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 } // namespace ferry::test

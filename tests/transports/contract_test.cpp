@@ -4,10 +4,8 @@
 // the last reference dropped or the loop stopped inside a callback; close flushes, abort drops;
 // writes after close ignored; a throwing callback ends the connection with callback_threw;
 // flow control with asyncio's water marks, and 64 MiB through a slow reader intact.
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <array>
+#include <cstdint>
 #include <random>
 
 #include "../support/contract_endpoint.hpp"
@@ -20,7 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 using test::ContractKind;
 using test::peer_read;
-using test::peer_sees_end;
 using test::Recording;
 using test::recording_factory;
 using test::RecordingProtocol;
@@ -28,7 +25,14 @@ using test::run_until;
 
 class ContractTest : public ::testing::TestWithParam<ContractKind> {
 protected:
-    void SetUp() override { endpoint = GetParam().make(); }
+    void SetUp() override {
+        if (GetParam().unavailable) {
+            if (const std::string reason = GetParam().unavailable(); !reason.empty()) {
+                GTEST_SKIP() << GetParam().name << ": " << reason;
+            }
+        }
+        endpoint = GetParam().make();
+    }
     void TearDown() override {
         transport.reset();
         endpoint.reset();
@@ -45,11 +49,24 @@ protected:
         ASSERT_TRUE(transport);
     }
     bool lost() const { return side->has_lost(); }
-    int peer() const { return endpoint->peer(); }
-    /// Writes a few bytes as the peer; small enough never to block.
-    void peer_says(const std::string& bytes) {
-        ASSERT_EQ(::write(peer(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    test::Peer& peer() { return endpoint->peer(); }
+    /// Appends what the peer receives to `got` until the transport's end reaches it. A peer
+    /// that cannot see the end (a COM port pair joined by socat) reads until `expected` bytes
+    /// came and then nothing more for 200 ms. False on a timeout.
+    bool peer_reads_to_end(std::string& got, std::size_t expected = 0,
+                           std::chrono::milliseconds timeout = 30s) {
+        if (GetParam().peer_sees_close) {
+            return test::peer_sees_end(loop, peer(), got, timeout);
+        }
+        got += peer_read(loop, peer(), expected > got.size() ? expected - got.size() : 0, timeout);
+        for (std::size_t before = SIZE_MAX; before != got.size();) {
+            before = got.size();
+            got += peer_read(loop, peer(), SIZE_MAX, 200ms);
+        }
+        return got.size() >= expected;
     }
+    /// Writes a few bytes as the peer; small enough never to block.
+    void peer_says(const std::string& bytes) { ASSERT_TRUE(peer().write(bytes)); }
     /// close() or abort() from data_received: nothing more is delivered, lost comes once.
     void stop_inside_data_received(bool use_abort) {
         open([&](RecordingProtocol& p) {
@@ -62,7 +79,7 @@ protected:
         EXPECT_TRUE(run_until(loop, [&] { return lost(); }));
         const std::string seen = side->data;
         EXPECT_EQ(seen.find("after"), std::string::npos);
-        ::write(peer(), "after", 5); // may fail: the transport is gone
+        (void)peer().write("after"); // may fail: the transport is gone
         run_until(
             loop, [] { return false; }, 30ms);
         EXPECT_EQ(side->data, seen);
@@ -91,7 +108,7 @@ TEST_P(ContractTest, CloseInsideConnectionMadeIsScheduledNotCalled) {
     EXPECT_EQ(side->events, (std::vector<std::string>{"made", "lost"}));
     EXPECT_FALSE(side->lost_error);
     std::string extra;
-    EXPECT_TRUE(peer_sees_end(loop, peer(), extra));
+    EXPECT_TRUE(peer_reads_to_end(extra));
 }
 
 TEST_P(ContractTest, CloseFlushesWhatIsQueuedAndLaterWritesAreIgnored) {
@@ -105,8 +122,8 @@ TEST_P(ContractTest, CloseFlushesWhatIsQueuedAndLaterWritesAreIgnored) {
             t.writelines(parts);
         };
     });
-    std::string got = peer_read(loop, peer(), payload.size() + 1, 30s);
-    EXPECT_TRUE(peer_sees_end(loop, peer(), got));
+    std::string got;
+    EXPECT_TRUE(peer_reads_to_end(got, payload.size()));
     EXPECT_EQ(got.size(), payload.size());
     EXPECT_TRUE(got == payload) << "the payload arrived altered";
     EXPECT_TRUE(run_until(loop, [&] { return lost(); }));
@@ -128,7 +145,7 @@ TEST_P(ContractTest, AbortDropsTheQueueAndReportsACleanLoss) {
     EXPECT_TRUE(run_until(loop, [&] { return lost(); }));
     EXPECT_FALSE(side->lost_error);
     std::string got;
-    EXPECT_TRUE(peer_sees_end(loop, peer(), got));
+    EXPECT_TRUE(peer_reads_to_end(got));
     EXPECT_LT(got.size(), payload.size());
     EXPECT_EQ(transport->write_buffer_size(), 0u);
 }
@@ -210,7 +227,10 @@ TEST_P(ContractTest, StoppingTheLoopInsideDataReceivedReturnsFromRun) {
     auto guard = loop.call_later(10s, [&] { loop.stop(); });
     loop.run();
     guard.cancel();
-    EXPECT_EQ(side->data, "stop");
+    EXPECT_FALSE(side->data.empty());
+    // A serial port may deliver a burst in pieces (Windows: the first byte, then the rest);
+    // each piece stops the loop again.
+    EXPECT_TRUE(run_until(loop, [&] { return side->data == "stop"; }));
     transport->close();
     EXPECT_TRUE(run_until(loop, [&] { return lost(); }));
 }
@@ -261,13 +281,16 @@ TEST_P(ContractTest, EofReceivedMayCloseAbortOrStayHalfOpen) {
     if (!GetParam().peer_close_is_eof) {
         GTEST_SKIP() << GetParam().name << " has no end-of-stream";
     }
+    if (!GetParam().peer_can_half_close) {
+        GTEST_SKIP() << GetParam().name << ": the peer cannot end its data and keep reading";
+    }
     open([](RecordingProtocol& p) {
         p.on_eof = [](Transport& t) {
             t.write("still writing after your EOF");
             return true; // keep the sending side open
         };
     });
-    ::shutdown(peer(), SHUT_WR);
+    peer().shutdown_write();
     EXPECT_TRUE(run_until(loop, [&] { return side->eof == 1; }));
     EXPECT_EQ(peer_read(loop, peer(), 28), "still writing after your EOF");
     EXPECT_FALSE(lost()); // half-open until closed
@@ -286,7 +309,7 @@ TEST_P(ContractTest, EofReceivedMayCloseAbortOrStayHalfOpen) {
                                 };
                             }));
         ASSERT_TRUE(second);
-        ::shutdown(endpoint2->peer(), SHUT_WR);
+        endpoint2->peer().shutdown_write();
         EXPECT_TRUE(run_until(loop, [&] { return again->has_lost(); }));
         EXPECT_EQ(again->events, (std::vector<std::string>{"made", "eof", "lost"}));
         EXPECT_FALSE(again->lost_error);
@@ -362,6 +385,9 @@ TEST_P(ContractTest, PausesAboveTheHighMarkAndResumesAtOrBelowTheLowOne) {
     // Now the peer reads: resume_writing comes once, at or below the low mark.
     const std::string got = peer_read(loop, peer(), written, 60s);
     EXPECT_EQ(got.size(), written);
+    // A completion backend (a Windows pipe) may hear that its last write finished only after
+    // the peer has read it.
+    EXPECT_TRUE(run_until(loop, [&] { return side->resumes > 0; }));
     EXPECT_EQ(side->resumes, 1);
     EXPECT_LE(size_at_resume, 16u * 1024);
     transport->close();
@@ -424,7 +450,7 @@ TEST_P(ContractTest, SixtyFourMebibytesThroughASlowReaderArriveIntactWithABounde
         loop,
         [&] {
             for (int bites = 0; bites < 16; ++bites) {
-                const ssize_t n = ::read(peer(), buffer, sizeof buffer);
+                const std::ptrdiff_t n = peer().read_some(buffer, sizeof buffer);
                 if (n <= 0) {
                     break;
                 }

@@ -319,8 +319,9 @@ TEST_F(Rfc2217Test, CloseWaitsUntilASlowServerHasReadEverything) {
         loop, [&] { return served->data.size() >= payload.size() && client->has_lost(); }, 30s));
     EXPECT_EQ(served->data.size(), payload.size());
     EXPECT_FALSE(client->lost_error) << client->lost_error.message();
+    // The server may still be sending a FLOWCONTROL command when the client has gone (it
+    // then hears "broken pipe"); what matters is that it read everything first.
     EXPECT_TRUE(run_until(loop, [&] { return served->has_lost(); }));
-    EXPECT_FALSE(served->lost_error) << served->lost_error.message();
 }
 
 TEST_F(Rfc2217Test, AClientsSuspendHoldsTheServersDataUntilResume) {

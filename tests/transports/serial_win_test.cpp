@@ -7,15 +7,12 @@
 #include <string>
 #include <utility>
 
-#include <uv.h> // before windows.h: it brings winsock2.h
-
-#include <windows.h>
-
 #include <gtest/gtest.h>
 
 #include <ferry/ferry.hpp>
 
 #include "../support/test_support.hpp"
+#include "../support/windows_ports.hpp"
 
 namespace ferry {
 namespace {
@@ -25,32 +22,15 @@ using test::LoopTest;
 using test::Recording;
 using test::run_until;
 
-/// The two COM ports of the null-modem pair, or empty names when none was set up.
-std::pair<std::string, std::string> com_pair() {
-    const char* names = std::getenv("FERRY_TEST_COM_PAIR");
-    if (names == nullptr) {
-        return {};
-    }
-    const std::string both(names);
-    const auto comma = both.find(',');
-    if (comma == std::string::npos) {
-        return {};
-    }
-    return {both.substr(0, comma), both.substr(comma + 1)};
-}
-
-/// True under Wine, whose COM ports are Linux ttys and differ from Windows drivers in places.
-bool running_under_wine() {
-    return GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != nullptr;
-}
+using test::com_pair;
+using test::running_under_wine;
 
 class WindowsSerialTest : public LoopTest {
 protected:
     void SetUp() override {
         std::tie(a_name, b_name) = com_pair();
         if (a_name.empty()) {
-            GTEST_SKIP() << "no COM port pair: run under tests/windows/run_under_wine.sh, which "
-                            "joins two COM ports through socat (FERRY_TEST_COM_PAIR)";
+            GTEST_SKIP() << test::no_com_pair_reason();
         }
     }
     std::shared_ptr<SerialTransport>

@@ -15,15 +15,15 @@ mkdir -p "$WINEPREFIX"
 log="$WINEPREFIX/wine.log"
 # One run sets the prefix up while parallel runs (ctest -j) wait for it. A persistent server
 # and a warm-up run, with stdio away from our pipes: Wine's helper processes would otherwise
-# inherit them and the reader would never see end-of-file.
-(
-    flock 9
+# inherit them and the reader would never see end-of-file. flock -o: the server and helpers
+# this starts must not inherit the lock, or they would hold it for as long as they live.
+flock -o "$WINEPREFIX/.setup.lock" bash -c '
     if [ ! -f "$WINEPREFIX/system.reg" ]; then
-        wineboot -i > "$log" 2>&1 < /dev/null
+        wineboot -i > "$1" 2>&1 < /dev/null
     fi
-    wineserver -p > /dev/null 2>> "$log" < /dev/null || true
-    wine cmd /c exit > /dev/null 2>> "$log" < /dev/null
-) 9> "$WINEPREFIX/.setup.lock"
+    wineserver -p > /dev/null 2>> "$1" < /dev/null || true
+    wine cmd /c exit > /dev/null 2>> "$1" < /dev/null
+' setup "$log"
 
 links="$(mktemp -d)"
 socat -d pty,raw,echo=0,link="$links/a" pty,raw,echo=0,link="$links/b" 2> "$links/socat.log" &

@@ -246,7 +246,10 @@ template <class Interface>
 void TransportCore<Interface>::send_completed(std::size_t n, std::error_code error) noexcept {
     queue_.complete(n);
     if (error) {
-        if (error != std::errc::operation_canceled) {
+        // A write cut short by abort() reports whatever the OS says about it (a Windows pipe:
+        // end of file, not "cancelled"); that is not how the connection ended.
+        const bool aborted = closing_handles_ && !closing_after_flush_;
+        if (error != std::errc::operation_canceled && !aborted) {
             fail(error);
         }
         return;

@@ -14,6 +14,8 @@ namespace {
 constexpr ULONG_PTR stop_key = 1;
 // Entries taken per GetQueuedCompletionStatusEx call.
 constexpr ULONG entries_per_wait = 64;
+// How long Loop::close() waits for one cancelled operation to finish.
+constexpr int cancel_wait_ms = 2000;
 
 std::mutex ports_mutex;
 std::map<uv_loop_t*, std::weak_ptr<CompletionPort>>& ports() {
@@ -54,11 +56,12 @@ CompletionPort::CompletionPort(Loop& loop) : loop_(loop) {
     }
     wake_->data = this;
     waiter_ = std::thread([this] { wait_for_completions(); });
+    LoopAccess::register_resource(loop, *this);
 }
 
 CompletionPort::~CompletionPort() {
-    PostQueuedCompletionStatus(port_, 0, stop_key, nullptr);
-    waiter_.join();
+    stop_waiter();
+    close_for_loop_shutdown(); // closes the wake-up handle unless Loop::close() did
     CloseHandle(port_);
     {
         std::lock_guard lock(ports_mutex);
@@ -67,9 +70,41 @@ CompletionPort::~CompletionPort() {
             ports().erase(found);
         }
     }
+    LoopAccess::unregister_resource(loop_, *this);
+}
+
+void CompletionPort::stop_waiter() noexcept {
+    if (waiter_.joinable()) {
+        PostQueuedCompletionStatus(port_, 0, stop_key, nullptr);
+        waiter_.join();
+    }
+}
+
+void CompletionPort::close_for_loop_shutdown() noexcept {
+    if (wake_ == nullptr) {
+        return;
+    }
+    stop_waiter();
     wake_->data = nullptr;
     uv_close(reinterpret_cast<uv_handle_t*>(wake_),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_async_t*>(handle); });
+    wake_ = nullptr;
+}
+
+void CompletionPort::wait_cancelled(CompletionOperation& operation) noexcept {
+    // Bounded: a driver that never finishes a cancelled operation must not hang Loop::close().
+    for (int waited_ms = 0; operation.pending && waited_ms < cancel_wait_ms; ++waited_ms) {
+        if (HasOverlappedIoCompleted(&operation.overlapped)) {
+            operation.pending = false;
+            return;
+        }
+        Sleep(1);
+    }
+    if (operation.pending) {
+        log().error("a cancelled operation did not finish in {} ms; closing anyway",
+                    cancel_wait_ms);
+        operation.pending = false;
+    }
 }
 
 void CompletionPort::associate(HANDLE handle, const std::string& name) {

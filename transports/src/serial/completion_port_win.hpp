@@ -9,6 +9,11 @@
 // blocks in its own port. So one thread per loop (never per port) blocks there, moves the
 // entries to a list under a mutex and wakes the loop with uv_async_send; the loop thread runs
 // each operation's completion. PostQueuedCompletionStatus wakes the thread to stop it.
+//
+// Loop::close(): the port is a loop resource, so its wake-up handle is closed by its owner
+// (not swept up as a stray handle), and its thread stops. Completions no longer reach the
+// loop then: a handle closing during shutdown waits for its cancelled operations itself
+// (wait_cancelled()).
 
 #include <memory>
 #include <mutex>
@@ -21,6 +26,7 @@
 
 #include <windows.h>
 
+#include <ferry/detail/loop_access.hpp>
 #include <ferry/loop.hpp>
 
 namespace ferry::detail {
@@ -48,7 +54,7 @@ struct CompletionOperation {
 /// A loop's completion port and its waiter thread, shared by every Windows handle on that
 /// loop; made when the first one opens, gone when the last releases it. Loop thread only,
 /// except the waiter thread's own part.
-class CompletionPort : public std::enable_shared_from_this<CompletionPort> {
+class CompletionPort : public std::enable_shared_from_this<CompletionPort>, LoopResource {
 public:
     /// The port of `loop`, made on first use. Throws ferry::Error if Windows refuses.
     static std::shared_ptr<CompletionPort> of(Loop& loop);
@@ -58,15 +64,20 @@ public:
 
     /// Sends `handle`'s overlapped completions to this port. Throws ferry::Error.
     void associate(HANDLE handle, const std::string& name);
+    /// During Loop::close(): waits (at most 2 s) until `operation`, cancelled already, has
+    /// finished, since its completion will not be run; it is no longer pending after this.
+    static void wait_cancelled(CompletionOperation& operation) noexcept;
 
 private:
     explicit CompletionPort(Loop& loop);
     void wait_for_completions() noexcept; // the waiter thread
     void run_completions() noexcept;      // the loop thread, on the async wake-up
+    void stop_waiter() noexcept;
+    void close_for_loop_shutdown() noexcept override;
 
     Loop& loop_;
     HANDLE port_ = nullptr;
-    uv_async_t* wake_ = nullptr; // freed in its close callback
+    uv_async_t* wake_ = nullptr; // freed in its close callback; null once closed
     std::mutex mutex_;
     std::vector<OVERLAPPED_ENTRY> completed_; // guarded by mutex_
     std::vector<OVERLAPPED_ENTRY> running_;   // loop thread

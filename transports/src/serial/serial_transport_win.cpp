@@ -14,6 +14,9 @@ namespace {
 
 // The largest read handed to the driver at once (what ClearCommError reports may be more).
 constexpr DWORD max_read = 64 * 1024;
+// The most one overlapped write hands over: what is not handed over yet stays in the queue,
+// where abort() and purge() drop it, and a cancelled write has little to give back.
+constexpr std::size_t max_write = 64 * 1024;
 // Driver queue sizes asked for with SetupComm: the defaults (4 KiB on many drivers) overrun
 // at high rates while the loop is busy.
 constexpr DWORD driver_queue = 64 * 1024;
@@ -200,6 +203,7 @@ std::shared_ptr<WindowsSerialTransport> WindowsSerialTransport::open(Loop& loop,
         transport->discard();
         throw;
     }
+    transport->adopt(transport); // the loop owns it while it is open, and closes it with itself
     return transport;
 }
 
@@ -340,7 +344,7 @@ void WindowsSerialTransport::send_queued() noexcept {
     if (queue().gather(std::span<ByteView>(&front, 1)) == 0) {
         return;
     }
-    const auto size = static_cast<DWORD>(std::min<std::size_t>(front.size(), MAXDWORD));
+    const auto size = static_cast<DWORD>(std::min(front.size(), max_write));
     queue().begin_flight(1);
     if (!WriteFile(handle_, front.data(), size, nullptr, write_op_.begin(handle_))) {
         const DWORD error = GetLastError();
@@ -704,6 +708,17 @@ void WindowsSerialTransport::check_linger() noexcept {
 void WindowsSerialTransport::stop_lingering() noexcept {
     if (lingering_) {
         close_now();
+    } else if (closing_ && LoopAccess::is_shutting_down(loop())) {
+        // Loop::close() while cancelled operations were on their way back: they will not
+        // reach the loop any more, so wait for them here.
+        wait_for_cancelled_operations();
+        release_when_idle();
+    }
+}
+
+void WindowsSerialTransport::wait_for_cancelled_operations() noexcept {
+    for (CompletionOperation* operation : {&read_op_, &write_op_, &modem_op_}) {
+        CompletionPort::wait_cancelled(*operation);
     }
 }
 
@@ -721,6 +736,9 @@ void WindowsSerialTransport::close_now() noexcept {
     }
     if (read_op_.pending || write_op_.pending || modem_op_.pending) {
         CancelIoEx(handle_, nullptr); // each completion still comes back, cancelled
+        if (LoopAccess::is_shutting_down(loop())) {
+            wait_for_cancelled_operations(); // completions no longer reach the loop
+        }
     }
     modem_changed_.set(); // a modem wait ends with "closed"
     for (uv_timer_t* timer : {&break_timer_, &drain_timer_}) {

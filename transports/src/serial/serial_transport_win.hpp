@@ -94,6 +94,7 @@ private:
     void end_break() noexcept;
     void check_linger() noexcept;
     void close_now() noexcept;
+    void wait_for_cancelled_operations() noexcept; // Loop::close() only
     void release_when_idle() noexcept;
 
     HANDLE handle_;

@@ -1,0 +1,193 @@
+// The contract suite's endpoints on Windows: TCP over loopback, a named pipe, and a COM port
+// whose other end is the second port of a null-modem pair (under Wine: two ptys joined by
+// socat, see tests/windows/run_under_wine.sh).
+#include "contract_endpoint.hpp"
+
+#include <atomic>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+#include "windows_ports.hpp"
+
+namespace ferry::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// TCP over loopback: ferry's create_connection against a raw listening socket.
+class TcpEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const SOCKET listener = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int length = sizeof address;
+        u_long nonblocking = 1;
+        if (listener == INVALID_SOCKET ||
+            ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::listen(listener, 1) != 0 ||
+            ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+            ::ioctlsocket(listener, FIONBIO, &nonblocking) != 0) {
+            ADD_FAILURE() << "cannot listen on loopback: " << WSAGetLastError();
+            ::closesocket(listener);
+            return nullptr;
+        }
+        auto transport = await_transport(loop, [&](TransportCallback done) {
+            create_connection(loop, factory, "127.0.0.1", ntohs(address.sin_port), {}, done);
+        });
+        SOCKET accepted = INVALID_SOCKET;
+        run_until(
+            loop,
+            [&] {
+                if (accepted == INVALID_SOCKET) { // run_until asks once more after success
+                    accepted = ::accept(listener, nullptr, nullptr);
+                }
+                return accepted != INVALID_SOCKET;
+            },
+            10s);
+        ::closesocket(listener);
+        if (accepted != INVALID_SOCKET) {
+            ::ioctlsocket(accepted, FIONBIO, &nonblocking);
+            peer_ = Peer(Peer::Kind::socket, static_cast<std::intptr_t>(accepted));
+        }
+        return transport;
+    }
+};
+
+/// A named pipe: create_unix_connection (libuv's pipe is a named pipe on Windows) against a
+/// pipe the test creates and reads synchronously.
+class NamedPipeEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const std::string name = "\\\\.\\pipe\\ferry-contract-" +
+                                 std::to_string(GetCurrentProcessId()) + "-" +
+                                 std::to_string(++counter_);
+        const HANDLE server = CreateNamedPipeA(name.c_str(), PIPE_ACCESS_DUPLEX,
+                                               PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1,
+                                               1 << 20, 1 << 20, 0, nullptr);
+        if (server == INVALID_HANDLE_VALUE) {
+            ADD_FAILURE() << "cannot create " << name << ": " << GetLastError();
+            return nullptr;
+        }
+        peer_ = Peer(Peer::Kind::pipe, reinterpret_cast<std::intptr_t>(server));
+        auto transport = await_transport(loop, [&](TransportCallback done) {
+            create_unix_connection(loop, factory, name, done);
+        });
+        // The client is connected by now (or has been and left: ERROR_NO_DATA), so this
+        // returns at once.
+        if (!ConnectNamedPipe(server, nullptr) && GetLastError() != ERROR_PIPE_CONNECTED &&
+            GetLastError() != ERROR_NO_DATA) {
+            ADD_FAILURE() << "ConnectNamedPipe failed: " << GetLastError();
+        }
+        return transport;
+    }
+
+private:
+    static inline std::atomic<int> counter_{0};
+};
+
+/// Opens a COM port for the test's own use: synchronous, raw 115200 8N1, no flow control.
+HANDLE open_raw_com(const std::string& name) {
+    const HANDLE port = CreateFileA(("\\\\.\\" + name).c_str(), GENERIC_READ | GENERIC_WRITE, 0,
+                                    nullptr, OPEN_EXISTING, 0, nullptr);
+    if (port == INVALID_HANDLE_VALUE) {
+        return port;
+    }
+    DCB dcb{};
+    dcb.DCBlength = sizeof dcb;
+    GetCommState(port, &dcb);
+    dcb.BaudRate = CBR_115200;
+    dcb.ByteSize = 8;
+    dcb.Parity = NOPARITY;
+    dcb.StopBits = ONESTOPBIT;
+    dcb.fBinary = TRUE;
+    dcb.fParity = FALSE;
+    dcb.fOutxCtsFlow = FALSE;
+    dcb.fOutxDsrFlow = FALSE;
+    dcb.fDsrSensitivity = FALSE;
+    dcb.fOutX = FALSE;
+    dcb.fInX = FALSE;
+    dcb.fDtrControl = DTR_CONTROL_ENABLE;
+    dcb.fRtsControl = RTS_CONTROL_ENABLE;
+    SetCommState(port, &dcb);
+    COMMTIMEOUTS timeouts{};
+    timeouts.ReadIntervalTimeout = MAXDWORD; // the peer only reads what ClearCommError counts
+    SetCommTimeouts(port, &timeouts);
+    PurgeComm(port, PURGE_RXCLEAR | PURGE_TXCLEAR);
+    return port;
+}
+
+/// A COM port: create_serial_connection on the pair's first port; the test is the device on
+/// the second.
+class ComPortEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const auto [mine, theirs] = com_pair();
+        const HANDLE device = open_raw_com(theirs);
+        if (device == INVALID_HANDLE_VALUE) {
+            ADD_FAILURE() << "cannot open " << theirs << ": " << GetLastError();
+            return nullptr;
+        }
+        peer_ = Peer(Peer::Kind::com, reinterpret_cast<std::intptr_t>(device));
+        if (!discard_what_earlier_tests_left(loop, mine)) {
+            return nullptr;
+        }
+        SerialOptions options;
+        options.baud_rate = 115200;
+        auto result = create_serial_connection(loop, std::move(factory), mine, options);
+        EXPECT_TRUE(result.ok()) << result.message();
+        return result.ok() ? result.value() : nullptr;
+    }
+
+private:
+    /// Bytes an earlier test left in the pair (in the ptys or in socat) would reach this
+    /// test's protocol: read both ends until they stay quiet.
+    bool discard_what_earlier_tests_left(Loop& loop, const std::string& mine) {
+        const HANDLE own = open_raw_com(mine);
+        if (own == INVALID_HANDLE_VALUE) {
+            ADD_FAILURE() << "cannot open " << mine << ": " << GetLastError();
+            return false;
+        }
+        Peer own_end(Peer::Kind::com, reinterpret_cast<std::intptr_t>(own));
+        char buffer[4096];
+        auto quiet_since = std::chrono::steady_clock::now();
+        run_until(
+            loop,
+            [&] {
+                if (own_end.read_some(buffer, sizeof buffer) > 0 ||
+                    peer_.read_some(buffer, sizeof buffer) > 0) {
+                    quiet_since = std::chrono::steady_clock::now();
+                }
+                loop.call_later(1ms, [] {});
+                return std::chrono::steady_clock::now() - quiet_since > 30ms;
+            },
+            10s);
+        return true;
+    }
+};
+
+} // namespace
+
+std::vector<ContractKind> contract_kinds() {
+    ContractKind tcp;
+    tcp.name = "Tcp";
+    tcp.make = [] { return std::make_unique<TcpEndpoint>(); };
+    ContractKind pipe;
+    pipe.name = "NamedPipe";
+    pipe.make = [] { return std::make_unique<NamedPipeEndpoint>(); };
+    pipe.peer_can_half_close = false; // its end of data is its hang-up
+    ContractKind com;
+    com.name = "ComPort";
+    com.make = [] { return std::make_unique<ComPortEndpoint>(); };
+    // No end of data, and no hang-up either way: socat keeps both ptys open.
+    com.peer_close_is_eof = false;
+    com.peer_close_is_noticed = false;
+    com.peer_sees_close = false;
+    com.unavailable = no_com_pair_reason; // skipped, saying why, without a pair
+    return {tcp, pipe, com};
+}
+
+} // namespace ferry::test

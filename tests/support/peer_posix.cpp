@@ -1,0 +1,37 @@
+// Peer on POSIX: every kind is a non-blocking file descriptor.
+#include "peer.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace ferry::test {
+
+bool Peer::write(std::string_view bytes) noexcept {
+    const ssize_t n = ::write(static_cast<int>(handle_), bytes.data(), bytes.size());
+    return n == static_cast<ssize_t>(bytes.size());
+}
+
+std::ptrdiff_t Peer::read_some(char* buffer, std::size_t size) noexcept {
+    const ssize_t n = ::read(static_cast<int>(handle_), buffer, size);
+    if (n > 0) {
+        return n;
+    }
+    // EIO: a pty master whose terminal end closed.
+    return n < 0 && (errno == EAGAIN || errno == EINTR) ? -1 : 0;
+}
+
+void Peer::shutdown_write() noexcept {
+    ::shutdown(static_cast<int>(handle_), SHUT_WR);
+}
+
+void Peer::close() noexcept {
+    if (kind_ != Kind::none) {
+        ::close(static_cast<int>(handle_));
+        kind_ = Kind::none;
+        handle_ = -1;
+    }
+}
+
+} // namespace ferry::test
