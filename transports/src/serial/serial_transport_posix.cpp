@@ -16,6 +16,7 @@
 #include <ferry/future.hpp>
 #include <ferry/log.hpp>
 
+#include "serial/serial_common.hpp"
 #include "serial/serial_device_posix.hpp"
 #include "serial/serial_modem_wait_posix.hpp"
 
@@ -33,16 +34,6 @@ constexpr std::uint64_t pty_flip_push_ms = 10;
 
 PosixSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<PosixSerialTransport*>(handle->data);
-}
-
-std::error_code closed_error() {
-    return make_error_code(errc::closed);
-}
-
-/// Milliseconds (at least 1) that `characters` take on the wire with `options`.
-std::uint64_t wire_time_ms(std::size_t characters, const SerialOptions& options) {
-    const double seconds = static_cast<double>(characters) * character_time(options);
-    return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(seconds * 1000.0)));
 }
 
 } // namespace
@@ -343,11 +334,7 @@ Task<ModemStatus> PosixSerialTransport::wait_modem_change(ModemStatus watch) {
 }
 
 void PosixSerialTransport::send_break(std::chrono::milliseconds duration, SerialCallback done) {
-    auto report = [this, &done](std::error_code error) {
-        if (done) {
-            loop().call_soon([done = std::move(done), error] { done(error); });
-        }
-    };
+    auto report = [this, &done](std::error_code error) { report_soon(loop(), done, error); };
     if (state() != State::open) {
         report(closed_error());
         return;
@@ -486,14 +473,7 @@ void PosixSerialTransport::check_drain() {
 }
 
 void PosixSerialTransport::finish_drains(std::error_code error) {
-    std::vector<SerialCallback> waiters = std::move(drain_waiters_);
-    drain_waiters_.clear();
-    for (SerialCallback& done : waiters) {
-        if (done) {
-            detail::invoke_guarded(loop(), "exception in drain_to_wire callback",
-                                   [&] { done(error); });
-        }
-    }
+    detail::finish_drains(loop(), drain_waiters_, error);
 }
 
 // ---- closing ---------------------------------------------------------------------------

@@ -9,6 +9,8 @@
 #include <ferry/error.hpp>
 #include <ferry/log.hpp>
 
+#include "serial/serial_common.hpp"
+
 namespace ferry::detail {
 namespace {
 
@@ -25,10 +27,6 @@ constexpr std::uint64_t close_drain_wait_ms = 5000;
 
 WindowsSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<WindowsSerialTransport*>(handle->data);
-}
-
-std::error_code closed_error() {
-    return make_error_code(errc::closed);
 }
 
 std::error_code win32_error(DWORD error) {
@@ -76,12 +74,6 @@ std::wstring device_name(const std::string& path) {
     MultiByteToWideChar(CP_UTF8, 0, full.c_str(), -1, wide.data(), length);
     wide.resize(wide.size() - 1);
     return wide;
-}
-
-/// Milliseconds (at least 1) that `characters` take on the wire with `options`.
-std::uint64_t wire_time_ms(std::size_t characters, const SerialOptions& options) {
-    const double seconds = static_cast<double>(characters) * character_time(options);
-    return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(seconds * 1000.0)));
 }
 
 /// The DCB for `options` over `dcb` (the driver's current one), with the output lines as
@@ -523,11 +515,7 @@ void WindowsSerialTransport::on_modem_event(DWORD error) noexcept {
 }
 
 void WindowsSerialTransport::send_break(std::chrono::milliseconds duration, SerialCallback done) {
-    auto report = [this, &done](std::error_code error) {
-        if (done) {
-            loop().call_soon([done = std::move(done), error] { done(error); });
-        }
-    };
+    auto report = [this, &done](std::error_code error) { report_soon(loop(), done, error); };
     if (state() != State::open) {
         report(closed_error());
         return;
@@ -666,13 +654,7 @@ void WindowsSerialTransport::check_drain() noexcept {
 }
 
 void WindowsSerialTransport::finish_drains(std::error_code error) noexcept {
-    std::vector<SerialCallback> waiters = std::move(drain_waiters_);
-    drain_waiters_.clear();
-    for (SerialCallback& done : waiters) {
-        if (done) {
-            invoke_guarded(loop(), "exception in drain_to_wire callback", [&] { done(error); });
-        }
-    }
+    detail::finish_drains(loop(), drain_waiters_, error);
 }
 
 // ---- closing ---------------------------------------------------------------------------
