@@ -1,11 +1,14 @@
 // The Windows serial transport over two COM ports joined like a null-modem cable. Under Wine,
 // tests/windows/run_under_wine.sh maps two COM ports to the two ends of a socat pty pair and
 // names them in FERRY_TEST_COM_PAIR ("COM7,COM8"); without it the tests skip, saying why.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <numeric>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -168,6 +171,65 @@ TEST_F(WindowsSerialTest, OpenErrorsSayWhatIsWrong) {
     ASSERT_TRUE(run_until(
         loop, [&] { return record->lost == record->made; }, 10s));
     EXPECT_EQ(record->made, running_under_wine() ? 2 : 1);
+}
+
+/// Adds COM port names to HARDWARE\DEVICEMAP\SERIALCOMM (where serial drivers list their
+/// ports) for the test's lifetime, as a driver would.
+class SerialCommEntries {
+public:
+    explicit SerialCommEntries(std::initializer_list<std::pair<std::wstring, std::wstring>> ports)
+        : ports_(ports) {
+        if (RegCreateKeyExW(HKEY_LOCAL_MACHINE, L"HARDWARE\\DEVICEMAP\\SERIALCOMM", 0, nullptr,
+                            REG_OPTION_VOLATILE, KEY_ALL_ACCESS, nullptr, &key_,
+                            nullptr) != ERROR_SUCCESS) {
+            key_ = nullptr;
+            return;
+        }
+        for (const auto& [device, name] : ports_) {
+            RegSetValueExW(key_, device.c_str(), 0, REG_SZ,
+                           reinterpret_cast<const BYTE*>(name.c_str()),
+                           static_cast<DWORD>((name.size() + 1) * sizeof(wchar_t)));
+        }
+    }
+    ~SerialCommEntries() {
+        if (key_ != nullptr) {
+            for (const auto& entry : ports_) {
+                RegDeleteValueW(key_, entry.first.c_str());
+            }
+            RegCloseKey(key_);
+        }
+    }
+    bool ok() const { return key_ != nullptr; }
+
+private:
+    std::vector<std::pair<std::wstring, std::wstring>> ports_;
+    HKEY key_ = nullptr;
+};
+
+TEST(WindowsPortListTest, PortsInTheSerialCommMapAreListedInNumberOrderAndGrepped) {
+    // SetupAPI lists no ports under Wine, so this shows the registry fallback; the SetupAPI
+    // part (friendly names, USB identity) needs a Windows machine with a USB adapter.
+    SerialCommEntries entries(
+        {{L"\\Device\\FerryTest10", L"COM110"}, {L"\\Device\\FerryTest2", L"COM102"}});
+    ASSERT_TRUE(entries.ok()) << "cannot write HARDWARE\\DEVICEMAP\\SERIALCOMM";
+    const std::vector<PortInfo> ports = list_ports();
+    const auto at = [&](const std::string& device) {
+        return std::find_if(ports.begin(), ports.end(),
+                            [&](const PortInfo& p) { return p.device == device; });
+    };
+    ASSERT_NE(at("COM102"), ports.end());
+    ASSERT_NE(at("COM110"), ports.end());
+    EXPECT_LT(at("COM102"), at("COM110")); // COM102 before COM110, COM2 before COM10
+    EXPECT_EQ(at("COM110")->name, "COM110");
+    EXPECT_EQ(at("COM110")->description, "COM110");
+    EXPECT_EQ(at("COM110")->hwid, "\\Device\\FerryTest10");
+    EXPECT_FALSE(at("COM110")->vid.has_value());
+    const std::vector<PortInfo> found = grep_ports("ferrytest2");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].device, "COM102");
+    if (running_under_wine()) {
+        std::printf("[  NOTE    ] SetupAPI lists no ports under Wine: only SERIALCOMM checked\n");
+    }
 }
 
 } // namespace

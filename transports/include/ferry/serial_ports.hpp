@@ -39,7 +39,7 @@ struct PortInfo {
     std::string subsystem;
 };
 
-/// Where list_ports looks; tests point both at fixture trees.
+/// Where list_ports looks on Linux; tests point both at fixture trees.
 struct PortSearch {
     /// The sysfs mount.
     std::string sysfs_root = "/sys";
@@ -48,7 +48,9 @@ struct PortSearch {
 };
 
 /// Every serial port backed by hardware (USB, PnP, AMBA; not virtual terminals or the
-/// serial8250 placeholders), sorted by device path. Reads sysfs; never opens a port.
+/// serial8250 placeholders), sorted by device path. Never opens a port. Linux reads sysfs
+/// (under `where`); Windows asks SetupAPI, then HARDWARE\DEVICEMAP\SERIALCOMM, sorted by
+/// port number (`where` is not used there).
 std::vector<PortInfo> list_ports(const PortSearch& where = {});
 
 /// The ports whose device, description or hwid matches `pattern` (an ECMAScript regular

@@ -5,9 +5,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-
-#include <ferry/error.hpp>
 
 namespace ferry {
 namespace {
@@ -137,24 +134,6 @@ std::vector<PortInfo> list_ports(const PortSearch& where) {
     std::sort(ports.begin(), ports.end(),
               [](const PortInfo& a, const PortInfo& b) { return a.device < b.device; });
     return ports;
-}
-
-std::vector<PortInfo> grep_ports(std::string_view pattern, const PortSearch& where) {
-    std::regex matcher;
-    try {
-        matcher = std::regex(std::string(pattern), std::regex::ECMAScript | std::regex::icase);
-    } catch (const std::regex_error& e) {
-        throw Error(make_error_code(errc::invalid_argument),
-                    "grep_ports: invalid pattern '" + std::string(pattern) + "': " + e.what());
-    }
-    std::vector<PortInfo> found;
-    for (PortInfo& port : list_ports(where)) {
-        if (std::regex_search(port.device, matcher) ||
-            std::regex_search(port.description, matcher) || std::regex_search(port.hwid, matcher)) {
-            found.push_back(std::move(port));
-        }
-    }
-    return found;
 }
 
 } // namespace ferry
