@@ -17,11 +17,7 @@
 #include <ferry/ferry.hpp>
 
 #ifdef _WIN32
-#include <uv.h> // before windows.h: it brings winsock2.h
-
-#include <windows.h>
-
-#include <tlhelp32.h>
+#include "../support/windows_ports.hpp"
 #else
 #include <fcntl.h>
 #include <termios.h>
@@ -151,26 +147,11 @@ double ferry_round_trip(const std::string& from, const std::string& to, int coun
 using Port = HANDLE;
 
 Port open_blocking(const std::string& name) {
-    const HANDLE port = CreateFileA(("\\\\.\\" + name).c_str(), GENERIC_READ | GENERIC_WRITE, 0,
-                                    nullptr, OPEN_EXISTING, 0, nullptr);
+    const HANDLE port = ferry::test::open_raw_com(name, ferry::test::RawReads::wait_for_all);
     if (port == INVALID_HANDLE_VALUE) {
         std::fprintf(stderr, "com_bench: cannot open %s (%lu)\n", name.c_str(), GetLastError());
         std::exit(1);
     }
-    DCB dcb{};
-    dcb.DCBlength = sizeof dcb;
-    GetCommState(port, &dcb);
-    dcb.BaudRate = CBR_115200;
-    dcb.ByteSize = 8;
-    dcb.Parity = NOPARITY;
-    dcb.StopBits = ONESTOPBIT;
-    dcb.fBinary = TRUE;
-    dcb.fOutxCtsFlow = FALSE;
-    dcb.fOutX = FALSE;
-    dcb.fInX = FALSE;
-    SetCommState(port, &dcb);
-    COMMTIMEOUTS timeouts{}; // all zero: a read waits for the bytes it asks for
-    SetCommTimeouts(port, &timeouts);
     return port;
 }
 
@@ -286,18 +267,6 @@ double blocking_round_trip(const std::string& from, const std::string& to, int c
 // ---- scale (Windows) -------------------------------------------------------------------
 
 #ifdef _WIN32
-int thread_count() {
-    const HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    THREADENTRY32 entry{};
-    entry.dwSize = sizeof entry;
-    int count = 0;
-    for (BOOL more = Thread32First(snapshot, &entry); more; more = Thread32Next(snapshot, &entry)) {
-        count += entry.th32OwnerProcessID == GetCurrentProcessId() ? 1 : 0;
-    }
-    CloseHandle(snapshot);
-    return count;
-}
-
 double process_cpu_seconds() {
     FILETIME created, exited, kernel, user;
     GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user);
@@ -320,7 +289,7 @@ void scale(const std::string& a, const std::string& b, double idle_seconds) {
                                       [&] { return std::make_unique<Counter>(ignored, false); }));
         }
         loop.run_once(false);
-        std::printf(" %zu ports: %d%s", want, thread_count(), want == 64 ? "\n" : ",");
+        std::printf(" %zu ports: %d%s", want, ferry::test::thread_count(), want == 64 ? "\n" : ",");
     }
     ports.resize(16);
     for (std::size_t i = 16; i < 64; ++i) {

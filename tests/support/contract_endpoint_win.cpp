@@ -89,44 +89,13 @@ private:
     static inline std::atomic<int> counter_{0};
 };
 
-/// Opens a COM port for the test's own use: synchronous, raw 115200 8N1, no flow control.
-HANDLE open_raw_com(const std::string& name) {
-    const HANDLE port = CreateFileA(("\\\\.\\" + name).c_str(), GENERIC_READ | GENERIC_WRITE, 0,
-                                    nullptr, OPEN_EXISTING, 0, nullptr);
-    if (port == INVALID_HANDLE_VALUE) {
-        return port;
-    }
-    DCB dcb{};
-    dcb.DCBlength = sizeof dcb;
-    GetCommState(port, &dcb);
-    dcb.BaudRate = CBR_115200;
-    dcb.ByteSize = 8;
-    dcb.Parity = NOPARITY;
-    dcb.StopBits = ONESTOPBIT;
-    dcb.fBinary = TRUE;
-    dcb.fParity = FALSE;
-    dcb.fOutxCtsFlow = FALSE;
-    dcb.fOutxDsrFlow = FALSE;
-    dcb.fDsrSensitivity = FALSE;
-    dcb.fOutX = FALSE;
-    dcb.fInX = FALSE;
-    dcb.fDtrControl = DTR_CONTROL_ENABLE;
-    dcb.fRtsControl = RTS_CONTROL_ENABLE;
-    SetCommState(port, &dcb);
-    COMMTIMEOUTS timeouts{};
-    timeouts.ReadIntervalTimeout = MAXDWORD; // the peer only reads what ClearCommError counts
-    SetCommTimeouts(port, &timeouts);
-    PurgeComm(port, PURGE_RXCLEAR | PURGE_TXCLEAR);
-    return port;
-}
-
 /// A COM port: create_serial_connection on the pair's first port; the test is the device on
 /// the second.
 class ComPortEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
         const auto [mine, theirs] = com_pair();
-        const HANDLE device = open_raw_com(theirs);
+        const HANDLE device = open_raw_com(theirs, RawReads::return_at_once);
         if (device == INVALID_HANDLE_VALUE) {
             ADD_FAILURE() << "cannot open " << theirs << ": " << GetLastError();
             return nullptr;
@@ -146,7 +115,7 @@ private:
     /// Bytes an earlier test left in the pair (in the ptys or in socat) would reach this
     /// test's protocol: read both ends until they stay quiet.
     bool discard_what_earlier_tests_left(Loop& loop, const std::string& mine) {
-        const HANDLE own = open_raw_com(mine);
+        const HANDLE own = open_raw_com(mine, RawReads::return_at_once);
         if (own == INVALID_HANDLE_VALUE) {
             ADD_FAILURE() << "cannot open " << mine << ": " << GetLastError();
             return false;

@@ -17,8 +17,6 @@
 #include "../support/test_support.hpp"
 #include "../support/windows_ports.hpp"
 
-#include <tlhelp32.h>
-
 namespace ferry {
 namespace {
 
@@ -175,19 +173,6 @@ TEST_F(WindowsSerialTest, OpenErrorsSayWhatIsWrong) {
     EXPECT_EQ(record->made, running_under_wine() ? 2 : 1);
 }
 
-/// Threads in this process now.
-int thread_count() {
-    const HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
-    THREADENTRY32 entry{};
-    entry.dwSize = sizeof entry;
-    int count = 0;
-    for (BOOL more = Thread32First(snapshot, &entry); more; more = Thread32Next(snapshot, &entry)) {
-        count += entry.th32OwnerProcessID == GetCurrentProcessId() ? 1 : 0;
-    }
-    CloseHandle(snapshot);
-    return count;
-}
-
 TEST_F(WindowsSerialTest, OpenPortsShareOneWaiterThread) {
     if (!running_under_wine()) {
         GTEST_SKIP() << "opens one COM port 16 times, which only Wine allows";
@@ -196,15 +181,16 @@ TEST_F(WindowsSerialTest, OpenPortsShareOneWaiterThread) {
     std::vector<std::shared_ptr<SerialTransport>> ports;
     ports.push_back(open(a_name, record));
     ASSERT_TRUE(ports.back());
-    const int with_one = thread_count();
+    const int with_one = test::thread_count();
     for (int i = 1; i < 16; ++i) {
         ports.push_back(open(i % 2 == 0 ? a_name : b_name, record));
         ASSERT_TRUE(ports.back());
     }
     run_until(
         loop, [] { return false; }, 50ms);
-    EXPECT_EQ(thread_count(), with_one) << "a thread per port";
-    std::printf("[  NOTE    ] threads with 1 port: %d, with 16: %d\n", with_one, thread_count());
+    EXPECT_EQ(test::thread_count(), with_one) << "a thread per port";
+    std::printf("[  NOTE    ] threads with 1 port: %d, with 16: %d\n", with_one,
+                test::thread_count());
     for (auto& port : ports) {
         port->abort();
     }
