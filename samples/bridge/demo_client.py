@@ -40,34 +40,39 @@ host, _, tcp_port = address.rpartition(":")
 
 
 def session(name, commands):
-    """One client: reads the banner and readings, sends each command, prints every line."""
+    """One client: reads the banner and a reading, sends each command and waits for its reply,
+    prints every line."""
     client = socket.create_connection((host, int(tcp_port)), timeout=10)
     received = b""
 
-    def read_for(seconds):
+    def read_until(expected, limit=15):
+        """Reads until a line holding `expected` arrives (replies come when they come: a loaded
+        machine must not lose them), or `limit` seconds passed."""
         nonlocal received
-        end = time.time() + seconds
+        end = time.time() + limit
         while time.time() < end:
             client.settimeout(max(0.01, end - time.time()))
             try:
                 chunk = client.recv(4096)
             except socket.timeout:
-                break
+                return
             if not chunk:
-                break
+                return
             received += chunk
+            seen = False
             while b"\n" in received:
                 line, received = received.split(b"\n", 1)
-                print("  %s <- %s" % (name, line.decode(errors="replace").rstrip("\r")))
+                text = line.decode(errors="replace").rstrip("\r")
+                print("  %s <- %s" % (name, text))
+                seen = seen or expected in text
+            if seen:
+                return
 
-    read_for(1.3)
-    replies = []
-    for command in commands:
+    read_until("temp=")
+    for command, expected in commands:
         print("  %s -> %s" % (name, command))
         client.sendall(command.encode() + b"\r")
-        before = len(received)
-        read_for(0.4)
-        replies.append(received[before:])
+        read_until(expected)
     client.close()
 
 
@@ -82,9 +87,9 @@ def capture(*args, **kwargs):
 
 
 print = capture  # noqa: A001 (the demo keeps what it printed, to check it)
-session("client 1", ["v", "r", "help"])
+session("client 1", [("v", "sensor"), ("r", "temp="), ("help", "commands:")])
 print("\nclient 2, after client 1 left (the device is opened again for it):")
-session("client 2", ["r", "bogus"])
+session("client 2", [("r", "temp="), ("bogus", "unknown command")])
 
 print("\nclient 3, as a serial port over RFC 2217 (pyserial, python3-serial):")
 import serial  # noqa: E402
