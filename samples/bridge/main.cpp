@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -264,6 +266,29 @@ run(ferry::Loop& loop, std::vector<ServiceOptions> bridges, bool quiet_stats,
     co_return status;
 }
 
+/// Gives libuv's thread pool a thread for each serial device served, beside its usual four,
+/// unless UV_THREADPOOL_SIZE says otherwise. A served device with modem lines is watched with
+/// TIOCMIWAIT, a blocking wait that holds an executor thread (Linux has no other notification
+/// of modem-line changes); with the default four threads, four such devices would leave none
+/// for the library's other executor work. Must run before the pool's first use.
+void reserve_modem_watch_threads(const std::vector<ServiceOptions>& bridges) {
+    if (std::getenv("UV_THREADPOOL_SIZE") != nullptr) {
+        return;
+    }
+    std::size_t devices = 0;
+    for (const auto& bridge : bridges) {
+        for (const auto* side : {&bridge.a_text, &bridge.b_text}) {
+            devices += side->rfind("serial:", 0) == 0 ? 1 : 0;
+        }
+    }
+    const std::size_t libuv_default = 4;
+    const std::size_t libuv_maximum = 1024;
+    if (devices > 0) {
+        const auto threads = std::min(libuv_default + devices, libuv_maximum);
+        ::setenv("UV_THREADPOOL_SIZE", std::to_string(threads).c_str(), 0);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -340,6 +365,7 @@ int main(int argc, char** argv) {
         std::cerr << "ferry-bridge: " << e.what() << "\n";
         return 2;
     }
+    reserve_modem_watch_threads(bridges);
     if (verbose && ferry::log().level() > spdlog::level::info) {
         ferry::log().set_level(spdlog::level::info);
     }

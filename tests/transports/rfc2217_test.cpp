@@ -491,6 +491,25 @@ TEST_F(Rfc2217Test, QueriesAreAnsweredWithTheValuesInEffect) {
     EXPECT_TRUE(run_until(loop, [&] { return served->has_lost(); }));
 }
 
+TEST_F(Rfc2217Test, AClientThatOnlySaysDoComPortIsServedAndToldTheModemLines) {
+    // pyserial's reader thread may take the server's DO COM-PORT-OPTION as the answer to a
+    // WILL its main thread never gets to send: only its own DO arrives. It still needs the
+    // NOTIFY-MODEMSTATE ("remote sends no NOTIFY_MODEMSTATE" otherwise).
+    start();
+    port->lines = ModemStatus{.cts = true, .dsr = false, .ri = false, .cd = true};
+    auto raw = std::make_shared<Recording>();
+    auto peer = connect_to(loop, recording_factory(raw), "127.0.0.1", server->port());
+    ASSERT_TRUE(peer);
+    const std::string iac = "\xff";
+    peer->write(iac + "\xfd\x01" + iac + "\xfd\x2c"); // DO ECHO, DO COM-PORT
+    const std::string will_com_port = iac + "\xfb\x2c";
+    const std::string notify = iac + "\xfa\x2c\x6b\x90" + iac + "\xf0"; // CTS and CD
+    EXPECT_TRUE(run_until(loop, [&] { return raw->data.find(notify) != std::string::npos; }));
+    EXPECT_LT(raw->data.find(will_com_port), raw->data.find(notify));
+    peer->close();
+    EXPECT_TRUE(run_until(loop, [&] { return served->has_lost(); }));
+}
+
 TEST(Rfc2217EndpointTest, TheDescriptionCarriesSettingsStrictnessAndTimeouts) {
     const Endpoint e =
         parse_endpoint("rfc2217:[::1]:7000:115200e71:flow=rtscts:dtr=off:strict=false:"

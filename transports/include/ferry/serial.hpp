@@ -133,7 +133,9 @@ public:
     /// Reads CTS, DSR, RI and CD. Throws ferry::Error(not_supported) without modem lines.
     virtual ModemStatus modem_status() const = 0;
     /// Waits (on the executor, with TIOCMIWAIT) until one of the lines set in `watch` changes,
-    /// then yields the new status. Cancellable. Not supported by every driver.
+    /// then yields the new status. Cancellable. Not supported by every driver. On POSIX the wait
+    /// holds one of libuv's thread-pool threads (4 unless UV_THREADPOOL_SIZE says more) for as
+    /// long as it lasts: size the pool for the ports watched at once.
     virtual Task<ModemStatus> wait_modem_change(ModemStatus watch) = 0;
 
     /// Holds the line in break for `duration` without blocking the loop; writes made meanwhile

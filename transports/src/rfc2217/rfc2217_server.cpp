@@ -60,7 +60,12 @@ public:
     }
 
     bool com_port_agreed() const noexcept override {
-        return options_.remote_enabled(telnet::option::com_port);
+        // Either direction counts. pyserial's reader thread can take the server's DO
+        // COM-PORT-OPTION as the answer to a WILL its main thread has not sent yet, and then
+        // never sends it: only its DO arrives (seen under load), and it still needs the
+        // NOTIFY-MODEMSTATE that agreement triggers.
+        return options_.remote_enabled(telnet::option::com_port) ||
+               options_.local_enabled(telnet::option::com_port);
     }
 
 private:
