@@ -67,13 +67,4 @@ std::vector<ContractKind> contract_kinds();
 std::shared_ptr<Transport> await_transport(Loop& loop,
                                            const std::function<void(TransportCallback)>& start);
 
-/// Reads from `peer`, running `loop` in between, until `want` bytes arrived, the descriptor
-/// ended, or `timeout` passed; returns what arrived.
-std::string peer_read(Loop& loop, Peer& peer, std::size_t want,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
-/// True once `peer` reports end of data or hang-up within `timeout`, running the
-/// loop meanwhile; bytes read on the way are appended to `extra`.
-bool peer_sees_end(Loop& loop, Peer& peer, std::string& extra,
-                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
-
 } // namespace ferry::test

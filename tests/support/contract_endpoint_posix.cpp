@@ -19,6 +19,7 @@
 #include "pty_pair.hpp"
 #include "recording_port.hpp"
 #include "test_support.hpp"
+#include "wired.hpp"
 
 namespace ferry::test {
 namespace {
@@ -112,20 +113,9 @@ private:
 class SocketpairEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-            ADD_FAILURE() << "socketpair failed";
-            return nullptr;
-        }
-        set_nonblocking(fds[1]);
-        peer_ = fd_peer(fds[1]);
-        auto result = connect_stream_fd(loop, std::move(factory), fds[0]);
-        EXPECT_TRUE(result.ok()) << result.message();
-        if (!result.ok()) {
-            ::close(fds[0]);
-            return nullptr;
-        }
-        return result.value();
+        Wired wired = wire_socket(loop, std::move(factory));
+        peer_ = std::move(wired.peer);
+        return wired.transport;
     }
 };
 
@@ -133,19 +123,12 @@ public:
 class SerialEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        auto result = create_serial_connection(loop, std::move(factory), pty_.path());
+        SimulatedDevice device;
+        auto result = create_serial_connection(loop, std::move(factory), device.path());
         EXPECT_TRUE(result.ok()) << result.message();
-        pty_.set_master_nonblocking(true);
-        peer_ = fd_peer(::dup(pty_.master()));
-        pty_.close_master(); // only peer_ holds the master now: closing it unplugs
-        if (!result.ok()) {
-            return nullptr;
-        }
-        return result.value();
+        peer_ = std::move(device.peer()); // only the peer holds the master: closing it unplugs
+        return result.ok() ? result.value() : nullptr;
     }
-
-private:
-    PtyPair pty_;
 };
 
 /// A pseudo-terminal made by create_pty: ferry holds the device end, the test opens the
@@ -177,15 +160,12 @@ public:
 class PipePairEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        int fds[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
-            ADD_FAILURE() << "socketpair failed";
+        int input = -1;
+        if (!socket_pair(input, peer_)) {
             return nullptr;
         }
-        set_nonblocking(fds[1]);
-        peer_ = fd_peer(fds[1]);
-        const int output = ::fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
-        auto result = connect_pipe_pair(loop, std::move(factory), fds[0], output);
+        const int output = ::fcntl(input, F_DUPFD_CLOEXEC, 0);
+        auto result = connect_pipe_pair(loop, std::move(factory), input, output);
         EXPECT_TRUE(result.ok()) << result.message();
         return result.ok() ? result.value() : nullptr;
     }
@@ -266,13 +246,13 @@ public:
 
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
         const ProtocolFactory holding = [] { return std::make_unique<Protocol>(); };
-        int pair[2];
+        int mine = -1;
         const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in address{};
         address.sin_family = AF_INET;
         address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t length = sizeof address;
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0 ||
+        if (!socket_pair(mine, peer_) ||
             ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
             ::listen(listener, 1) != 0 ||
             ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
@@ -280,11 +260,9 @@ public:
             ::close(listener);
             return nullptr;
         }
-        set_nonblocking(pair[1]);
-        peer_ = fd_peer(pair[1]);
         const std::uint16_t port = ntohs(address.sin_port);
         if (test_client_) {
-            auto relay = connect_stream_fd(loop, holding, pair[0]);
+            auto relay = connect_stream_fd(loop, holding, mine);
             std::optional<Result<std::shared_ptr<Rfc2217Transport>>> client;
             connect_rfc2217(loop, factory, "127.0.0.1", port, {},
                             [&client](Result<std::shared_ptr<Rfc2217Transport>> r) {
@@ -315,7 +293,7 @@ public:
             create_connection(loop, decoding, "127.0.0.1", port, {}, done);
         });
         auto plain = connect_stream_fd(
-            loop, [link] { return std::make_unique<RelaySide>(false, link); }, pair[0]);
+            loop, [link] { return std::make_unique<RelaySide>(false, link); }, mine);
         const int accepted = accept_one(loop, listener);
         ::close(listener);
         auto wire = connect_stream_fd(loop, holding, accepted);

@@ -3,13 +3,13 @@
 // socat, see tests/windows/run_under_wine.sh).
 #include "contract_endpoint.hpp"
 
-#include <atomic>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
 #include "windows_ports.hpp"
+#include "wired.hpp"
 
 namespace ferry::test {
 namespace {
@@ -62,9 +62,7 @@ public:
 class NamedPipeEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        const std::string name = "\\\\.\\pipe\\ferry-contract-" +
-                                 std::to_string(GetCurrentProcessId()) + "-" +
-                                 std::to_string(++counter_);
+        const std::string name = local_socket_name("contract");
         const HANDLE server = CreateNamedPipeA(name.c_str(), PIPE_ACCESS_DUPLEX,
                                                PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT, 1,
                                                1 << 20, 1 << 20, 0, nullptr);
@@ -84,9 +82,6 @@ public:
         }
         return transport;
     }
-
-private:
-    static inline std::atomic<int> counter_{0};
 };
 
 /// A COM port: create_serial_connection on the pair's first port; the test is the device on
@@ -94,47 +89,13 @@ private:
 class ComPortEndpoint final : public Endpoint {
 public:
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        const auto [mine, theirs] = com_pair();
-        const HANDLE device = open_raw_com(theirs, RawReads::return_at_once);
-        if (device == INVALID_HANDLE_VALUE) {
-            ADD_FAILURE() << "cannot open " << theirs << ": " << GetLastError();
-            return nullptr;
-        }
-        peer_ = Peer(Peer::Kind::com, reinterpret_cast<std::intptr_t>(device));
-        if (!discard_what_earlier_tests_left(loop, mine)) {
-            return nullptr;
-        }
+        SimulatedDevice device;
+        peer_ = std::move(device.peer());
         SerialOptions options;
         options.baud_rate = 115200;
-        auto result = create_serial_connection(loop, std::move(factory), mine, options);
+        auto result = create_serial_connection(loop, std::move(factory), device.path(), options);
         EXPECT_TRUE(result.ok()) << result.message();
         return result.ok() ? result.value() : nullptr;
-    }
-
-private:
-    /// Bytes an earlier test left in the pair (in the ptys or in socat) would reach this
-    /// test's protocol: read both ends until they stay quiet.
-    bool discard_what_earlier_tests_left(Loop& loop, const std::string& mine) {
-        const HANDLE own = open_raw_com(mine, RawReads::return_at_once);
-        if (own == INVALID_HANDLE_VALUE) {
-            ADD_FAILURE() << "cannot open " << mine << ": " << GetLastError();
-            return false;
-        }
-        Peer own_end(Peer::Kind::com, reinterpret_cast<std::intptr_t>(own));
-        char buffer[4096];
-        auto quiet_since = std::chrono::steady_clock::now();
-        run_until(
-            loop,
-            [&] {
-                if (own_end.read_some(buffer, sizeof buffer) > 0 ||
-                    peer_.read_some(buffer, sizeof buffer) > 0) {
-                    quiet_since = std::chrono::steady_clock::now();
-                }
-                loop.call_later(1ms, [] {});
-                return std::chrono::steady_clock::now() - quiet_since > 30ms;
-            },
-            10s);
-        return true;
     }
 };
 
@@ -155,7 +116,7 @@ std::vector<ContractKind> contract_kinds() {
     com.peer_close_is_eof = false;
     com.peer_close_is_noticed = false;
     com.peer_sees_close = false;
-    com.unavailable = no_com_pair_reason; // skipped, saying why, without a pair
+    com.unavailable = SimulatedDevice::unavailable; // skipped, saying why, without a pair
     return {tcp, pipe, com};
 }
 

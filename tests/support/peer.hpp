@@ -1,12 +1,18 @@
 #pragma once
 // Peer: the raw OS object a test plays the other end of a transport with (a socket, a pipe, a
 // pty master, a COM port), read and written by hand without blocking on reads. The platform
-// parts are in peer_posix.cpp and peer_win.cpp.
+// parts are in peer_posix.cpp and peer_win.cpp; reading while a loop runs in peer.cpp.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
+
+namespace ferry {
+class Loop;
+}
 
 namespace ferry::test {
 
@@ -50,5 +56,14 @@ private:
     Kind kind_ = Kind::none;
     std::intptr_t handle_ = -1;
 };
+
+/// Reads from `peer`, running `loop` in between, until `want` bytes arrived, the descriptor
+/// ended, or `timeout` passed; returns what arrived.
+std::string peer_read(Loop& loop, Peer& peer, std::size_t want,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+/// True once `peer` reports end of data or hang-up within `timeout`, running the
+/// loop meanwhile; bytes read on the way are appended to `extra`.
+bool peer_sees_end(Loop& loop, Peer& peer, std::string& extra,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 } // namespace ferry::test

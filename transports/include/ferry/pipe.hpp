@@ -21,7 +21,8 @@ Result<std::shared_ptr<Transport>> connect_read_pipe(Loop& loop, ProtocolFactory
 Result<std::shared_ptr<Transport>> connect_write_pipe(Loop& loop, ProtocolFactory factory,
                                                       NativeHandle fd);
 
-/// Wraps a bidirectional descriptor (a socketpair end, a connected Unix socket) and reads it.
+/// Wraps a bidirectional descriptor (a socketpair end, a connected Unix socket; on Windows a
+/// connected SOCKET or a pipe handle) and reads it. Takes ownership as connect_read_pipe does.
 Result<std::shared_ptr<Transport>> connect_stream_fd(Loop& loop, ProtocolFactory factory,
                                                      NativeHandle fd);
 

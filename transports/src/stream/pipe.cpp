@@ -25,13 +25,16 @@ Result<std::shared_ptr<Transport>> adopt(Loop& loop, ProtocolFactory factory, Na
     if (!detail::descriptor_is_pollable(fd)) {
         return refuse_unpollable(fd, what);
     }
+    const bool tcp = detail::descriptor_is_tcp_socket(fd);
     std::shared_ptr<detail::StreamTransport> transport;
     try {
-        transport = detail::StreamTransport::create(loop, detail::StreamTransport::Kind::pipe);
+        transport = detail::StreamTransport::create(
+            loop, tcp ? detail::StreamTransport::Kind::tcp : detail::StreamTransport::Kind::pipe);
     } catch (const Error&) {
         return std::current_exception();
     }
-    const int rc = uv_pipe_open(transport->pipe(), detail::pipe_file(fd));
+    const int rc = tcp ? uv_tcp_open(transport->tcp(), detail::socket_of(fd))
+                       : uv_pipe_open(transport->pipe(), detail::pipe_file(fd));
     if (rc != 0) {
         transport->discard();
         return detail::make_uv_failure(rc, std::string(what) + "(" + detail::handle_name(fd) + ")");

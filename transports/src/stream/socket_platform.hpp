@@ -33,6 +33,12 @@ int remove_stale_unix_socket(const std::string& path);
 /// (epoll refuses them), and libuv aborts if asked to, so the pipe factories check first.
 bool descriptor_is_pollable(uv_os_fd_t fd);
 
+/// True when `fd` must be opened as a TCP handle rather than a pipe: a connected socket on
+/// Windows, where libuv's pipe handle takes only pipes (POSIX pipes take any stream socket).
+bool descriptor_is_tcp_socket(uv_os_fd_t fd);
+/// `fd` as what uv_tcp_open takes.
+uv_os_sock_t socket_of(uv_os_fd_t fd) noexcept;
+
 /// The process's standard input and output, duplicated for a transport (closing it leaves
 /// descriptors 0 and 1 to the process), with their file status flags as they were.
 struct StdioDescriptors {

@@ -83,6 +83,14 @@ bool descriptor_is_pollable(uv_os_fd_t fd) {
     return true;
 }
 
+bool descriptor_is_tcp_socket(uv_os_fd_t) {
+    return false; // uv_pipe_open takes any stream socket
+}
+
+uv_os_sock_t socket_of(uv_os_fd_t fd) noexcept {
+    return fd;
+}
+
 int duplicate_stdio(StdioDescriptors& out) {
     out.original_input = STDIN_FILENO;
     out.original_output = STDOUT_FILENO;

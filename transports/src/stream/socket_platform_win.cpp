@@ -35,6 +35,19 @@ bool descriptor_is_pollable(uv_os_fd_t fd) {
     return GetFileType(fd) != FILE_TYPE_DISK;
 }
 
+bool descriptor_is_tcp_socket(uv_os_fd_t fd) {
+    int type = 0;
+    int length = sizeof type;
+    // getsockopt fails with WSAENOTSOCK on anything but a socket.
+    return ::getsockopt(reinterpret_cast<SOCKET>(fd), SOL_SOCKET, SO_TYPE,
+                        reinterpret_cast<char*>(&type), &length) == 0 &&
+           type == SOCK_STREAM;
+}
+
+uv_os_sock_t socket_of(uv_os_fd_t fd) noexcept {
+    return reinterpret_cast<uv_os_sock_t>(fd);
+}
+
 int duplicate_stdio(StdioDescriptors& out) {
     const HANDLE process = GetCurrentProcess();
     out.original_input = GetStdHandle(STD_INPUT_HANDLE);
