@@ -1,14 +1,10 @@
 // StreamReader fed in every chunk size, limits and recovery, EOF and errors, cancellation;
-// StreamWriter drain and close; open_connection / start_server over TCP and Unix sockets.
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <filesystem>
-
+// StreamWriter drain and close; open_connection / start_server over TCP and Unix sockets
+// (named pipes on Windows); a serial port as streams.
 #include <ferry/ferry.hpp>
 
-#include "../support/pty_pair.hpp"
 #include "../support/test_support.hpp"
+#include "../support/wired.hpp"
 
 namespace ferry {
 namespace {
@@ -285,9 +281,8 @@ TEST_F(StreamsTest, DrainRaisesWhenTheConnectionIsLost) {
         auto server = co_await start_server(
             l,
             [](StreamReader, StreamWriter w) -> Task<void> {
-                linger reset{1, 0}; // close with RST: the peer vanishes mid-conversation
-                setsockopt(w.transport().native_handle(), SOL_SOCKET, SO_LINGER, &reset,
-                           sizeof reset);
+                // Close with a reset: the peer vanishes mid-conversation.
+                test::set_reset_on_close(w.transport().native_handle());
                 w.transport().abort();
                 co_return;
             },
@@ -385,9 +380,7 @@ TEST_F(StreamsTest, CancelClientsEndsHandlersAndTheirConnections) {
 }
 
 TEST_F(StreamsTest, UnixSocketStreams) {
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              ("ferry-streams-" + std::to_string(getpid()) + ".sock"))
-                                 .string();
+    const std::string path = test::local_socket_name("streams");
     auto body = [](Loop& l, std::string p) -> Task<std::string> {
         auto server = co_await start_unix_server(l, echo_lines, p);
         auto [reader, writer] = co_await open_unix_connection(l, p);
@@ -399,10 +392,10 @@ TEST_F(StreamsTest, UnixSocketStreams) {
         co_return line;
     };
     EXPECT_EQ(loop.run_until_complete(body(loop, path)), "over a unix socket\n");
-    auto missing = [](Loop& l) -> Task<void> {
-        co_await open_unix_connection(l, "/nonexistent/ferry.sock");
+    auto missing = [](Loop& l, std::string p) -> Task<void> {
+        co_await open_unix_connection(l, p);
     };
-    EXPECT_THROW(loop.run_until_complete(missing(loop)), Error);
+    EXPECT_THROW(loop.run_until_complete(missing(loop, test::local_socket_name("missing"))), Error);
 }
 
 TEST_F(StreamsTest, ConnectFailuresAreErrorsAndCancelledConnectsLeakNothing) {
@@ -485,40 +478,42 @@ TEST_F(StreamReaderTest, BulkReadsHandOverTheBufferAndStayCorrect) {
 }
 
 TEST_F(StreamsTest, SerialPortsAsStreams) {
-    test::PtyPair device;
+    if (const std::string why = test::SimulatedDevice::unavailable(); !why.empty()) {
+        GTEST_SKIP() << why;
+    }
+    test::SimulatedDevice device;
     // The instrument sends readings split at awkward places, as a UART would deliver them.
-    ASSERT_EQ(::write(device.master(), "T=21.", 5), 5);
-    auto body = [](Loop& l, std::string path, int master) -> Task<std::vector<std::string>> {
+    ASSERT_TRUE(device.peer().write("T=21."));
+    auto body = [](Loop& l, std::string path, test::Peer* uart) -> Task<std::vector<std::string>> {
         SerialOptions options;
         options.baud_rate = 115200;
         auto [reader, writer] = co_await open_serial_connection(l, path, options);
         EXPECT_NE(dynamic_cast<SerialTransport*>(&writer.transport()), nullptr);
         std::vector<std::string> got;
-        EXPECT_EQ(::write(master, "5\nT=2", 5), 5);
+        EXPECT_TRUE(uart->write("5\nT=2"));
         got.push_back(text(co_await reader.readline()));
-        EXPECT_EQ(::write(master, "2.0\n", 4), 4);
+        EXPECT_TRUE(uart->write("2.0\n"));
         got.push_back(text(co_await reader.readline()));
         writer.write("READ?\n");
         co_await writer.drain();
         co_await dynamic_cast<SerialTransport&>(writer.transport()).drain_to_wire();
-        char sent[16] = {};
-        const ssize_t n = ::read(master, sent, sizeof sent);
-        got.emplace_back(sent, n > 0 ? static_cast<std::size_t>(n) : 0);
         writer.close();
         co_await writer.wait_closed();
         co_return got;
     };
-    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), device.master())),
-              (std::vector<std::string>{"T=21.5\n", "T=22.0\n", "READ?\n"}));
+    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), &device.peer())),
+              (std::vector<std::string>{"T=21.5\n", "T=22.0\n"}));
+    EXPECT_EQ(test::peer_read(loop, device.peer(), 6), "READ?\n");
     auto missing = [](Loop& l) -> Task<void> {
-        co_await open_serial_connection(l, "/dev/ferry-no-such-port");
+        co_await open_serial_connection(l, test::missing_serial_port);
     };
     try {
         loop.run_until_complete(missing(loop));
         ADD_FAILURE() << "opening a missing port succeeded";
     } catch (const Error& e) {
         EXPECT_EQ(std::string(e.what()),
-                  "no such serial port: /dev/ferry-no-such-port (is the device plugged in?)");
+                  "no such serial port: " + std::string(test::missing_serial_port) +
+                      " (is the device plugged in?)");
     }
 }
 

@@ -55,6 +55,13 @@ private:
     Peer peer_;
 };
 
+/// Makes closing the socket `handle` (a transport's native_handle()) send a reset, as a peer
+/// that vanishes does.
+void set_reset_on_close(NativeHandle handle);
+
+/// A serial port name that names no port here, for the "no such port" errors.
+extern const char* const missing_serial_port;
+
 /// A name for a local stream socket unique to this process and `tag`: a path in the temporary
 /// directory on POSIX, \\.\pipe\ferry-... on Windows.
 std::string local_socket_name(const std::string& tag);

@@ -63,6 +63,13 @@ wire_transports(Loop& loop, ProtocolFactory first, ProtocolFactory second) {
     return {adopt(loop, std::move(first), fds[0]), adopt(loop, std::move(second), fds[1])};
 }
 
+void set_reset_on_close(NativeHandle handle) {
+    const linger reset{1, 0};
+    ::setsockopt(handle, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+}
+
+const char* const missing_serial_port = "/dev/ferry-no-such-port";
+
 std::string SimulatedDevice::unavailable() {
     return {};
 }

@@ -90,6 +90,14 @@ wire_transports(Loop& loop, ProtocolFactory first, ProtocolFactory second) {
     return {adopt(loop, std::move(first), one), adopt(loop, std::move(second), other)};
 }
 
+void set_reset_on_close(NativeHandle handle) {
+    const linger reset{1, 0};
+    ::setsockopt(reinterpret_cast<SOCKET>(handle), SOL_SOCKET, SO_LINGER,
+                 reinterpret_cast<const char*>(&reset), sizeof reset);
+}
+
+const char* const missing_serial_port = "COM249";
+
 std::string SimulatedDevice::unavailable() {
     return no_com_pair_reason();
 }
