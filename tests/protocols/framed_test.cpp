@@ -1,9 +1,8 @@
-// FramedProtocol, FramedStream and RequestClient on real OS objects: socketpairs for the
-// protocol-level tests, pseudo-terminals where a serial port is the point.
-#include <sys/socket.h>
-#include <unistd.h>
-
+// FramedProtocol, FramedStream and RequestClient on real OS objects: socket pairs for the
+// protocol-level tests, a simulated serial device (a pty, or a COM port pair on Windows)
+// where a serial port is the point.
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -18,8 +17,8 @@
 #include <ferry/streams.hpp>
 
 #include "../support/frame_collector.hpp"
-#include "../support/pty_pair.hpp"
 #include "../support/test_support.hpp"
+#include "../support/wired.hpp"
 
 namespace ferry {
 namespace {
@@ -50,48 +49,36 @@ public:
     int lost_count = 0;
 };
 
-/// Both ends of a socketpair; the first carries `protocol`, the second is a raw descriptor.
-struct Pair {
-    std::shared_ptr<Transport> transport;
-    int peer = -1;
-    ~Pair() {
-        if (peer >= 0) {
-            ::close(peer);
-        }
-    }
-};
-
+/// A socket pair whose first end carries `protocol` (made by `make`); the test holds the other.
 template <class P>
-Pair attach(Loop& loop, P*& protocol, std::function<std::unique_ptr<P>()> make) {
-    int sv[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    Pair pair;
-    pair.peer = sv[1];
-    pair.transport = connect_stream_fd(
-                         loop,
-                         [&] {
-                             auto p = make();
-                             protocol = p.get();
-                             return p;
-                         },
-                         sv[0])
-                         .value();
-    return pair;
+test::Wired attach(Loop& loop, P*& protocol, std::function<std::unique_ptr<P>()> make) {
+    return test::wire_socket(loop, [&] {
+        auto p = make();
+        protocol = p.get();
+        return p;
+    });
 }
 
 std::string frame_bytes(const Codec& codec, const std::string& payload) {
     return test::encoded(codec, payload);
 }
 
-void write_all(int fd, const std::string& bytes) {
-    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+void write_all(test::Peer& peer, const std::string& bytes) {
+    ASSERT_TRUE(peer.write(bytes));
 }
+
+/// Skips the test, saying why, where no serial device can be simulated.
+#define SKIP_WITHOUT_SIMULATED_DEVICE()                                                            \
+    if (const std::string why = test::SimulatedDevice::unavailable(); !why.empty()) {              \
+        GTEST_SKIP() << why;                                                                       \
+    }
 
 using FramedProtocolTest = LoopTest;
 
 TEST_F(FramedProtocolTest, FramesSplitAnywhereArriveWholeAndSendFrameFrames) {
     Recorder* protocol = nullptr;
-    Pair pair = attach<Recorder>(loop, protocol, [] { return std::make_unique<Recorder>(); });
+    test::Wired pair =
+        attach<Recorder>(loop, protocol, [] { return std::make_unique<Recorder>(); });
     std::string stream;
     Frames sent;
     std::mt19937 random(9);
@@ -116,10 +103,8 @@ TEST_F(FramedProtocolTest, FramesSplitAnywhereArriveWholeAndSendFrameFrames) {
     EXPECT_EQ(protocol->frames_received(), sent.size());
 
     protocol->send_frame(ByteView("reply"));
-    char buffer[64];
-    const ssize_t n = ::read(pair.peer, buffer, sizeof buffer);
-    ASSERT_GT(n, 0);
-    EXPECT_EQ(std::string(buffer, static_cast<std::size_t>(n)), frame_bytes(cobs_crc(), "reply"));
+    const std::string reply = frame_bytes(cobs_crc(), "reply");
+    EXPECT_EQ(test::peer_read(loop, pair.peer, reply.size()), reply);
     pair.transport->close();
     ASSERT_TRUE(run_until(
         loop, [&] { return protocol->lost_count == 1; }, 2s));
@@ -128,7 +113,8 @@ TEST_F(FramedProtocolTest, FramesSplitAnywhereArriveWholeAndSendFrameFrames) {
 
 TEST_F(FramedProtocolTest, AnOversizedFrameClosesTheConnectionByDefault) {
     Recorder* protocol = nullptr;
-    Pair pair = attach<Recorder>(loop, protocol, [] { return std::make_unique<Recorder>(); });
+    test::Wired pair =
+        attach<Recorder>(loop, protocol, [] { return std::make_unique<Recorder>(); });
     write_all(pair.peer, frame_bytes(cobs_crc(), "before") +
                              frame_bytes(cobs_crc(65536), std::string(5000, 'x')) +
                              frame_bytes(cobs_crc(), "after"));
@@ -140,7 +126,7 @@ TEST_F(FramedProtocolTest, AnOversizedFrameClosesTheConnectionByDefault) {
 
 TEST_F(FramedProtocolTest, ResynchronisingSkipsOversizedAndCorruptFrames) {
     Recorder* protocol = nullptr;
-    Pair pair = attach<Recorder>(
+    test::Wired pair = attach<Recorder>(
         loop, protocol, [] { return std::make_unique<Recorder>(OversizePolicy::resynchronise); });
     std::string corrupt = frame_bytes(cobs_crc(), "corrupt");
     corrupt[3] = static_cast<char>(corrupt[3] ^ 0x40);
@@ -168,7 +154,8 @@ public:
 };
 
 TEST_F(FramedProtocolTest, IdleGapFramesEndOnSilenceOverASerialPort) {
-    test::PtyPair device;
+    SKIP_WITHOUT_SIMULATED_DEVICE();
+    test::SimulatedDevice device;
     GapRecorder* protocol = nullptr;
     SerialOptions options;
     options.baud_rate = 115200;
@@ -182,16 +169,16 @@ TEST_F(FramedProtocolTest, IdleGapFramesEndOnSilenceOverASerialPort) {
                     device.path(), options)
                     .value();
     // Two pieces with no silence between them make one frame...
-    write_all(device.master(), "\x01\x03");
+    write_all(device.peer(), "\x01\x03");
     loop.run_once(false);
-    write_all(device.master(), "\x05\x06");
+    write_all(device.peer(), "\x05\x06");
     ASSERT_TRUE(run_until(
         loop, [&] { return protocol->frames.size() == 1; }, 2s));
     // ...a pause longer than the gap starts the next one.
-    write_all(device.master(), "AB");
+    write_all(device.peer(), "AB");
     ASSERT_TRUE(run_until(
         loop, [&] { return protocol->frames.size() == 2; }, 2s));
-    write_all(device.master(), "CD");
+    write_all(device.peer(), "CD");
     ASSERT_TRUE(run_until(
         loop, [&] { return protocol->frames.size() == 3; }, 2s));
     EXPECT_EQ(protocol->frames, (Frames{"\x01\x03\x05\x06", "AB", "CD"}));
@@ -205,33 +192,31 @@ TEST_F(FramedProtocolTest, IdleGapFramesEndOnSilenceOverASerialPort) {
 using FramedStreamTest = LoopTest;
 
 TEST_F(FramedStreamTest, ReadAndWriteFramesOverASerialPort) {
-    test::PtyPair device;
-    auto body = [](Loop& l, std::string path, int master) -> Task<Frames> {
+    SKIP_WITHOUT_SIMULATED_DEVICE();
+    test::SimulatedDevice device;
+    auto body = [](Loop& l, std::string path, test::Peer* uart) -> Task<Frames> {
         SerialOptions options;
         options.baud_rate = 115200;
         auto [reader, writer] = co_await open_serial_connection(l, path, options);
         FramedStream<Codec> framed(reader, writer, cobs_crc());
         const std::string wire =
             frame_bytes(cobs_crc(), "first") + frame_bytes(cobs_crc(), "second");
-        EXPECT_EQ(::write(master, wire.data(), 7), 7); // split inside the first frame
+        EXPECT_TRUE(uart->write(wire.substr(0, 7))); // split inside the first frame
         Frames got;
-        EXPECT_EQ(::write(master, wire.data() + 7, wire.size() - 7),
-                  static_cast<ssize_t>(wire.size() - 7));
+        EXPECT_TRUE(uart->write(wire.substr(7)));
         for (int i = 0; i < 2; ++i) {
             std::optional<Bytes> frame = co_await framed.read_frame();
             got.push_back(frame ? ByteView(*frame).to_string() : "<eof>");
         }
         co_await framed.write_frame(ByteView("answer").to_bytes());
-        char sent[64] = {};
-        const ssize_t n = ::read(master, sent, sizeof sent);
-        got.push_back(
-            test::decode_in_chunks(cobs_crc(), std::string(sent, n > 0 ? n : 0), 1).frames.at(0));
         writer.close();
         co_await writer.wait_closed();
         co_return got;
     };
-    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), device.master())),
-              (Frames{"first", "second", "answer"}));
+    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), &device.peer())),
+              (Frames{"first", "second"}));
+    const std::string answer = frame_bytes(cobs_crc(), "answer");
+    EXPECT_EQ(test::peer_read(loop, device.peer(), answer.size()), answer);
 }
 
 /// A server that sends `wire` to each client, then closes.
@@ -307,25 +292,26 @@ TEST_F(FramedStreamTest, AnOversizedFrameThrowsAndReadingGoesOn) {
 }
 
 TEST_F(FramedStreamTest, IdleGapFramesOverASerialPort) {
-    test::PtyPair device;
-    auto body = [](Loop& l, std::string path, int master) -> Task<Frames> {
+    SKIP_WITHOUT_SIMULATED_DEVICE();
+    test::SimulatedDevice device;
+    auto body = [](Loop& l, std::string path, test::Peer* uart) -> Task<Frames> {
         SerialOptions options;
         options.baud_rate = 115200;
         auto [reader, writer] = co_await open_serial_connection(l, path, options);
         FramedStream<IdleGapCodec> framed(reader, writer,
                                           IdleGapCodec(std::chrono::microseconds(5000)));
-        EXPECT_EQ(::write(master, "\x11\x22", 2), 2);
+        EXPECT_TRUE(uart->write("\x11\x22"));
         Frames got;
         std::optional<Bytes> first = co_await framed.read_frame(); // ends after 5 ms of silence
         got.push_back(ByteView(*first).to_string());
-        EXPECT_EQ(::write(master, "next", 4), 4);
+        EXPECT_TRUE(uart->write("next"));
         std::optional<Bytes> second = co_await framed.read_frame();
         got.push_back(ByteView(*second).to_string());
         writer.close();
         co_await writer.wait_closed();
         co_return got;
     };
-    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), device.master())),
+    EXPECT_EQ(loop.run_until_complete(body(loop, device.path(), &device.peer())),
               (Frames{"\x11\x22", "next"}));
 }
 
@@ -392,27 +378,19 @@ struct ClientAndDevice {
 };
 
 ClientAndDevice connect_client(Loop& loop, RequestOptions options) {
-    int sv[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ClientAndDevice both;
-    both.client_transport = connect_stream_fd(
-                                loop,
-                                [&] {
-                                    auto c = std::make_unique<Client>(cobs_crc(), options);
-                                    both.client = c.get();
-                                    return c;
-                                },
-                                sv[0])
-                                .value();
-    both.device_transport = connect_stream_fd(
-                                loop,
-                                [&] {
-                                    auto d = std::make_unique<Device>(loop);
-                                    both.device = d.get();
-                                    return d;
-                                },
-                                sv[1])
-                                .value();
+    std::tie(both.client_transport, both.device_transport) = test::wire_transports(
+        loop,
+        [&] {
+            auto c = std::make_unique<Client>(cobs_crc(), options);
+            both.client = c.get();
+            return c;
+        },
+        [&] {
+            auto d = std::make_unique<Device>(loop);
+            both.device = d.get();
+            return d;
+        });
     return both;
 }
 
