@@ -1,83 +1,35 @@
-// BridgeHub: one device and its clients over socketpairs — fan-out, input to the device, a
+// BridgeHub: one device and its clients over socket pairs — fan-out, input to the device, a
 // stalled client dropped in shared mode, back-pressure to the device otherwise, clients held
 // while the device is away, idle clients closed, read-only clients.
-#include <fcntl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <ferry/ferry.hpp>
 
 #include "../support/test_support.hpp"
+#include "../support/wired.hpp"
 
 namespace ferry::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-/// A transport on one end of a socketpair; the test holds the other (non-blocking).
-struct Wired {
-    std::shared_ptr<Transport> transport;
-    int peer = -1;
-    ~Wired() {
-        if (peer >= 0) {
-            ::close(peer);
-        }
-    }
-};
-
-Wired wire(Loop& loop, int send_buffer = 0) {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    if (send_buffer > 0) {
-        ::setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
-        ::setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &send_buffer, sizeof send_buffer);
-    }
-    ::fcntl(fds[1], F_SETFL, O_NONBLOCK);
-    Wired wired;
-    wired.peer = fds[1];
-    wired.transport = connect_stream_fd(
-                          loop, [] { return std::make_unique<Protocol>(); }, fds[0])
-                          .value();
-    return wired;
+/// A transport on one end of a socket pair; the test holds the other. `buffer_size` > 0
+/// makes the buffers between them small.
+Wired wire(Loop& loop, int buffer_size = 0) {
+    return wire_socket(
+        loop, [] { return std::make_unique<Protocol>(); }, buffer_size);
 }
 
-/// Reads what `fd` has within `timeout`, running the loop; stops at `want` bytes.
-std::string drain(Loop& loop, int fd, std::size_t want, std::chrono::milliseconds timeout = 5s) {
-    std::string got;
-    char buffer[65536];
-    run_until(
-        loop,
-        [&] {
-            for (ssize_t n; got.size() < want && (n = ::read(fd, buffer, sizeof buffer)) > 0;) {
-                got.append(buffer, static_cast<std::size_t>(n));
-            }
-            loop.call_later(1ms, [] {});
-            return got.size() >= want;
-        },
-        timeout);
-    return got;
+/// Reads what `peer` has within `timeout`, running the loop; stops at `want` bytes.
+std::string drain(Loop& loop, Peer& peer, std::size_t want,
+                  std::chrono::milliseconds timeout = 5s) {
+    return peer_read(loop, peer, want, timeout);
 }
 
-/// True once `fd` reads end of data (or reset) within `timeout`.
-bool ended(Loop& loop, int fd, std::chrono::milliseconds timeout = 5s) {
-    char buffer[65536];
-    return run_until(
-        loop,
-        [&] {
-            for (;;) {
-                const ssize_t n = ::read(fd, buffer, sizeof buffer);
-                if (n == 0 || (n < 0 && errno != EAGAIN)) {
-                    return true;
-                }
-                if (n < 0) {
-                    loop.call_later(1ms, [] {});
-                    return false;
-                }
-            }
-        },
-        timeout);
+/// True once `peer` reads end of data (or reset) within `timeout`.
+bool ended(Loop& loop, Peer& peer, std::chrono::milliseconds timeout = 5s) {
+    std::string ignored;
+    return peer_sees_end(loop, peer, ignored, timeout);
 }
 
 class BridgeHubTest : public LoopTest {};
@@ -90,12 +42,12 @@ TEST_F(BridgeHubTest, DeviceOutputReachesEveryClientAndClientInputReachesTheDevi
     hub->set_device(device.transport);
     hub->add_client(one.transport, "one");
     hub->add_client(two.transport, "two");
-    ASSERT_EQ(::write(device.peer, "reading 1\n", 10), 10);
+    ASSERT_TRUE(device.peer.write("reading 1\n"));
     EXPECT_EQ(drain(loop, one.peer, 10), "reading 1\n");
     EXPECT_EQ(drain(loop, two.peer, 10), "reading 1\n");
-    ASSERT_EQ(::write(one.peer, "cmd-a\n", 6), 6);
+    ASSERT_TRUE(one.peer.write("cmd-a\n"));
     EXPECT_EQ(drain(loop, device.peer, 6), "cmd-a\n");
-    ASSERT_EQ(::write(two.peer, "cmd-b\n", 6), 6);
+    ASSERT_TRUE(two.peer.write("cmd-b\n"));
     EXPECT_EQ(drain(loop, device.peer, 6), "cmd-b\n");
     const HubStats stats = hub->stats();
     EXPECT_EQ(stats.device_bytes_read, 10u);
@@ -135,10 +87,10 @@ TEST_F(BridgeHubTest, SharedModeDropsAStalledClientAndTheOthersGetEverything) {
         loop,
         [&] {
             if (sent < (4u << 20)) {
-                const ssize_t n = ::write(device.peer, block.data(), block.size());
+                const std::ptrdiff_t n = device.peer.write_some(block);
                 sent += n > 0 ? static_cast<std::size_t>(n) : 0;
             }
-            for (ssize_t n; (n = ::read(reader.peer, buffer, sizeof buffer)) > 0;) {
+            for (std::ptrdiff_t n; (n = reader.peer.read_some(buffer, sizeof buffer)) > 0;) {
                 received += static_cast<std::size_t>(n);
             }
             loop.call_later(1ms, [] {});
@@ -164,7 +116,7 @@ TEST_F(BridgeHubTest, BackpressureModePausesTheDeviceWhileItsClientIsFull) {
     run_until(
         loop,
         [&] {
-            const ssize_t n = ::write(device.peer, block.data(), block.size());
+            const std::ptrdiff_t n = device.peer.write_some(block);
             sent += n > 0 ? static_cast<std::size_t>(n) : 0;
             loop.call_later(1ms, [] {});
             return false;
@@ -189,17 +141,17 @@ TEST_F(BridgeHubTest, ClientsArePausedWhileTheDeviceIsAwayAndGoOnWithTheNextOne)
         Wired first = wire(loop);
         hub->set_device(first.transport);
         EXPECT_TRUE(client.transport->is_reading());
-        ASSERT_EQ(::write(first.peer, "before", 6), 6);
+        ASSERT_TRUE(first.peer.write("before"));
         EXPECT_EQ(drain(loop, client.peer, 6), "before");
     } // the device's peer closes: unplugged
     ASSERT_TRUE(run_until(loop, [&] { return *losses == 1; }));
     EXPECT_FALSE(hub->has_device());
     EXPECT_FALSE(client.transport->is_reading());
-    ASSERT_EQ(::write(client.peer, "held", 4), 4); // waits in the socket, not dropped
+    ASSERT_TRUE(client.peer.write("held")); // waits in the socket, not dropped
     Wired second = wire(loop);
     hub->set_device(second.transport);
     EXPECT_EQ(drain(loop, second.peer, 4), "held");
-    ASSERT_EQ(::write(second.peer, "after", 5), 5);
+    ASSERT_TRUE(second.peer.write("after"));
     EXPECT_EQ(drain(loop, client.peer, 5), "after");
     EXPECT_EQ(hub->stats().device_opens, 2u);
     EXPECT_EQ(hub->stats().client_bytes_dropped, 0u);
@@ -218,7 +170,7 @@ TEST_F(BridgeHubTest, AnIdleClientIsClosedAndTrafficPostponesIt) {
     for (int i = 0; i < 4; ++i) { // activity every 60 ms keeps it open
         run_until(
             loop, [] { return false; }, 60ms);
-        ASSERT_EQ(::write(client.peer, "k", 1), 1);
+        ASSERT_TRUE(client.peer.write("k"));
     }
     EXPECT_EQ(hub->client_count(), 1u);
     EXPECT_TRUE(ended(loop, client.peer));
@@ -234,10 +186,10 @@ TEST_F(BridgeHubTest, ReadOnlyClientsInputIsDiscardedAndCounted) {
     Wired client = wire(loop);
     hub->set_device(device.transport);
     hub->add_client(client.transport, "client");
-    ASSERT_EQ(::write(client.peer, "ignored", 7), 7);
+    ASSERT_TRUE(client.peer.write("ignored"));
     EXPECT_TRUE(run_until(loop, [&] { return hub->stats().client_bytes_dropped == 7; }));
     EXPECT_EQ(drain(loop, device.peer, 1, 50ms), "");
-    ASSERT_EQ(::write(device.peer, "out", 3), 3);
+    ASSERT_TRUE(device.peer.write("out"));
     EXPECT_EQ(drain(loop, client.peer, 3), "out");
 }
 
@@ -246,7 +198,7 @@ TEST_F(BridgeHubTest, AClientThatWritesBeforeTheDeviceIsAttachedLosesNothing) {
     Wired client = wire(loop);
     client.transport->pause_reading(); // as an admission step leaves it
     hub->add_client(client.transport, "early");
-    ASSERT_EQ(::write(client.peer, "sent at once", 12), 12);
+    ASSERT_TRUE(client.peer.write("sent at once"));
     EXPECT_FALSE(run_until(
         loop, [&] { return hub->stats().client_bytes_read > 0; }, 50ms));
     Wired device = wire(loop);

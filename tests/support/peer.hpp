@@ -44,6 +44,9 @@ public:
     bool is_open() const noexcept { return kind_ != Kind::none; }
     /// Writes `bytes` in one call; true when all were taken. Keep them small: it may block.
     bool write(std::string_view bytes) noexcept;
+    /// Writes what the descriptor takes now: the count; -1 when it takes nothing yet (full),
+    /// or failed. For bulk writes with the loop running in between.
+    std::ptrdiff_t write_some(std::string_view bytes) noexcept;
     /// Reads what has arrived: the count; 0 at the end (EOF, hang-up, reset); -1 when nothing
     /// has arrived yet.
     std::ptrdiff_t read_some(char* buffer, std::size_t size) noexcept;

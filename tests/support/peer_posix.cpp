@@ -13,6 +13,11 @@ bool Peer::write(std::string_view bytes) noexcept {
     return n == static_cast<ssize_t>(bytes.size());
 }
 
+std::ptrdiff_t Peer::write_some(std::string_view bytes) noexcept {
+    const ssize_t n = ::write(static_cast<int>(handle_), bytes.data(), bytes.size());
+    return n > 0 ? n : -1;
+}
+
 std::ptrdiff_t Peer::read_some(char* buffer, std::size_t size) noexcept {
     const ssize_t n = ::read(static_cast<int>(handle_), buffer, size);
     if (n > 0) {

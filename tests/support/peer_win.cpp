@@ -42,6 +42,19 @@ bool Peer::write(std::string_view bytes) noexcept {
            written == bytes.size();
 }
 
+std::ptrdiff_t Peer::write_some(std::string_view bytes) noexcept {
+    if (kind_ == Kind::socket) { // non-blocking: WSAEWOULDBLOCK when full
+        const int n = ::send(as_socket(handle_), bytes.data(), static_cast<int>(bytes.size()), 0);
+        return n > 0 ? n : -1;
+    }
+    DWORD written = 0; // a synchronous handle: waits for room
+    return WriteFile(as_handle(handle_), bytes.data(), static_cast<DWORD>(bytes.size()), &written,
+                     nullptr) &&
+                   written > 0
+               ? static_cast<std::ptrdiff_t>(written)
+               : -1;
+}
+
 std::ptrdiff_t Peer::read_some(char* buffer, std::size_t size) noexcept {
     switch (kind_) {
     case Kind::socket: {
