@@ -54,6 +54,8 @@ public:
     void shutdown_write() noexcept;
     /// Hangs up.
     void close() noexcept;
+    /// Hangs up with a reset (sockets; other kinds just close), as a peer that vanishes.
+    void reset() noexcept;
 
 private:
     Kind kind_ = Kind::none;

@@ -31,6 +31,14 @@ void Peer::shutdown_write() noexcept {
     ::shutdown(static_cast<int>(handle_), SHUT_WR);
 }
 
+void Peer::reset() noexcept {
+    if (kind_ == Kind::socket) {
+        const linger reset{1, 0};
+        ::setsockopt(static_cast<int>(handle_), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
+    close();
+}
+
 void Peer::close() noexcept {
     if (kind_ != Kind::none) {
         ::close(static_cast<int>(handle_));

@@ -47,12 +47,12 @@ std::ptrdiff_t Peer::write_some(std::string_view bytes) noexcept {
         const int n = ::send(as_socket(handle_), bytes.data(), static_cast<int>(bytes.size()), 0);
         return n > 0 ? n : -1;
     }
-    DWORD written = 0; // a synchronous handle: waits for room
-    return WriteFile(as_handle(handle_), bytes.data(), static_cast<DWORD>(bytes.size()), &written,
-                     nullptr) &&
-                   written > 0
-               ? static_cast<std::ptrdiff_t>(written)
-               : -1;
+    // A synchronous handle: a pipe waits for room; a COM port from open_raw_com gives up after
+    // its write timeout with what it took (WriteFile may then say ERROR_TIMEOUT).
+    DWORD written = 0;
+    WriteFile(as_handle(handle_), bytes.data(), static_cast<DWORD>(bytes.size()), &written,
+              nullptr);
+    return written > 0 ? static_cast<std::ptrdiff_t>(written) : -1;
 }
 
 std::ptrdiff_t Peer::read_some(char* buffer, std::size_t size) noexcept {
@@ -89,6 +89,15 @@ void Peer::shutdown_write() noexcept {
     if (kind_ == Kind::socket) {
         ::shutdown(as_socket(handle_), SD_SEND);
     }
+}
+
+void Peer::reset() noexcept {
+    if (kind_ == Kind::socket) {
+        const linger reset{1, 0};
+        ::setsockopt(as_socket(handle_), SOL_SOCKET, SO_LINGER,
+                     reinterpret_cast<const char*>(&reset), sizeof reset);
+    }
+    close();
 }
 
 void Peer::close() noexcept {

@@ -41,9 +41,9 @@ inline bool running_under_wine() {
     return GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") != nullptr;
 }
 
-/// How a port opened by open_raw_com reads.
+/// How a port opened by open_raw_com reads (and writes).
 enum class RawReads {
-    return_at_once, ///< a read returns what is waiting, perhaps nothing
+    return_at_once, ///< a read returns what is waiting, perhaps nothing; a write what fits
     wait_for_all,   ///< a read waits for every byte it asks for (a blocking program)
 };
 
@@ -75,6 +75,9 @@ inline HANDLE open_raw_com(const std::string& name, RawReads reads) {
     COMMTIMEOUTS timeouts{};
     if (reads == RawReads::return_at_once) {
         timeouts.ReadIntervalTimeout = MAXDWORD;
+        // A write gives up after a millisecond with what was taken: a test playing a device
+        // on one thread must not block while the port it feeds is paused.
+        timeouts.WriteTotalTimeoutConstant = 1;
     }
     SetCommTimeouts(port, &timeouts);
     PurgeComm(port, PURGE_RXCLEAR | PURGE_TXCLEAR);

@@ -32,6 +32,9 @@ bool socket_pair(NativeHandle& mine, Peer& theirs, int buffer_size = 0);
 /// platform allows it, the peer's receive buffer) so that back-pressure comes early.
 Wired wire_socket(Loop& loop, ProtocolFactory factory, int buffer_size = 0);
 
+/// As wire_socket, over a loopback TCP connection on every platform (a reset is a reset).
+Wired wire_tcp(Loop& loop, ProtocolFactory factory, int buffer_size = 0);
+
 /// Two transports joined by a stream socket pair, `first`'s protocol on one, `second`'s on
 /// the other; both connection_made have run.
 std::pair<std::shared_ptr<Transport>, std::shared_ptr<Transport>>
@@ -44,6 +47,11 @@ public:
     /// Why no device can be simulated here (the test skips, saying so), or empty.
     static std::string unavailable();
 
+    /// Why a device that reads nothing until it has written everything cannot be simulated
+    /// here (empty when it can): under Wine the COM pair is two ptys joined by socat, which
+    /// relays both directions in one loop and stops carrying either when one is full.
+    static std::string coupled_relay_reason();
+
     SimulatedDevice();
     /// The port ferry opens (/dev/pts/N, or COMn).
     const std::string& path() const noexcept { return path_; }
@@ -54,6 +62,10 @@ private:
     std::string path_;
     Peer peer_;
 };
+
+/// How many bytes a bulk transfer through a simulated serial device moves here: 64 MiB over
+/// a pty, 8 MiB over the COM port pair (two ptys joined by socat under Wine: about 8 MiB/s).
+extern const std::size_t serial_bulk_bytes;
 
 /// Makes closing the socket `handle` (a transport's native_handle()) send a reset, as a peer
 /// that vanishes does.

@@ -2,6 +2,7 @@
 #include "wired.hpp"
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,6 +54,37 @@ Wired wire_socket(Loop& loop, ProtocolFactory factory, int buffer_size) {
     return wired;
 }
 
+Wired wire_tcp(Loop& loop, ProtocolFactory factory, int buffer_size) {
+    Wired wired;
+    const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (buffer_size > 0) { // before connecting: no autotuning to megabytes
+        ::setsockopt(client, SOL_SOCKET, SO_RCVBUF, &buffer_size, sizeof buffer_size);
+        ::setsockopt(listener, SOL_SOCKET, SO_SNDBUF, &buffer_size, sizeof buffer_size);
+    }
+    int accepted = -1;
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+        ::listen(listener, 1) == 0 &&
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+        ::connect(client, reinterpret_cast<sockaddr*>(&address), length) == 0) {
+        accepted = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC); // connected: at once
+    }
+    ::close(listener);
+    if (accepted < 0) {
+        ADD_FAILURE() << "cannot connect over loopback TCP";
+        ::close(client);
+        return wired;
+    }
+    ::fcntl(client, F_SETFL, ::fcntl(client, F_GETFL) | O_NONBLOCK);
+    wired.peer = Peer(Peer::Kind::socket, client);
+    wired.transport = adopt(loop, std::move(factory), accepted);
+    return wired;
+}
+
 std::pair<std::shared_ptr<Transport>, std::shared_ptr<Transport>>
 wire_transports(Loop& loop, ProtocolFactory first, ProtocolFactory second) {
     int fds[2];
@@ -68,10 +100,16 @@ void set_reset_on_close(NativeHandle handle) {
     ::setsockopt(handle, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 }
 
+const std::size_t serial_bulk_bytes = 64u << 20;
+
 const char* const missing_serial_port = "/dev/ferry-no-such-port";
 
 std::string SimulatedDevice::unavailable() {
     return {};
+}
+
+std::string SimulatedDevice::coupled_relay_reason() {
+    return {}; // the test holds the pty's master itself
 }
 
 SimulatedDevice::SimulatedDevice() {

@@ -81,6 +81,10 @@ Wired wire_socket(Loop& loop, ProtocolFactory factory, int buffer_size) {
     return wired;
 }
 
+Wired wire_tcp(Loop& loop, ProtocolFactory factory, int buffer_size) {
+    return wire_socket(loop, std::move(factory), buffer_size); // TCP already
+}
+
 std::pair<std::shared_ptr<Transport>, std::shared_ptr<Transport>>
 wire_transports(Loop& loop, ProtocolFactory first, ProtocolFactory second) {
     const auto [one, other] = loopback_sockets(0);
@@ -96,10 +100,21 @@ void set_reset_on_close(NativeHandle handle) {
                  reinterpret_cast<const char*>(&reset), sizeof reset);
 }
 
+const std::size_t serial_bulk_bytes = 8u << 20;
+
 const char* const missing_serial_port = "COM249";
 
 std::string SimulatedDevice::unavailable() {
     return no_com_pair_reason();
+}
+
+std::string SimulatedDevice::coupled_relay_reason() {
+    if (running_under_wine()) {
+        return "the Wine COM pair is joined by socat, which stops relaying both ways when one "
+               "way is full: a device that reads only after writing everything deadlocks socat "
+               "itself";
+    }
+    return {};
 }
 
 SimulatedDevice::SimulatedDevice() {

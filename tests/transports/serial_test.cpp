@@ -100,6 +100,7 @@ TEST_F(SerialTest, OptionsReachTheKernel) {
     EXPECT_EQ(seen.c_cc[VMIN], 0);
     EXPECT_EQ(seen.c_cc[VTIME], 0);
     EXPECT_EQ(describe(port->options()), "115200 8N2 rts/cts"); // read back from the device
+    EXPECT_TRUE(port->pauses_sender()) << "a pty's writer waits";
     port->abort();
 
     SerialOptions xon;
