@@ -257,5 +257,57 @@ TEST(WindowsPortListTest, PortsInTheSerialCommMapAreListedInNumberOrderAndGreppe
     }
 }
 
+using WindowsPortWatcherTest = LoopTest;
+
+TEST_F(WindowsPortWatcherTest, APortEnteringAndLeavingTheSerialCommMapIsReported) {
+    // A serial driver lists its port in SERIALCOMM while the port exists: an entry written
+    // and deleted here is what plugging a dongle in and pulling it out look like.
+    std::vector<PortChange> changes;
+    auto watcher = watch_ports(loop, [&](const PortChange& change) { changes.push_back(change); });
+    ASSERT_TRUE(watcher->is_watching());
+    const auto has = [](const std::vector<std::string>& devices, const std::string& name) {
+        return std::find(devices.begin(), devices.end(), name) != devices.end();
+    };
+    const auto seen = [&](PortChangeKind kind) {
+        return std::any_of(changes.begin(), changes.end(), [&](const PortChange& change) {
+            return change.kind == kind && change.device == "COM121";
+        });
+    };
+    EXPECT_FALSE(has(watcher->devices(), "COM121"));
+    {
+        SerialCommEntries entry({{L"\\Device\\FerryWatch", L"COM121"}});
+        ASSERT_TRUE(entry.ok()) << "cannot write HARDWARE\\DEVICEMAP\\SERIALCOMM";
+        ASSERT_TRUE(run_until(
+            loop, [&] { return seen(PortChangeKind::added); }, 5s))
+            << "the new port was not reported";
+        EXPECT_TRUE(has(watcher->devices(), "COM121"));
+    } // the entry goes: the port was pulled out
+    ASSERT_TRUE(run_until(
+        loop, [&] { return seen(PortChangeKind::removed); }, 5s))
+        << "the port's removal was not reported";
+    EXPECT_FALSE(has(watcher->devices(), "COM121"));
+    watcher->stop();
+    EXPECT_FALSE(watcher->is_watching());
+    const std::size_t reported = changes.size();
+    {
+        SerialCommEntries again({{L"\\Device\\FerryWatch", L"COM121"}});
+        run_until(
+            loop, [] { return false; }, 100ms);
+    }
+    EXPECT_EQ(changes.size(), reported) << "a stopped watcher reported a change";
+}
+
+TEST(WindowsPortWatcherLifetimeTest, AWatcherStillRunningIsStoppedWhenItsLoopCloses) {
+    Loop loop;
+    int calls = 0;
+    auto watcher = watch_ports(loop, [&](const PortChange&) { ++calls; });
+    ASSERT_TRUE(watcher->is_watching());
+    loop.close(); // the registry wait is unregistered and the wake-up handle closed
+    EXPECT_TRUE(loop.is_closed());
+    EXPECT_FALSE(watcher->is_watching());
+    SerialCommEntries entry({{L"\\Device\\FerryWatchClosed", L"COM122"}});
+    EXPECT_EQ(calls, 0);
+}
+
 } // namespace
 } // namespace ferry

@@ -36,8 +36,11 @@ struct PortWatchOptions {
 
 /// Watches a device directory with libuv file-system events (inotify on Linux): no thread and
 /// no polling; it wakes only when the directory changes. Only entries that resolve to a
-/// character device count, so a regular file named ttyUSB0 is ignored. Loop thread only.
-/// Dropping the last reference, stop() or destroying the loop stops it.
+/// character device count, so a regular file named ttyUSB0 is ignored. On Windows it watches
+/// the registry's HARDWARE\DEVICEMAP\SERIALCOMM map, where every serial driver lists its ports
+/// while they exist, and reports COM port names ("COM7", as list_ports() gives them); the
+/// options are not used there. Loop thread only. Dropping the last reference, stop() or
+/// destroying the loop stops it.
 class PortWatcher {
 public:
     /// Receives each change, on the loop thread. It may call stop().

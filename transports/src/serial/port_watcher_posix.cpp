@@ -20,6 +20,8 @@
 #include <ferry/log.hpp>
 #include <ferry/loop.hpp>
 
+#include "serial/port_changes.hpp"
+
 namespace ferry {
 namespace {
 
@@ -208,17 +210,7 @@ private:
     /// Reports the difference between what was known and `now`: removals first (a node
     /// replaced by another of the same name shows as nothing), then additions.
     void report(std::set<std::string> now) {
-        std::vector<PortChange> changes;
-        for (const std::string& device : known_) {
-            if (now.count(device) == 0) {
-                changes.push_back({PortChangeKind::removed, device});
-            }
-        }
-        for (const std::string& device : now) {
-            if (known_.count(device) == 0) {
-                changes.push_back({PortChangeKind::added, device});
-            }
-        }
+        const std::vector<PortChange> changes = detail::port_changes(known_, now);
         known_ = std::move(now);
         for (const PortChange& change : changes) {
             if (stopped_) {
