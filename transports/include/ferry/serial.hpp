@@ -121,8 +121,9 @@ public:
     /// applying (a driver may round the rate).
     virtual const SerialOptions& options() const noexcept = 0;
     /// Applies new options to the open port (e.g. another baud rate) without reopening.
-    /// Bytes already queued are sent with the new settings. Throws ferry::Error: an invalid
-    /// option, or Error(not_supported) naming a setting the device refused (its previous
+    /// Bytes already queued are sent with the new settings: to switch only after they have
+    /// left (a "change speed" command), co_await drain_to_wire() first. Throws ferry::Error: an
+    /// invalid option, or Error(not_supported) naming a setting the device refused (its previous
     /// settings are then put back).
     virtual void reconfigure(const SerialOptions& options) = 0;
 
