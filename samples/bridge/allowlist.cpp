@@ -1,11 +1,11 @@
 // Address ranges for ferry-bridge's --allow.
 #include "allowlist.hpp"
 
-#include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
+
+#include <ferry/address.hpp>
 
 namespace bridge_tool {
 namespace {
@@ -14,12 +14,15 @@ namespace {
 /// IPv6 addresses (::ffff:a.b.c.d, what a dual-stack socket reports) become IPv4.
 std::optional<std::pair<std::array<std::uint8_t, 16>, bool>>
 address_bytes(const std::string& host) {
-    std::array<std::uint8_t, 16> bytes{};
-    if (::inet_pton(AF_INET, host.c_str(), bytes.data()) == 1) {
-        return std::pair{bytes, false};
-    }
-    if (::inet_pton(AF_INET6, host.c_str(), bytes.data()) != 1) {
+    const auto address = ferry::SocketAddress::from_numeric(host, 0);
+    if (!address) {
         return std::nullopt;
+    }
+    const std::vector<std::uint8_t> ip = address->ip_bytes();
+    std::array<std::uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), ip.data(), ip.size());
+    if (ip.size() == 4) {
+        return std::pair{bytes, false};
     }
     static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (std::memcmp(bytes.data(), mapped, 12) == 0) {

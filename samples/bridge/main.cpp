@@ -8,10 +8,8 @@
 //   ferry-bridge --config bridges.conf          several bridges, one per line
 //   ferry-bridge --demo                         a simulated sensor on 127.0.0.1:7000
 //
-// SIGINT / SIGTERM: stop accepting, flush, close, print statistics. SIGUSR1: statistics.
-#include <signal.h>
-#include <unistd.h>
-
+// SIGINT / SIGTERM: stop accepting, flush, close, print statistics. SIGUSR1 (Ctrl-Break on
+// Windows): statistics.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +26,7 @@
 
 #include "cli_errors.hpp"
 #include "demo.hpp"
+#include "platform.hpp"
 #include "service.hpp"
 
 namespace {
@@ -245,14 +244,16 @@ run(ferry::Loop& loop, std::vector<ServiceOptions> bridges, bool quiet_stats,
             }
         }
     };
-    loop.add_signal_handler(SIGINT, on_stop_signal);
-    loop.add_signal_handler(SIGTERM, on_stop_signal);
-    loop.add_signal_handler(SIGUSR1, print_statistics);
+    for (const int signum : sample::stop_signals()) {
+        loop.add_signal_handler(signum, on_stop_signal);
+    }
+    loop.add_signal_handler(sample::statistics_signal(), print_statistics);
     co_await all_finished.wait();
     force_stop.cancel();
-    loop.remove_signal_handler(SIGINT);
-    loop.remove_signal_handler(SIGTERM);
-    loop.remove_signal_handler(SIGUSR1);
+    for (const int signum : sample::stop_signals()) {
+        loop.remove_signal_handler(signum);
+    }
+    loop.remove_signal_handler(sample::statistics_signal());
     if (!quiet_stats) {
         print_statistics();
     }
@@ -285,7 +286,7 @@ void reserve_modem_watch_threads(const std::vector<ServiceOptions>& bridges) {
     const std::size_t libuv_maximum = 1024;
     if (devices > 0) {
         const auto threads = std::min(libuv_default + devices, libuv_maximum);
-        ::setenv("UV_THREADPOOL_SIZE", std::to_string(threads).c_str(), 0);
+        sample::set_environment_default("UV_THREADPOOL_SIZE", std::to_string(threads));
     }
 }
 
@@ -327,7 +328,8 @@ int main(int argc, char** argv) {
                "RFC 2217 port as a local one\n"
                "  ferry-bridge stdio serial:/dev/ttyACM0:9600 < commands.txt\n"
                "  ferry-bridge --demo\n"
-               "\nSIGINT/SIGTERM stop (flushing what was accepted); SIGUSR1 prints statistics.\n");
+               "\nSIGINT/SIGTERM (Ctrl-C) stop, flushing what was accepted; " +
+               sample::statistics_signal_name() + " prints statistics.\n");
     CLI11_PARSE(app, argc, argv);
 
     std::vector<ServiceOptions> bridges;
@@ -337,7 +339,7 @@ int main(int argc, char** argv) {
     try {
         if (demo) {
             demo_dir = std::filesystem::temp_directory_path() /
-                       ("ferry-bridge-demo-" + std::to_string(::getpid()));
+                       ("ferry-bridge-demo-" + std::to_string(sample::process_id()));
             std::filesystem::create_directories(demo_dir);
             sensor = std::make_unique<bridge_tool::DemoSensor>(
                 loop, (demo_dir / "ttySENSOR").string(), 1s);
@@ -369,7 +371,7 @@ int main(int argc, char** argv) {
     if (verbose && ferry::log().level() > spdlog::level::info) {
         ferry::log().set_level(spdlog::level::info);
     }
-    ::signal(SIGPIPE, SIG_IGN);
+    sample::ignore_broken_pipe();
     int status = 0;
     try {
         status = loop.run_until_complete(
@@ -386,10 +388,9 @@ int main(int argc, char** argv) {
                                 "  or from Python: socket.create_connection(('127.0.0.1', %u))\n"
                                 "  or as a serial port (RFC 2217): "
                                 "serial.serial_for_url('rfc2217://127.0.0.1:%u')\n"
-                                "  Ctrl-C stops and prints statistics (kill -USR1 %d prints them "
-                                "now)\n",
+                                "  Ctrl-C stops and prints statistics (%s prints them now)\n",
                                 sensor->port().c_str(), sensor->terminal().c_str(), port, port,
-                                port, port, static_cast<int>(::getpid()));
+                                port, port, sample::statistics_request_hint().c_str());
                     std::fflush(stdout);
                 }));
     } catch (const std::exception& e) {

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <stdexcept>
 
+#include <fmt/chrono.h>
+
 #include <ferry/log.hpp>
 
 namespace bridge_tool {
@@ -18,8 +20,7 @@ std::string timestamp() {
     const auto micros =
         std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()) %
         std::chrono::seconds(1);
-    std::tm local{};
-    ::localtime_r(&seconds, &local);
+    const std::tm local = fmt::localtime(seconds); // thread-safe, on every platform
     char text[48];
     const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &local);
     std::snprintf(text + n, sizeof text - n, ".%06lld", static_cast<long long>(micros.count()));

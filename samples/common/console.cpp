@@ -1,49 +1,27 @@
 // Console: stdout through a pipe transport when it is a pipe or socket, directly otherwise.
 #include "console.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstdio>
 
 #include <ferry/pipe.hpp>
 #include <ferry/protocol.hpp>
 
+#include "platform.hpp"
+
 namespace sample {
-namespace {
-
-/// A descriptor for stdout the loop may make non-blocking, or -1 to write stdout directly.
-int loop_writable_stdout() {
-    struct stat st {};
-    if (::fstat(STDOUT_FILENO, &st) != 0) {
-        return -1;
-    }
-    if (S_ISFIFO(st.st_mode)) {
-        // A fresh open of the same pipe: its own file description, so O_NONBLOCK set on it
-        // does not change the descriptor other processes share.
-        return ::open("/proc/self/fd/1", O_WRONLY | O_CLOEXEC);
-    }
-    if (S_ISSOCK(st.st_mode)) {
-        return ::dup(STDOUT_FILENO);
-    }
-    return -1; // a terminal, a regular file, /dev/null: written directly
-}
-
-} // namespace
 
 Console::Console(ferry::Loop& loop, std::size_t bound) : loop_(loop), bound_(bound) {
-    const int fd = loop_writable_stdout();
-    if (fd < 0) {
-        return;
+    const std::optional<ferry::NativeHandle> handle = loop_writable_stdout();
+    if (!handle) {
+        return; // a terminal or a file: written directly
     }
     std::fflush(stdout); // what was printed before goes first
     auto pipe = ferry::connect_write_pipe(
-        loop, [] { return std::make_unique<ferry::Protocol>(); }, fd);
+        loop, [] { return std::make_unique<ferry::Protocol>(); }, *handle);
     if (pipe.ok()) {
         pipe_ = pipe.value();
     } else {
-        ::close(fd);
+        close_native(*handle);
     }
 }
 

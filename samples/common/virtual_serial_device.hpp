@@ -16,6 +16,10 @@ namespace sample {
 /// the device's own end, driven by a protocol on the same loop. Unplugging closes the master
 /// (the port's user sees errc::device_removed) and removes the link; plugging in makes a fresh
 /// pty under the same link name. Loop thread only.
+/// Windows has no pseudo-terminals: there the device plays on the second port of a null-modem
+/// pair named by FERRY_DEMO_COM_PAIR ("COM5,COM6": com0com's pair, or two ptys joined by socat
+/// under Wine; FERRY_TEST_COM_PAIR too), `link` is not used, port() is the first port, and
+/// unplugging closes the device's port (a null-modem pair tells the other side nothing).
 class VirtualSerialDevice {
 public:
     /// Plugs in a device whose behaviour `device` makes, reachable at `link`.
@@ -42,7 +46,7 @@ private:
     std::filesystem::path link_;
     ferry::ProtocolFactory factory_;
     std::shared_ptr<ferry::Transport> device_;
-    int slave_ = -1;
+    int slave_ = -1; // POSIX: the pty's slave, held open while plugged in
 };
 
 } // namespace sample

@@ -6,9 +6,6 @@
 //                                             now and then, to show timeouts and retries
 //   framed_device device                      the simulated device on a pty; prints its path
 //   framed_device host /dev/ttyUSB0 [--baud]  query a real device speaking this protocol
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -18,6 +15,7 @@
 #include <ferry/ferry.hpp>
 
 #include "device_protocol.hpp"
+#include "platform.hpp"
 #include "serial_cli.hpp"
 #include "virtual_serial_device.hpp"
 
@@ -228,7 +226,7 @@ Task<int> query(ferry::Loop& loop, std::string path, ferry::SerialOptions serial
 
 Task<int> demo(ferry::Loop& loop) {
     const auto dir = std::filesystem::temp_directory_path() /
-                     ("ferry-framed-demo-" + std::to_string(::getpid()));
+                     ("ferry-framed-demo-" + std::to_string(sample::process_id()));
     std::filesystem::create_directories(dir);
     // Silent to every 5th request (the host retries it), slow on every 7th (the answer comes
     // after the host gave up on that attempt: it is dropped as late, the retry is answered).
@@ -281,15 +279,16 @@ int main(int argc, char** argv) {
         }
         // device: until interrupted.
         const auto link = std::filesystem::temp_directory_path() /
-                          ("ferry-framed-device-" + std::to_string(::getpid()));
+                          ("ferry-framed-device-" + std::to_string(sample::process_id()));
         Quirks quirks{silent_every, slow_every, 150ms};
         sample::VirtualSerialDevice device(loop, link, [&loop, quirks] {
             return std::make_unique<SimulatedDevice>(loop, quirks);
         });
         std::printf("device on %s (Ctrl-C stops it); try: framed_device host %s\n",
                     device.port().c_str(), device.port().c_str());
-        loop.add_signal_handler(SIGINT, [&loop] { loop.stop(); });
-        loop.add_signal_handler(SIGTERM, [&loop] { loop.stop(); });
+        for (const int signum : sample::stop_signals()) {
+            loop.add_signal_handler(signum, [&loop] { loop.stop(); });
+        }
         loop.run();
         return 0;
     } catch (const std::exception& e) {

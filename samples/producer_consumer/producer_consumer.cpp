@@ -14,13 +14,14 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
+
+#include <fmt/chrono.h>
 
 #include <ferry/ferry.hpp>
 
 #include "parse_number.hpp"
+#include "platform.hpp"
 #include "serial_cli.hpp"
 #include "virtual_serial_device.hpp"
 
@@ -41,8 +42,7 @@ std::string utc_now() {
     const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
+    const std::tm tm = fmt::gmtime(seconds); // thread-safe, on every platform
     char text[96];
     std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -236,7 +236,7 @@ Task<int> demo(ferry::Loop& loop, std::string csv, std::size_t lines) {
     // A serial instrument on a pty, and three on TCP; the second TCP one hangs up after 5
     // lines to show reconnection.
     const auto dir = std::filesystem::temp_directory_path() /
-                     ("ferry-producer-demo-" + std::to_string(::getpid()));
+                     ("ferry-producer-demo-" + std::to_string(sample::process_id()));
     std::filesystem::create_directories(dir);
     sample::VirtualSerialDevice hygrometer(loop, dir / "ttyUSB0", [&loop] {
         return std::make_unique<SerialInstrument>(loop, "hygrometer", 25ms);

@@ -3,9 +3,6 @@
 //
 //   serial_link /dev/ttyUSB0 /dev/ttyACM0 --a-baud 115200 --b-baud 9600
 //   serial_link demo        two simulated devices on two pty pairs, one unplugged midway
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -15,6 +12,7 @@
 
 #include <ferry/ferry.hpp>
 
+#include "platform.hpp"
 #include "serial_cli.hpp"
 #include "serial_link.hpp"
 #include "virtual_serial_device.hpp"
@@ -59,8 +57,8 @@ Task<void> wait_until(std::function<bool()> done, std::chrono::milliseconds time
 }
 
 Task<int> demo(ferry::Loop& loop) {
-    const auto dir =
-        std::filesystem::temp_directory_path() / ("ferry-link-demo-" + std::to_string(::getpid()));
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("ferry-link-demo-" + std::to_string(sample::process_id()));
     std::filesystem::create_directories(dir);
     DeviceLog log_a;
     DeviceLog log_b;
@@ -174,7 +172,7 @@ int main(int argc, char** argv) {
             status = 1;
             loop.stop();
         };
-        for (int signum : {SIGINT, SIGTERM}) {
+        for (const int signum : sample::stop_signals()) {
             loop.add_signal_handler(signum, [&loop] { loop.stop(); });
         }
         link.start();

@@ -3,8 +3,6 @@
 // the instrument, plugs it back in and switches to hex, checking the screen at each step.
 #include "demo.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -12,6 +10,7 @@
 #include <ferry/ferry.hpp>
 
 #include "monitor.hpp"
+#include "platform.hpp"
 #include "virtual_serial_device.hpp"
 
 namespace sample {
@@ -89,8 +88,9 @@ Task<bool> until(ferry::Loop& loop, ferry::Event& changed, std::function<bool()>
 }
 
 Task<int> script(ferry::Loop& loop) {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                      ("ferry-monitor-demo-" + std::to_string(::getpid()));
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() /
+        ("ferry-monitor-demo-" + std::to_string(sample::process_id()));
     std::filesystem::create_directories(dir);
     VirtualSerialDevice instrument(loop, dir / "ttyUSB0",
                                    [&loop] { return std::make_unique<Instrument>(loop); });

@@ -9,11 +9,6 @@
 //
 // Ctrl-] quits. Ctrl-T then ? lists the menu: h hex, e echo, t timestamps, b break,
 // B baud rate, r / d RTS / DTR, c settings, q quit.
-#include <fcntl.h>
-#include <signal.h>
-#include <termios.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -23,57 +18,17 @@
 #include <ferry/ferry.hpp>
 
 #include "demo.hpp"
+#include "keyboard.hpp"
 #include "monitor.hpp"
+#include "platform.hpp"
 #include "serial_cli.hpp"
 
 namespace {
 
-/// Puts the terminal on stdin in raw mode for as long as it lives, so every key (Ctrl-C too)
-/// goes to the port; restores it on destruction.
-class RawTerminal {
-public:
-    /// Reopens the terminal behind stdin: a separate open file description, so the
-    /// non-blocking mode the loop sets on it never leaks to the shell's stdin.
-    static std::optional<RawTerminal> open() {
-        if (::isatty(STDIN_FILENO) == 0) {
-            return std::nullopt;
-        }
-        const char* name = ::ttyname(STDIN_FILENO);
-        const int fd = name != nullptr ? ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
-        if (fd < 0) {
-            return std::nullopt;
-        }
-        return RawTerminal(fd);
-    }
-    RawTerminal(RawTerminal&& other) noexcept
-        : fd_(std::exchange(other.fd_, -1)), fd_for_keys_(std::exchange(other.fd_for_keys_, -1)),
-          saved_(other.saved_) {}
-    RawTerminal& operator=(RawTerminal&&) = delete;
-    ~RawTerminal() {
-        if (fd_ >= 0) {
-            ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
-        }
-    }
-    /// The descriptor to read keys from (ownership passes to whoever takes it).
-    int release() { return std::exchange(fd_for_keys_, -1); }
-
-private:
-    explicit RawTerminal(int fd) : fd_(fd), fd_for_keys_(fd) {
-        ::tcgetattr(STDIN_FILENO, &saved_);
-        termios raw = saved_;
-        ::cfmakeraw(&raw);
-        raw.c_oflag |= OPOST | ONLCR; // keep "\n" starting a new line on screen
-        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
-    }
-    int fd_ = -1;
-    int fd_for_keys_ = -1;
-    termios saved_{};
-};
-
 /// Passes what the keyboard (or a pipe on stdin) gives to the monitor.
-class Keyboard final : public ferry::Protocol {
+class Keys final : public ferry::Protocol {
 public:
-    explicit Keyboard(sample::Monitor& monitor) : monitor_(monitor) {}
+    explicit Keys(sample::Monitor& monitor) : monitor_(monitor) {}
     void data_received(ferry::ByteView data) override { monitor_.keys(data.as_string_view()); }
     bool eof_received() override { return false; } // stdin ended: keep showing the port
 
@@ -109,22 +64,28 @@ int monitor(sample::MonitorOptions options) {
     ferry::Loop loop;
     sample::Monitor monitor(loop, options, write_screen, write_status);
     monitor.on_quit = [&loop] { loop.stop(); };
-    std::optional<RawTerminal> terminal = RawTerminal::open();
-    const int keys_fd = terminal ? terminal->release() : ::dup(STDIN_FILENO);
-    auto keyboard = ferry::connect_read_pipe(
-        loop, [&monitor] { return std::make_unique<Keyboard>(monitor); }, keys_fd);
-    if (!keyboard.ok()) {
-        ::close(keys_fd); // e.g. stdin is a regular file: show the port, read no keys
-        write_status("--- not reading keys: " + keyboard.message() + " ---");
+    sample::Keyboard keyboard; // raw mode until the end of this function
+    std::shared_ptr<ferry::Transport> keys;
+    if (const std::optional<ferry::NativeHandle> handle = keyboard.take()) {
+        auto reading = ferry::connect_read_pipe(
+            loop, [&monitor] { return std::make_unique<Keys>(monitor); }, *handle);
+        if (reading.ok()) {
+            keys = reading.value();
+        } else {
+            sample::close_native(*handle); // e.g. stdin is a regular file: show the port only
+            write_status("--- not reading keys: " + reading.message() + " ---");
+        }
+    } else {
+        write_status("--- not reading keys: " + keyboard.why() + " ---");
     }
-    for (int signum : {SIGINT, SIGTERM, SIGHUP}) {
+    for (const int signum : sample::stop_signals(true)) {
         loop.add_signal_handler(signum, [&loop] { loop.stop(); });
     }
     monitor.start();
     loop.run();
     monitor.stop();
-    if (keyboard.ok()) {
-        keyboard.value()->abort();
+    if (keys) {
+        keys->abort();
     }
     return monitor.failed() || monitor.connections() == 0 ? 1 : 0;
 }

@@ -8,6 +8,8 @@
 #include <ctime>
 #include <utility>
 
+#include <fmt/chrono.h>
+
 #include <ferry/error.hpp>
 #include <ferry/transport.hpp>
 
@@ -27,8 +29,7 @@ std::string timestamp() {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
         1000;
-    std::tm tm{};
-    localtime_r(&seconds, &tm);
+    const std::tm tm = fmt::localtime(seconds); // thread-safe, on every platform
     char text[32];
     std::snprintf(text, sizeof text, "[%02d:%02d:%02d.%03d] ", tm.tm_hour, tm.tm_min, tm.tm_sec,
                   static_cast<int>(ms));

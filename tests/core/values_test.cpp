@@ -103,6 +103,11 @@ TEST(SocketAddressTest, ParsesAndFormatsNumericAddresses) {
     EXPECT_EQ(path.family(), SocketAddress::Family::unix_path);
     EXPECT_EQ(path.to_string(), "/tmp/x.sock");
     EXPECT_EQ(SocketAddress().to_string(), "<none>");
+    EXPECT_EQ(v4->ip_bytes(), (std::vector<std::uint8_t>{127, 0, 0, 1}));
+    std::vector<std::uint8_t> loopback6(16, 0);
+    loopback6[15] = 1;
+    EXPECT_EQ(v6->ip_bytes(), loopback6);
+    EXPECT_TRUE(path.ip_bytes().empty());
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 struct sockaddr;
 
@@ -32,6 +33,9 @@ public:
     std::string host() const;
     /// The port (0 for Unix sockets).
     std::uint16_t port() const noexcept;
+    /// The IP address in network byte order: 4 bytes for IPv4, 16 for IPv6, none otherwise
+    /// (for address ranges and allowlists).
+    std::vector<std::uint8_t> ip_bytes() const;
     /// "127.0.0.1:80", "[::1]:80" or the Unix socket path.
     std::string to_string() const;
     /// The OS sockaddr, for passing to system calls.

@@ -28,7 +28,8 @@ struct PtyOptions {
 /// terminal end open too, so programs may open and close it any number of times without the
 /// transport seeing a hang-up; what is written while no program reads waits in the terminal's
 /// queue (write back-pressure once it is full). Fails with a message naming the link or the
-/// setting that could not be made.
+/// setting that could not be made; on Windows, which has no pseudo-terminals, always (errc::
+/// not_supported, pointing at a null-modem driver such as com0com).
 Result<std::shared_ptr<SerialTransport>> create_pty(Loop& loop, ProtocolFactory factory,
                                                     PtyOptions options = {});
 
