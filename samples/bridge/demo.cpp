@@ -1,4 +1,4 @@
-// The demo sensor: readings on a timer, a few text commands, on create_pty's device end.
+// The demo sensor: readings on a timer, a few text commands, on a simulated device's end.
 #include "demo.hpp"
 
 #include <cmath>
@@ -7,7 +7,7 @@
 namespace bridge_tool {
 namespace {
 
-/// The sensor's behaviour on the device end of the pty.
+/// The sensor's behaviour on the device's end.
 class Sensor final : public ferry::Protocol {
 public:
     Sensor(ferry::Loop& loop, std::chrono::milliseconds period) : loop_(loop), period_(period) {}
@@ -73,19 +73,10 @@ private:
 } // namespace
 
 DemoSensor::DemoSensor(ferry::Loop& loop, std::string link, std::chrono::milliseconds period)
-    : link_(std::move(link)) {
-    ferry::PtyOptions options;
-    options.link = link_;
-    options.serial.baud_rate = 115200;
-    pty_ = ferry::create_pty(
-               loop, [&loop, period] { return std::make_unique<Sensor>(loop, period); }, options)
-               .value();
-}
+    : device_(std::make_unique<sample::VirtualSerialDevice>(loop, std::move(link), [&loop, period] {
+          return std::make_unique<Sensor>(loop, period);
+      })) {}
 
-DemoSensor::~DemoSensor() {
-    if (pty_) {
-        pty_->abort();
-    }
-}
+DemoSensor::~DemoSensor() = default; // unplugs
 
 } // namespace bridge_tool

@@ -3,18 +3,39 @@
 behind 127.0.0.1:PORT), connects two clients as a user with nc would and a third as pyserial's
 rfc2217:// port, shows the exchange, then stops the bridge with Ctrl-C (SIGINT) and shows its
 statistics.
-Usage: demo_client.py FERRY_BRIDGE [PORT]   (PORT 0, the default here, picks a free one)"""
+Usage: demo_client.py [--under WRAPPER] FERRY_BRIDGE [PORT]   (PORT 0, the default here, picks
+a free one). With --under (the Windows build: tests/windows/run_under_wine.sh), the bridge runs
+through the wrapper, Ctrl-C goes to the program itself (Wine turns SIGINT into a console Ctrl-C)
+and its statistics, which Wine's log keeps, are not checked."""
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 
-binary = sys.argv[1]
-port = sys.argv[2] if len(sys.argv) > 2 else "0"
-bridge = subprocess.Popen([binary, "--demo", "--demo-port", port], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+arguments = sys.argv[1:]
+wrapper = []
+if arguments[:1] == ["--under"]:
+    wrapper, arguments = [arguments[1]], arguments[2:]
+binary = arguments[0]
+port = arguments[1] if len(arguments) > 1 else "0"
+bridge = subprocess.Popen(wrapper + [binary, "--demo", "--demo-port", port],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def interrupt():
+    """Ctrl-C for the bridge: the process itself, or under a wrapper its child that runs it."""
+    if not wrapper:
+        bridge.send_signal(signal.SIGINT)
+        return
+    name = os.path.basename(binary)
+    with open("/proc/%d/task/%d/children" % (bridge.pid, bridge.pid)) as children:
+        for child in children.read().split():
+            with open("/proc/%s/cmdline" % child, "rb") as command:
+                if name.encode() in command.read():
+                    os.kill(int(child), signal.SIGINT)
 
 
 def fail(message):
@@ -113,12 +134,14 @@ for expected in ["ferry-bridge demo:", "temp=", "ferry demo sensor 1.0",
         fail("the exchange lacks %r" % expected)
 
 print("\nstopping the bridge with SIGINT (Ctrl-C):")
-bridge.send_signal(signal.SIGINT)
+interrupt()
 try:
     _, errors = bridge.communicate(timeout=30)
 except subprocess.TimeoutExpired:
     fail("ferry-bridge did not stop on SIGINT")
 print(errors.rstrip())
-if bridge.returncode != 0 or "clients: 0 connected, 3 connects" not in errors:
-    fail("exit status %d, statistics above" % bridge.returncode)
+if bridge.returncode != 0:
+    fail("exit status %d" % bridge.returncode)
+if not wrapper and "clients: 0 connected, 3 connects" not in errors:
+    fail("the statistics above lack the three clients")
 print("\ndemo: ok")

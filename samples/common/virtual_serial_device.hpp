@@ -32,6 +32,8 @@ public:
 
     /// The port's path (the link).
     std::string port() const { return link_.string(); }
+    /// Where the device itself sits: the pty's name (/dev/pts/N), or the pair's second port.
+    const std::string& terminal() const noexcept { return terminal_; }
     /// The device end while plugged in, else null.
     ferry::Transport* device() const { return device_.get(); }
     /// Pulls the cable: the master closes and the link goes away.
@@ -46,6 +48,7 @@ private:
     std::filesystem::path link_;
     ferry::ProtocolFactory factory_;
     std::shared_ptr<ferry::Transport> device_;
+    std::string terminal_;
     int slave_ = -1; // POSIX: the pty's slave, held open while plugged in
 };
 

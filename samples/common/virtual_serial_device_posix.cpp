@@ -37,6 +37,7 @@ void VirtualSerialDevice::plug_in() {
     ::tcsetattr(slave_, TCSANOW, &raw);
     std::filesystem::remove(link_);
     std::filesystem::create_symlink(name, link_);
+    terminal_ = name;
     device_ = ferry::connect_stream_fd(loop_, factory_, master).value();
 }
 

@@ -43,7 +43,8 @@ void VirtualSerialDevice::plug_in() {
     }
     ferry::SerialOptions options;
     options.baud_rate = 115200;
-    auto opened = ferry::create_serial_connection(loop_, factory_, com_pair().second, options);
+    terminal_ = com_pair().second;
+    auto opened = ferry::create_serial_connection(loop_, factory_, terminal_, options);
     if (!opened.ok()) {
         throw ferry::Error(make_error_code(ferry::errc::not_supported),
                            "cannot open the simulated device's port: " + opened.message());
