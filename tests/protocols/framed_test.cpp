@@ -2,8 +2,8 @@
 // protocol-level tests, a simulated serial device (a pty, or a COM port pair on Windows)
 // where a serial port is the point.
 #include <random>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
