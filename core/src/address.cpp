@@ -96,16 +96,20 @@ std::uint16_t SocketAddress::port() const noexcept {
 }
 
 std::vector<std::uint8_t> SocketAddress::ip_bytes() const {
-    const auto* first = reinterpret_cast<const std::uint8_t*>(
-        family() == Family::ipv4
-            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(native())->sin_addr)
-        : family() == Family::ipv6
-            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(native())->sin6_addr)
-            : nullptr);
-    if (first == nullptr) {
+    switch (family()) {
+    case Family::ipv4: {
+        const auto* ip = reinterpret_cast<const std::uint8_t*>(
+            &reinterpret_cast<const sockaddr_in*>(native())->sin_addr);
+        return {ip, ip + 4};
+    }
+    case Family::ipv6: {
+        const auto* ip = reinterpret_cast<const std::uint8_t*>(
+            &reinterpret_cast<const sockaddr_in6*>(native())->sin6_addr);
+        return {ip, ip + 16};
+    }
+    default:
         return {};
     }
-    return {first, first + (family() == Family::ipv4 ? 4 : 16)};
 }
 
 std::string SocketAddress::to_string() const {

@@ -210,15 +210,7 @@ private:
     /// Reports the difference between what was known and `now`: removals first (a node
     /// replaced by another of the same name shows as nothing), then additions.
     void report(std::set<std::string> now) {
-        const std::vector<PortChange> changes = detail::port_changes(known_, now);
-        known_ = std::move(now);
-        for (const PortChange& change : changes) {
-            if (stopped_) {
-                return; // the callback stopped us: nothing more may run
-            }
-            detail::invoke_guarded(loop_, "exception in port watcher callback",
-                                   [&] { changed_(change); });
-        }
+        detail::report_port_changes(loop_, known_, std::move(now), changed_, stopped_);
     }
 
     Loop& loop_;

@@ -157,16 +157,7 @@ private:
         } catch (const Error& e) {
             log().warn("port watcher: {}; changes are no longer reported", e.what());
         }
-        const std::set<std::string> now = scan();
-        const std::vector<PortChange> changes = detail::port_changes(known_, now);
-        known_ = now;
-        for (const PortChange& change : changes) {
-            if (stopped_) {
-                return; // the callback stopped us: nothing more may run
-            }
-            detail::invoke_guarded(loop_, "exception in port watcher callback",
-                                   [&] { changed_(change); });
-        }
+        detail::report_port_changes(loop_, known_, scan(), changed_, stopped_);
     }
 
     /// The COM ports present now ("COM7"), as list_ports() finds them.
