@@ -14,6 +14,7 @@
 
 #include <ferry/ferry.hpp>
 
+#include "../../transports/src/serial/serial_errors_win.hpp"
 #include "../support/test_support.hpp"
 #include "../support/windows_ports.hpp"
 
@@ -196,6 +197,104 @@ TEST_F(WindowsSerialTest, OpenPortsShareOneWaiterThread) {
     }
     ASSERT_TRUE(run_until(
         loop, [&] { return record->lost == 16; }, 10s));
+}
+
+// Modem lines across the pair, wired as a null-modem cable (com0com's default): one port's
+// RTS is the other's CTS, its DTR the other's DSR.
+TEST_F(WindowsSerialTest, ModemLinesFollowTheOtherPortsControlsAndWaitsWakeOnChange) {
+    auto a = std::make_shared<Recording>();
+    auto b = std::make_shared<Recording>();
+    auto port_a = open(a_name, a);
+    auto port_b = open(b_name, b);
+    ASSERT_TRUE(port_a && port_b);
+    if (running_under_wine()) {
+        // What Wine can show: the refusal is clear, names the call and the port.
+        for (const char* call : {"modem_status", "wait_modem_change"}) {
+            try {
+                if (std::string(call) == "modem_status") {
+                    (void)port_b->modem_status();
+                } else {
+                    ModemStatus watch;
+                    watch.cts = true;
+                    loop.run_until_complete(port_b->wait_modem_change(watch));
+                }
+                ADD_FAILURE() << call << " worked on a Wine COM port";
+            } catch (const Error& error) {
+                EXPECT_EQ(error.code(), make_error_code(errc::not_supported)) << error.what();
+                EXPECT_NE(std::string(error.what()).find(call), std::string::npos) << error.what();
+                EXPECT_NE(std::string(error.what()).find(b_name), std::string::npos)
+                    << error.what();
+            }
+        }
+        port_a->abort();
+        port_b->abort();
+        ASSERT_TRUE(run_until(
+            loop, [&] { return a->lost == 1 && b->lost == 1; }, 10s));
+        GTEST_SKIP() << "Wine's COM port is a pty: no modem lines (GetCommModemStatus and "
+                        "WaitCommEvent fail there), so the lines across the pair and "
+                        "wait_modem_change run only on Windows with a null-modem driver";
+    }
+    port_a->set_rts(false);
+    port_a->set_dtr(false);
+    ASSERT_TRUE(run_until(
+        loop, [&] { return !port_b->modem_status().cts && !port_b->modem_status().dsr; }, 5s));
+    port_a->set_rts(true);
+    port_a->set_dtr(true);
+    ASSERT_TRUE(run_until(
+        loop, [&] { return port_b->modem_status().cts && port_b->modem_status().dsr; }, 5s));
+
+    ModemStatus watch;
+    watch.cts = true;
+    auto waiting = loop.create_task(port_b->wait_modem_change(watch));
+    run_until(
+        loop, [] { return false; }, 100ms);
+    EXPECT_FALSE(waiting.done()) << "woke with nothing changed";
+    port_a->set_rts(false);
+    ASSERT_TRUE(run_until(
+        loop, [&] { return waiting.done(); }, 5s));
+    EXPECT_FALSE(waiting.result().cts);
+
+    auto cancelled = loop.create_task(port_b->wait_modem_change(watch));
+    run_until(
+        loop, [] { return false; }, 50ms);
+    cancelled.cancel();
+    ASSERT_TRUE(run_until(
+        loop, [&] { return cancelled.done(); }, 5s));
+    EXPECT_TRUE(cancelled.cancelled());
+    port_a->close();
+    port_b->close();
+    ASSERT_TRUE(run_until(
+        loop, [&] { return a->lost == 1 && b->lost == 1; }, 10s));
+}
+
+// Removal cannot be staged under Wine or with com0com; what it rests on is which errors a
+// failed read or write means "the device is gone" (drivers disagree: see docs/design.md).
+TEST(WindowsSerialErrorsTest, RemovalCodesEndTheConnectionAsDeviceRemovedOthersAsThemselves) {
+    const auto removed = make_error_code(errc::device_removed);
+    int listings = 0;
+    const auto listed = [&] {
+        ++listings;
+        return true;
+    };
+    const auto gone = [&] {
+        ++listings;
+        return false;
+    };
+    for (const DWORD code :
+         {DWORD{ERROR_ACCESS_DENIED}, DWORD{ERROR_BAD_COMMAND}, DWORD{ERROR_DEVICE_REMOVED},
+          DWORD{ERROR_DEVICE_NOT_CONNECTED}, DWORD{433}, DWORD{ERROR_OPERATION_ABORTED}}) {
+        EXPECT_EQ(detail::serial_io_failure(code, listed), removed) << "Windows error " << code;
+    }
+    EXPECT_EQ(listings, 0) << "the port list is looked at for ERROR_GEN_FAILURE alone";
+    EXPECT_EQ(detail::serial_io_failure(ERROR_GEN_FAILURE, gone), removed);
+    const std::error_code still_there = detail::serial_io_failure(ERROR_GEN_FAILURE, listed);
+    EXPECT_NE(still_there, removed);
+    EXPECT_EQ(still_there, detail::win32_error(ERROR_GEN_FAILURE));
+    EXPECT_EQ(listings, 2);
+    EXPECT_EQ(detail::serial_io_failure(ERROR_INVALID_PARAMETER, gone),
+              detail::win32_error(ERROR_INVALID_PARAMETER));
+    EXPECT_NE(detail::win32_message(ERROR_GEN_FAILURE).find("Windows error 31"), std::string::npos)
+        << detail::win32_message(ERROR_GEN_FAILURE);
 }
 
 /// Adds COM port names to HARDWARE\DEVICEMAP\SERIALCOMM (where serial drivers list their

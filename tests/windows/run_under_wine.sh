@@ -25,6 +25,10 @@ flock -o "$WINEPREFIX/.setup.lock" bash -c '
     wine cmd /c exit > /dev/null 2>> "$1" < /dev/null
 ' setup "$log"
 
+if ! command -v socat > /dev/null; then
+    echo "run_under_wine.sh: socat is missing (third_party/windows/build-deps.sh installs it)" >&2
+    exit 2
+fi
 links="$(mktemp -d)"
 socat -d pty,raw,echo=0,link="$links/a" pty,raw,echo=0,link="$links/b" 2> "$links/socat.log" &
 socat_pid=$!
@@ -39,6 +43,10 @@ for _ in $(seq 100); do
     [ -e "$links/a" ] && [ -e "$links/b" ] && break
     sleep 0.05
 done
+if [ ! -e "$links/a" ] || [ ! -e "$links/b" ]; then
+    echo "run_under_wine.sh: socat made no pty pair: $(cat "$links/socat.log")" >&2
+    exit 2
+fi
 # COM ports from 20 up, one pair per run (the process id keeps parallel runs apart).
 a_number=$((20 + ($$ % 100) * 2))
 b_number=$((a_number + 1))

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Cross-builds ferry's dependencies for Windows (mingw-w64) from Debian's own sources, into
 # PREFIX (default: build/windows-deps). Nothing is downloaded from anywhere but Debian's
-# archive: libuv from its Debian source package (apt-get source, through a private deb-src
-# list so the machine's apt configuration is left alone), GoogleTest from the sources
-# libgtest-dev installs in /usr/src/googletest, and the header-only fmt, spdlog and CLI11 from
-# their -dev packages' headers. Idempotent: what is already built is kept.
+# archive: libuv, fmt, spdlog and CLI11 from their Debian source packages (apt-get source,
+# through a private deb-src list so the machine's apt configuration is left alone), GoogleTest
+# from the sources libgtest-dev installs in /usr/src/googletest. Each is built and installed
+# with its own CMake, so the prefix holds the same CMake packages (and libuv's pkg-config
+# file) that MSYS2 or vcpkg install on Windows, and ferry finds them the same way.
+# Idempotent: what is already built is kept.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 prefix="$(realpath -m "${1:-$here/../../build/windows-deps}")"
@@ -12,8 +14,9 @@ toolchain="$here/mingw-w64.cmake"
 work="$prefix/src"
 mkdir -p "$work" "$prefix/include"
 
+# socat: tests/windows/run_under_wine.sh joins the test COM ports through a pty pair.
 packages=(g++-mingw-w64-x86-64-posix wine64 wine dpkg-dev libgtest-dev libgmock-dev
-          libspdlog-dev libfmt-dev libcli11-dev cmake ninja-build)
+          cmake ninja-build socat)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -47,7 +50,8 @@ cross_build() { # SOURCE_DIRECTORY BUILD_NAME CMAKE_OPTIONS...
     local source="$1" build="$work/$2"
     shift 2
     cmake -S "$source" -B "$build" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
-        -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" "$@" > /dev/null
+        -DFERRY_WINDOWS_DEPS="$prefix" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$prefix" "$@" > /dev/null
     cmake --build "$build" > /dev/null
     cmake --install "$build" > /dev/null
 }
@@ -64,20 +68,23 @@ if [ ! -f "$prefix/lib/libfmt.a" ]; then
     cross_build "$work/fmt" fmt-build -DFMT_TEST=OFF -DFMT_DOC=OFF -DBUILD_SHARED_LIBS=OFF
 fi
 
-# GoogleTest and GoogleMock: the sources Debian's libgtest-dev ships.
-if [ ! -f "$prefix/lib/libgtest.a" ]; then
-    cmake -S /usr/src/googletest -B "$work/googletest-build" -G Ninja \
-        -DCMAKE_TOOLCHAIN_FILE="$toolchain" -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_INSTALL_PREFIX="$prefix" > /dev/null
-    cmake --build "$work/googletest-build" > /dev/null
-    cmake --install "$work/googletest-build" > /dev/null
+# spdlog, compiled, over the fmt above (Debian's source has fmt's bundled copy removed).
+if [ ! -f "$prefix/lib/cmake/spdlog/spdlogConfig.cmake" ]; then
+    fetch_source spdlog spdlog
+    cross_build "$work/spdlog" spdlog-build -DSPDLOG_FMT_EXTERNAL=ON -DSPDLOG_BUILD_EXAMPLE=OFF \
+        -DSPDLOG_BUILD_TESTS=OFF -DSPDLOG_BUILD_BENCH=OFF -DSPDLOG_INSTALL=ON
 fi
 
-# Header-only libraries: the headers of Debian's -dev packages (spdlog in its header-only
-# form, over the fmt built above).
-for dir in spdlog CLI; do
-    if [ ! -d "$prefix/include/$dir" ]; then
-        cp -r "/usr/include/$dir" "$prefix/include/$dir"
-    fi
-done
+# CLI11, header-only; installed for its CMake package.
+if [ ! -f "$prefix/share/cmake/CLI11/CLI11Config.cmake" ] &&
+    [ ! -f "$prefix/lib/cmake/CLI11/CLI11Config.cmake" ]; then
+    fetch_source cli11 cli11
+    cross_build "$work/cli11" cli11-build -DCLI11_BUILD_TESTS=OFF -DCLI11_BUILD_EXAMPLES=OFF \
+        -DCLI11_BUILD_DOCS=OFF -DCLI11_INSTALL=ON
+fi
+
+# GoogleTest and GoogleMock: the sources Debian's libgtest-dev ships.
+if [ ! -f "$prefix/lib/libgtest.a" ]; then
+    cross_build /usr/src/googletest googletest-build
+fi
 echo "Windows dependencies in $prefix"

@@ -7,6 +7,14 @@ set(CMAKE_C_COMPILER x86_64-w64-mingw32-gcc-posix)
 set(CMAKE_CXX_COMPILER x86_64-w64-mingw32-g++-posix)
 set(CMAKE_RC_COMPILER x86_64-w64-mingw32-windres)
 set(CMAKE_FIND_ROOT_PATH /usr/x86_64-w64-mingw32)
+# The prefix build-deps.sh fills is a second root: find_package and pkg-config look there (and
+# never at the Linux host's own libraries), as a native Windows build looks in MSYS2's or
+# vcpkg's prefix.
+if(FERRY_WINDOWS_DEPS)
+    list(APPEND CMAKE_FIND_ROOT_PATH "${FERRY_WINDOWS_DEPS}")
+    set(ENV{PKG_CONFIG_LIBDIR} "${FERRY_WINDOWS_DEPS}/lib/pkgconfig")
+    set(ENV{PKG_CONFIG_PATH} "")
+endif()
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)

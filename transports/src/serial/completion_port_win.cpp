@@ -7,6 +7,8 @@
 #include <ferry/error.hpp>
 #include <ferry/log.hpp>
 
+#include "serial/serial_errors_win.hpp"
+
 namespace ferry::detail {
 namespace {
 
@@ -21,10 +23,6 @@ std::mutex ports_mutex;
 std::map<uv_loop_t*, std::weak_ptr<CompletionPort>>& ports() {
     static std::map<uv_loop_t*, std::weak_ptr<CompletionPort>> by_loop;
     return by_loop;
-}
-
-std::error_code win32_error(DWORD error) {
-    return uv_error(uv_translate_sys_error(static_cast<int>(error)));
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 #include <ferry/log.hpp>
 
 #include "serial/serial_common.hpp"
+#include "serial/serial_errors_win.hpp"
 
 namespace ferry::detail {
 namespace {
@@ -27,24 +28,6 @@ constexpr std::uint64_t close_drain_wait_ms = 5000;
 
 WindowsSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<WindowsSerialTransport*>(handle->data);
-}
-
-std::error_code win32_error(DWORD error) {
-    return uv_error(uv_translate_sys_error(static_cast<int>(error)));
-}
-
-std::string win32_message(DWORD error) {
-    char* text = nullptr;
-    const DWORD length = FormatMessageA(
-        FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-        nullptr, error, 0, reinterpret_cast<char*>(&text), 0, nullptr);
-    std::string message = length > 0 ? std::string(text, length) : "error " + std::to_string(error);
-    LocalFree(text);
-    while (!message.empty() && (message.back() == '\n' || message.back() == '\r' ||
-                                message.back() == ' ' || message.back() == '.')) {
-        message.pop_back();
-    }
-    return message + " (Windows error " + std::to_string(error) + ")";
 }
 
 [[noreturn]] void throw_win32(DWORD error, const std::string& path, const std::string& doing) {
@@ -370,29 +353,15 @@ void WindowsSerialTransport::on_write(DWORD bytes, DWORD error) noexcept {
 // ---- errors ----------------------------------------------------------------------------
 
 std::error_code WindowsSerialTransport::io_error(DWORD error) const {
-    switch (error) {
-    case ERROR_ACCESS_DENIED:
-    case ERROR_BAD_COMMAND:
-    case ERROR_DEVICE_REMOVED:
-    case ERROR_DEVICE_NOT_CONNECTED:
-    case 433:                     // ERROR_NO_SUCH_DEVICE (mingw-w64 does not name it)
-    case ERROR_OPERATION_ABORTED: // not ours: ours come only after closing_ is set
-        return make_error_code(errc::device_removed);
-    case ERROR_GEN_FAILURE: {
-        // Removal only if the port also left the system's list of devices.
+    // Ours come only after closing_ is set, so an ERROR_OPERATION_ABORTED here is not ours.
+    return serial_io_failure(error, [this] {
         std::string name = path_;
         if (name.rfind("\\\\.\\", 0) == 0) {
             name = name.substr(4);
         }
         char target[512];
-        if (QueryDosDeviceA(name.c_str(), target, sizeof target) == 0) {
-            return make_error_code(errc::device_removed);
-        }
-        return win32_error(error);
-    }
-    default:
-        return win32_error(error);
-    }
+        return QueryDosDeviceA(name.c_str(), target, sizeof target) != 0;
+    });
 }
 
 void WindowsSerialTransport::require_open(const char* what) const {
@@ -456,11 +425,15 @@ void WindowsSerialTransport::set_dtr(bool on) {
 
 ModemStatus WindowsSerialTransport::modem_status() const {
     require_open("modem_status");
+    return read_modem_lines("modem_status");
+}
+
+ModemStatus WindowsSerialTransport::read_modem_lines(const char* what) const {
     DWORD lines = 0;
     if (!GetCommModemStatus(handle_, &lines)) {
         const DWORD error = GetLastError();
         throw Error(make_error_code(errc::not_supported),
-                    "modem_status on " + path_ + ": the driver reports no modem lines (" +
+                    std::string(what) + " on " + path_ + ": the driver reports no modem lines (" +
                         win32_message(error) + ")");
     }
     return ModemStatus{(lines & MS_CTS_ON) != 0, (lines & MS_DSR_ON) != 0,
@@ -470,7 +443,7 @@ ModemStatus WindowsSerialTransport::modem_status() const {
 Task<ModemStatus> WindowsSerialTransport::wait_modem_change(ModemStatus watch) {
     require_open("wait_modem_change");
     std::shared_ptr<Transport> keep_alive = shared_from_this();
-    const ModemStatus before = modem_status();
+    const ModemStatus before = read_modem_lines("wait_modem_change");
     auto changed = [&watch, &before](const ModemStatus& now) {
         return (watch.cts && now.cts != before.cts) || (watch.dsr && now.dsr != before.dsr) ||
                (watch.ri && now.ri != before.ri) || (watch.cd && now.cd != before.cd);
@@ -495,7 +468,7 @@ Task<ModemStatus> WindowsSerialTransport::wait_modem_change(ModemStatus watch) {
         if (state() != State::open) {
             throw Error(closed_error(), "wait_modem_change on " + path_ + ": the port closed");
         }
-        const ModemStatus now = modem_status();
+        const ModemStatus now = read_modem_lines("wait_modem_change");
         if (changed(now)) {
             co_return now;
         }

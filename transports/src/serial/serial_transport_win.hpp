@@ -88,6 +88,8 @@ private:
     void on_modem_event(DWORD error) noexcept;
     COMSTAT comm_status(const char* what) const;
     std::error_code io_error(DWORD error) const;
+    /// GetCommModemStatus; throws Error(not_supported) naming `what` where there are no lines.
+    ModemStatus read_modem_lines(const char* what) const;
     void apply(const SerialOptions& options);
     void check_drain() noexcept;
     void finish_drains(std::error_code error) noexcept;
