@@ -5,6 +5,7 @@
 //
 //   producer_consumer --serial /dev/ttyUSB0@9600 --source 127.0.0.1:5001 --csv out.csv
 //   producer_consumer demo [--lines N] [--csv out.csv]   simulated instruments, one drops
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -134,7 +135,11 @@ Task<void> consumer(ferry::Loop& loop, std::string path, ferry::Queue<Sample>& q
     while (stop_after == 0 || written < stop_after) {
         std::vector<Sample> batch;
         batch.push_back(co_await queue.get());
-        while (!queue.empty() && batch.size() < 256) {
+        // At most what is left to write: --lines N means exactly N, even when samples
+        // arrive together.
+        const std::size_t room =
+            stop_after == 0 ? 256 : std::min<std::size_t>(256, stop_after - written);
+        while (!queue.empty() && batch.size() < room) {
             batch.push_back(queue.get_nowait());
         }
         auto append_batch = [path, batch] {

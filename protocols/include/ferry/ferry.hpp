@@ -29,6 +29,7 @@
 #include <ferry/server.hpp>
 #include <ferry/sleep.hpp>
 #include <ferry/streams.hpp>
+#include <ferry/subprocess.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
