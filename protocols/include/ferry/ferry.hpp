@@ -16,6 +16,7 @@
 #include <ferry/loop.hpp>
 #include <ferry/pipe.hpp>
 #include <ferry/port_watcher.hpp>
+#include <ferry/process.hpp>
 #include <ferry/protocol.hpp>
 #include <ferry/pty.hpp>
 #include <ferry/queue.hpp>

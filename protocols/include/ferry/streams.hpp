@@ -157,6 +157,9 @@ struct StreamConnection {
     static ProtocolFactory factory(Loop& loop, std::size_t limit,
                                    std::function<void(StreamReader, StreamWriter)> on_connect);
     static std::pair<StreamReader, StreamWriter> pair_of(Transport& transport);
+    /// A writer over `transport` whose flow control and loss `state` tracks (a child's stdin).
+    static StreamWriter writer_for(std::shared_ptr<WriterState> state,
+                                   std::shared_ptr<Transport> transport);
 };
 } // namespace detail
 

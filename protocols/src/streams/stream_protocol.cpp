@@ -80,4 +80,9 @@ std::pair<StreamReader, StreamWriter> StreamConnection::pair_of(Transport& trans
     return {protocol.reader, StreamWriter(protocol.writer, transport.shared_from_this())};
 }
 
+StreamWriter StreamConnection::writer_for(std::shared_ptr<WriterState> state,
+                                          std::shared_ptr<Transport> transport) {
+    return StreamWriter(std::move(state), std::move(transport));
+}
+
 } // namespace ferry::detail

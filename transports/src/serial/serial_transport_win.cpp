@@ -25,6 +25,8 @@ constexpr std::size_t max_write = 64 * 1024;
 constexpr DWORD driver_queue = 64 * 1024;
 // How long close() waits for the driver's output queue to empty before closing anyway.
 constexpr std::uint64_t close_drain_wait_ms = 5000;
+// How long closing waits for cancelled operations before closing the handle to end them.
+constexpr std::uint64_t cancel_overdue_ms = 2000;
 
 WindowsSerialTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<WindowsSerialTransport*>(handle->data);
@@ -689,31 +691,70 @@ void WindowsSerialTransport::close_now() noexcept {
         SetCommState(handle_, &*previous_settings_);
         previous_settings_.reset();
     }
-    if (read_op_.pending || write_op_.pending || modem_op_.pending) {
+    bool awaiting_cancellations = false;
+    if (operations_pending()) {
         CancelIoEx(handle_, nullptr); // each completion still comes back, cancelled
         if (LoopAccess::is_shutting_down(loop())) {
             wait_for_cancelled_operations(); // completions no longer reach the loop
+        } else {
+            awaiting_cancellations = true;
         }
     }
     modem_changed_.set(); // a modem wait ends with "closed"
-    for (uv_timer_t* timer : {&break_timer_, &drain_timer_}) {
-        uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* handle) {
-            auto& self = transport_of(handle);
-            --self.open_timers_;
-            self.release_when_idle();
-        });
+    close_timer(break_timer_);
+    if (awaiting_cancellations) {
+        // Bounded: Wine, on a loaded machine, was seen to lose the cancellation of a write
+        // blocked on a full pty. If the operations are not back in time, closing the handle
+        // ends them; the drain timer closes once they are back (release_when_idle).
+        uv_timer_start(
+            &drain_timer_,
+            [](uv_timer_t* timer) {
+                transport_of(reinterpret_cast<uv_handle_t*>(timer)).end_overdue_operations();
+            },
+            cancel_overdue_ms, 0);
+    } else {
+        close_timer(drain_timer_);
     }
 }
 
+void WindowsSerialTransport::close_timer(uv_timer_t& timer) noexcept {
+    auto* handle = reinterpret_cast<uv_handle_t*>(&timer);
+    if (uv_is_closing(handle) != 0) {
+        return;
+    }
+    uv_close(handle, [](uv_handle_t* closed) {
+        auto& self = transport_of(closed);
+        --self.open_timers_;
+        self.release_when_idle();
+    });
+}
+
+void WindowsSerialTransport::end_overdue_operations() noexcept {
+    if (!operations_pending() || handle_closed_early_) {
+        return;
+    }
+    log().warn("{}: cancelled I/O not back after {} ms; closing the port to end it", path_,
+               cancel_overdue_ms);
+    CloseHandle(handle_); // what is pending on it completes, aborted
+    handle_closed_early_ = true;
+}
+
 void WindowsSerialTransport::release_when_idle() noexcept {
-    if (read_op_.pending || write_op_.pending || modem_op_.pending || open_timers_ > 0 ||
-        handle_ == INVALID_HANDLE_VALUE) {
+    if (operations_pending() || handle_ == INVALID_HANDLE_VALUE) {
+        return;
+    }
+    if (closing_) {
+        close_timer(drain_timer_); // it may have been bounding the cancellations
+    }
+    if (open_timers_ > 0) {
         return;
     }
     if (SerialCallback done = std::move(break_done_)) {
         invoke_guarded(loop(), "exception in send_break callback", [&] { done(closed_error()); });
     }
-    CloseHandle(handle_);
+    if (!handle_closed_early_) {
+        CloseHandle(handle_);
+    }
     handle_ = INVALID_HANDLE_VALUE;
     port_.reset();
     handles_closed(); // connection_lost; may free this object

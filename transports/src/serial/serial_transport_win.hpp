@@ -88,6 +88,14 @@ private:
     void on_modem_event(DWORD error) noexcept;
     COMSTAT comm_status(const char* what) const;
     std::error_code io_error(DWORD error) const;
+    /// True while a read, write or modem wait is with the driver.
+    bool operations_pending() const noexcept {
+        return read_op_.pending || write_op_.pending || modem_op_.pending;
+    }
+    /// Closes `timer` (once); its close callback counts it down and tries to release.
+    void close_timer(uv_timer_t& timer) noexcept;
+    /// Cancelled operations are overdue: close the handle, which ends them.
+    void end_overdue_operations() noexcept;
     /// GetCommModemStatus; throws Error(not_supported) naming `what` where there are no lines.
     ModemStatus read_modem_lines(const char* what) const;
     void apply(const SerialOptions& options);
@@ -114,9 +122,10 @@ private:
     bool dtr_on_ = true; // the output lines as last set (Windows raises both on open)
     bool rts_on_ = true;
     bool in_break_ = false;
-    bool purging_output_ = false; // PurgeComm aborted the write in flight
-    bool closing_ = false;        // close_handles() ran: completions now only count down
-    bool lingering_ = false;      // close waits for the driver's output queue to empty
+    bool purging_output_ = false;      // PurgeComm aborted the write in flight
+    bool closing_ = false;             // close_handles() ran: completions now only count down
+    bool handle_closed_early_ = false; // end_overdue_operations() closed it
+    bool lingering_ = false;           // close waits for the driver's output queue to empty
     std::uint64_t linger_deadline_ = 0;
     uv_timer_t break_timer_{};
     uv_timer_t drain_timer_{};
