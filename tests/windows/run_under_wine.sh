@@ -53,4 +53,8 @@ b_number=$((a_number + 1))
 ln -sfn "$(readlink -f "$links/a")" "$WINEPREFIX/dosdevices/com$a_number"
 ln -sfn "$(readlink -f "$links/b")" "$WINEPREFIX/dosdevices/com$b_number"
 export FERRY_TEST_COM_PAIR="COM$a_number,COM$b_number"
+# The server must be running, started away from our pipes, before the program's own `wine`: a
+# server that `wine` starts itself inherits the test's output pipe, and the reader (ctest)
+# never sees end-of-file (seen once on a fresh prefix). A running server makes this a no-op.
+wineserver -p > /dev/null 2>> "$log" < /dev/null || true
 WINEDEBUG=-all wine "$@" 2>> "$log"
