@@ -38,7 +38,9 @@ inline bool may_clear(const ferry::Endpoint& endpoint, std::error_code error) {
     if (endpoint.kind == ferry::EndpointKind::serial) {
         return ferry::serial_error_may_clear(error);
     }
-    return endpoint.kind != ferry::EndpointKind::stdio && endpoint.kind != ferry::EndpointKind::pty;
+    // A command that cannot start (missing, not executable) will not start on a retry either.
+    return endpoint.kind != ferry::EndpointKind::stdio &&
+           endpoint.kind != ferry::EndpointKind::pty && endpoint.kind != ferry::EndpointKind::exec;
 }
 
 /// "115200 8N1" for a serial side (with its modem lines where it has them), else "".

@@ -1,6 +1,6 @@
 // The contract suite's endpoints on POSIX: TCP, Unix socket, socketpair, a serial port on a
 // pty, a pipe pair (stdio's transport), a pseudo-terminal made by create_pty, and RFC 2217's
-// client and server ends.
+// client and server ends, and a child process (connect_command) relaying to a socket.
 #include "contract_endpoint.hpp"
 
 #include <fcntl.h>
@@ -102,6 +102,42 @@ public:
         peer_ = fd_peer(accept_one(loop, listener));
         ::close(listener);
         return transport;
+    }
+
+private:
+    static inline int counter_ = 0;
+    std::string path_;
+};
+
+/// A child process as the transport (connect_command, the exec: endpoint): child_relay.py
+/// relays between its stdin/stdout and a raw Unix socket the test accepts, so the test plays
+/// the child's far side by hand. (Not socat: it holds a direction's end back until it exits.)
+class ChildProcessEndpoint final : public Endpoint {
+public:
+    ~ChildProcessEndpoint() override { std::filesystem::remove(path_); }
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        path_ = (std::filesystem::temp_directory_path() /
+                 ("ferry-contract-child-" + std::to_string(::getpid()) + "-" +
+                  std::to_string(++counter_) + ".sock"))
+                    .string();
+        std::filesystem::remove(path_);
+        const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        path_.copy(address.sun_path, sizeof address.sun_path - 1);
+        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(listener, 1) != 0) {
+            ADD_FAILURE() << "cannot listen on " << path_;
+            ::close(listener);
+            return nullptr;
+        }
+        auto started = connect_command(
+            loop, std::move(factory),
+            "exec /usr/bin/python3 " FERRY_TEST_SUPPORT_DIR "/child_relay.py " + path_);
+        EXPECT_TRUE(started.ok()) << started.message();
+        peer_ = fd_peer(accept_one(loop, listener));
+        ::close(listener);
+        return started.ok() ? started.value() : nullptr;
     }
 
 private:
@@ -335,6 +371,7 @@ std::vector<ContractKind> contract_kinds() {
             "CreatePty", [] { return std::make_unique<PtyEndpoint>(); }, false, false),
         kind("Rfc2217Client", [] { return std::make_unique<Rfc2217Endpoint>(true); }),
         kind("Rfc2217Server", [] { return std::make_unique<Rfc2217Endpoint>(false); }),
+        kind("ChildProcess", [] { return std::make_unique<ChildProcessEndpoint>(); }),
     };
 }
 

@@ -141,7 +141,8 @@ TEST(EndpointParseTest, TheCanonicalFormParsesBackToTheSameEndpoint) {
           "tcp:[::1]:7000:timeout=1500ms:nodelay=false:bind=127.0.0.1",
           "tcp-listen:7000:interface=0.0.0.0:backlog=4:reuse_port:keepalive=9s:family=ipv4",
           "unix:/tmp/a.sock", "unix-listen:/tmp/b.sock:backlog=7:remove_stale=false", "stdio",
-          "pty", "pty:link=/tmp/ttyV1:baud=38400:stop_bits=2:flow=xonxoff"}) {
+          "pty", "pty:link=/tmp/ttyV1:baud=38400:stop_bits=2:flow=xonxoff",
+          "exec:python3 decode.py --port=COM3:9600 'a b'"}) {
         const std::string canonical = to_string(parse_endpoint(description));
         EXPECT_EQ(to_string(parse_endpoint(canonical)), canonical) << description;
     }
@@ -155,8 +156,25 @@ TEST(EndpointParseTest, TheHelpListsEveryKindAndItsKeys) {
     const std::string help = endpoint_help();
     for (const char* part :
          {"serial:PATH", "tcp:HOST:PORT", "tcp-listen:PORT", "unix:PATH", "unix-listen:PATH",
-          "stdio", "pty", "rs485_delay_before", "interface", "link"}) {
+          "stdio", "pty", "exec:COMMAND", "rs485_delay_before", "interface", "link"}) {
         EXPECT_NE(help.find(part), std::string::npos) << part;
+    }
+}
+
+TEST(EndpointParseTest, ExecTakesTheWholeRestAsItsCommand) {
+    const Endpoint endpoint = parse_endpoint("exec:socat - TCP:127.0.0.1:7000,nodelay");
+    EXPECT_EQ(endpoint.kind, EndpointKind::exec);
+    EXPECT_EQ(endpoint.command, "socat - TCP:127.0.0.1:7000,nodelay");
+    EXPECT_FALSE(endpoint.listens());
+    EXPECT_EQ(to_string(endpoint), "exec:socat - TCP:127.0.0.1:7000,nodelay");
+    for (const char* empty : {"exec:", "exec", "exec:   "}) {
+        try {
+            (void)parse_endpoint(empty);
+            ADD_FAILURE() << empty << " parsed";
+        } catch (const Error& error) {
+            EXPECT_NE(std::string(error.what()).find("exec needs COMMAND"), std::string::npos)
+                << error.what();
+        }
     }
 }
 
@@ -365,6 +383,43 @@ int run_stdio_child(int in_fd, int out_fd) {
         }
     }
     return ::fcntl(0, F_GETFL) == flags_before ? 0 : 3;
+}
+
+TEST_F(EndpointOpenTest, ExecRunsACommandWhoseStdinAndStdoutAreTheTransport) {
+    auto seen = std::make_shared<Recording>();
+    auto child = loop.run_until_complete(connect(loop, "exec:tr a-z A-Z", recording_factory(seen)));
+    child->write("through a child\n");
+    child->write_eof(); // the child's stdin ends: tr finishes, its stdout ends
+    EXPECT_TRUE(run_until(loop, [&] { return seen->has_lost(); }));
+    EXPECT_EQ(seen->data, "THROUGH A CHILD\n");
+    EXPECT_EQ(seen->eof, 1);
+    EXPECT_FALSE(seen->lost_error) << seen->lost_error.message();
+}
+
+TEST_F(EndpointOpenTest, ClosingAnExecEndpointEndsItsChild) {
+    TempDir dir;
+    const auto marker = dir / "ended";
+    auto seen = std::make_shared<Recording>();
+    // The child outlives its stdin's end; only the SIGTERM ends it (and its trap leaves a mark).
+    auto child = loop.run_until_complete(connect(loop,
+                                                 "exec:trap 'touch " + marker.string() +
+                                                     "; exit 0' TERM; echo up; "
+                                                     "while :; do sleep 0.05; done",
+                                                 recording_factory(seen)));
+    ASSERT_TRUE(run_until(loop, [&] { return seen->data == "up\n"; }));
+    child->close();
+    EXPECT_TRUE(run_until(loop, [&] { return seen->has_lost(); }));
+    EXPECT_TRUE(run_until(
+        loop, [&] { return std::filesystem::exists(marker); }, 10s))
+        << "the child was not asked to end";
+}
+
+TEST_F(EndpointOpenTest, AnExecCommandThatCannotRunEndsWithTheShellsWords) {
+    auto seen = std::make_shared<Recording>();
+    auto child = loop.run_until_complete(
+        connect(loop, "exec:ferry-no-such-command 2>/dev/null", recording_factory(seen)));
+    EXPECT_TRUE(run_until(loop, [&] { return seen->has_lost(); }));
+    EXPECT_EQ(seen->data, "") << "the shell reports on stderr; stdout just ends";
 }
 
 TEST_F(EndpointOpenTest, StdioReadsStandardInputAndWritesStandardOutput) {

@@ -41,6 +41,9 @@ enum class EndpointKind {
     pty,
     /// `rfc2217:HOST:PORT[:115200n81][:key=value...]`: a remote serial port (RFC 2217).
     rfc2217,
+    /// `exec:COMMAND`: a child process run through the shell; its stdin and stdout are the
+    /// endpoint (everything after `exec:` is the command, colons included).
+    exec,
 };
 
 /// A parsed endpoint description. Only the fields of its kind are used.
@@ -53,6 +56,8 @@ struct Endpoint {
     std::uint16_t port = 0;
     /// serial: the device; unix, unix-listen: the socket's path.
     std::string path;
+    /// exec: the command line, run through the shell.
+    std::string command;
     /// serial: the line settings and options.
     SerialOptions serial{};
     /// pty: the link and line settings.
@@ -85,7 +90,7 @@ std::string to_string(const Endpoint& endpoint);
 /// Several lines describing every kind and its keys, for a program's --help.
 std::string endpoint_help();
 
-/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty, rfc2217): the transport after
+/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty, rfc2217, exec): the transport after
 /// connection_made, or the error (naming the endpoint) through `done`. A listening kind is
 /// refused with Error(invalid_argument).
 void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, TransportCallback done);

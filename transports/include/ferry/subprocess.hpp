@@ -115,4 +115,12 @@ Result<std::shared_ptr<SubprocessTransport>> subprocess_shell(Loop& loop,
                                                               std::string command,
                                                               SubprocessOptions options = {});
 
+/// Runs `command` through the shell with its stdin and stdout as one Transport (what the
+/// `exec:` endpoint opens, as socat's EXEC): the protocol reads what the child writes and
+/// writes what it reads; stderr is inherited. write_eof() closes the child's stdin; the end of
+/// its stdout is eof_received. Once the transport is closed, a child still running gets
+/// SIGTERM (closing the loop kills it). connection_made has run on return.
+Result<std::shared_ptr<Transport>> connect_command(Loop& loop, ProtocolFactory factory,
+                                                   std::string command);
+
 } // namespace ferry

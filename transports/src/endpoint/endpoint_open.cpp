@@ -1,6 +1,7 @@
 // connect() and listen(): opening what an endpoint description names, through the factory of
 // its kind. Portable.
 #include <ferry/endpoint.hpp>
+#include <ferry/subprocess.hpp>
 
 #include <ferry/error.hpp>
 #include <ferry/future.hpp>
@@ -41,6 +42,9 @@ void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
         return;
     case EndpointKind::stdio:
         done(connect_stdio(loop, std::move(factory)));
+        return;
+    case EndpointKind::exec:
+        done(connect_command(loop, std::move(factory), endpoint.command));
         return;
     case EndpointKind::pty:
         done(widen(create_pty(loop, std::move(factory), endpoint.pty)));

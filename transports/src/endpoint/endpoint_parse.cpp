@@ -27,6 +27,7 @@ constexpr KindName kind_names[] = {
     {EndpointKind::stdio, "stdio"},
     {EndpointKind::pty, "pty"},
     {EndpointKind::rfc2217, "rfc2217"},
+    {EndpointKind::exec, "exec"},
 };
 
 std::string_view name_of(EndpointKind kind) {
@@ -353,6 +354,7 @@ const KeyTable& keys_of(EndpointKind kind) {
         return rfc2217_keys();
     case EndpointKind::unix_socket:
     case EndpointKind::stdio:
+    case EndpointKind::exec:
         break;
     }
     return no_keys();
@@ -467,6 +469,17 @@ bool Endpoint::listens() const noexcept {
 
 Endpoint parse_endpoint(std::string_view description) {
     const Complaint complain(description);
+    // exec: the rest is a command line, colons and all, not fields.
+    if (lower(description.substr(0, 5)) == "exec:" || lower(description) == "exec") {
+        Endpoint endpoint;
+        endpoint.kind = EndpointKind::exec;
+        endpoint.command =
+            std::string(description.substr(std::min<std::size_t>(5, description.size())));
+        if (endpoint.command.find_first_not_of(" \t") == std::string::npos) {
+            complain("exec needs COMMAND (exec:COMMAND)");
+        }
+        return endpoint;
+    }
     std::vector<std::string> fields = split_fields(description, complain);
     const std::string kind_name = lower(fields.front());
     const auto found = std::find_if(std::begin(kind_names), std::end(kind_names),
@@ -513,6 +526,7 @@ Endpoint parse_endpoint(std::string_view description) {
         break;
     case EndpointKind::stdio:
     case EndpointKind::pty:
+    case EndpointKind::exec: // parsed above
         break;
     }
     for (; next < fields.size(); ++next) {
@@ -684,6 +698,9 @@ std::string to_string(const Endpoint& e) {
         break;
     case EndpointKind::stdio:
         break;
+    case EndpointKind::exec:
+        add(e.command);
+        break;
     case EndpointKind::pty:
         if (!e.pty.link.empty()) {
             add("link=" + e.pty.link);
@@ -718,6 +735,8 @@ std::string endpoint_help() {
            key_list(EndpointKind::unix_listen) +
            "\n"
            "  stdio                     standard input and output\n"
+           "  exec:COMMAND              a command run through the shell: its stdin and stdout "
+           "(its stderr is this program's; it gets SIGTERM when the endpoint closes)\n"
            "  pty                       a new pseudo-terminal (a virtual serial port; its name "
            "is logged); " +
            key_list(EndpointKind::pty) + "\n";

@@ -236,7 +236,17 @@ StreamTransport::SeparateOutput::~SeparateOutput() {
     }
 }
 
+void StreamTransport::call_when_released(std::function<void()> hook) {
+    if (output_) {
+        output_->on_released = std::move(hook);
+    }
+}
+
 void StreamTransport::released() noexcept {
+    if (output_ && output_->on_released) {
+        const auto hook = std::exchange(output_->on_released, nullptr);
+        invoke_guarded(loop(), "exception in a released hook", hook);
+    }
     ClientOwner* owner = std::exchange(owner_, nullptr);
     if (owner == nullptr) {
         return;

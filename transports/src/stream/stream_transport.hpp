@@ -3,6 +3,7 @@
 // pipes and fd pipes, on the shared transport core. Private to ferry::transports.
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -77,6 +78,10 @@ public:
     /// Puts `flags` back on descriptor `fd` (F_SETFL) when the transport is destroyed: libuv
     /// makes descriptors non-blocking, and a terminal's flags are shared with the shell.
     void restore_flags_at_end(uv_os_fd_t fd, int flags);
+    /// Runs `hook` once the transport is released (after connection_lost): what owns the
+    /// other ends of its two descriptors (a child process) lets go. After
+    /// set_separate_output().
+    void call_when_released(std::function<void()> hook);
 
     bool can_write_eof() const noexcept override { return direction() != Direction::read_only; }
     std::optional<SocketAddress> peername() const override { return address_of(true); }
@@ -121,6 +126,7 @@ private:
         uv_pipe_t pipe{};
         bool closed = false;
         std::vector<std::pair<uv_os_fd_t, int>> restore_flags; // descriptor, flags
+        std::function<void()> on_released;
         ~SeparateOutput();
     };
     std::unique_ptr<SeparateOutput> output_;

@@ -92,7 +92,6 @@ std::shared_ptr<ChildProcess> ChildProcess::spawn(Loop& loop,
     }
 
     auto child = std::make_shared<ChildProcess>(loop);
-    child->program_ = argv[0];
     // stderr into stdout's pipe: libuv cannot point one child descriptor at another, so both
     // get the write end of a pipe made here, and stdout's transport reads the other end.
     const bool shared_output = options.err == Stdio::to_stdout && options.out == Stdio::pipe;
@@ -160,6 +159,20 @@ std::shared_ptr<ChildProcess> ChildProcess::spawn(Loop& loop,
         throw;
     }
 
+    const int status = child->launch(argv, options, stdio, verbatim_windows_arguments);
+    if (status != 0) {
+        discard_pipes();
+        throw Error(uv_error(status), spawn_failure(status, argv[0]));
+    }
+    close_file(shared[1]); // the child has its copy
+    child->start_pipes_and_protocol(std::move(protocol));
+    return child;
+}
+
+ChildProcess::~ChildProcess() = default;
+
+int ChildProcess::launch(const std::vector<std::string>& argv, const SubprocessOptions& options,
+                         uv_stdio_container_t* stdio, bool verbatim_windows_arguments) {
     std::vector<char*> args;
     for (const std::string& arg : argv) {
         args.push_back(const_cast<char*>(arg.c_str())); // libuv does not write to them
@@ -186,25 +199,96 @@ std::shared_ptr<ChildProcess> ChildProcess::spawn(Loop& loop,
     if (verbatim_windows_arguments) {
         spawn_options.flags |= UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS;
     }
-    child->process_.data = child.get();
-    const int status = uv_spawn(LoopAccess::native(loop), &child->process_, &spawn_options);
-    // libuv initialises the handle even when spawning fails; it is closed either way.
-    child->process_handle_open_ = true;
-    child->self_ = child;
+    program_ = argv[0];
+    process_.data = this;
+    const int status = uv_spawn(LoopAccess::native(loop_), &process_, &spawn_options);
+    // libuv initialises the handle even when spawning fails; it is closed either way, and
+    // the object lives until its close callback.
+    process_handle_open_ = true;
+    self_ = shared_from_this();
     if (status != 0) {
-        discard_pipes();
-        child->close_process_handle();
-        throw Error(uv_error(status), spawn_failure(status, argv[0]));
+        close_process_handle();
+        return status;
     }
-    close_file(shared[1]); // the child has its copy
-    child->pid_ = child->process_.pid;
-    child->registered_ = true;
-    LoopAccess::register_resource(loop, *child);
-    child->start_pipes_and_protocol(std::move(protocol));
-    return child;
+    pid_ = process_.pid;
+    registered_ = true;
+    LoopAccess::register_resource(loop_, *this);
+    return 0;
 }
 
-ChildProcess::~ChildProcess() = default;
+std::shared_ptr<Transport> ChildProcess::spawn_joined(Loop& loop, const ProtocolFactory& factory,
+                                                      const std::vector<std::string>& argv,
+                                                      bool verbatim_windows_arguments) {
+    if (argv.empty() || argv[0].empty()) {
+        throw Error(make_error_code(errc::invalid_argument), "exec: no command given");
+    }
+    if (LoopAccess::is_shutting_down(loop)) {
+        throw Error(make_error_code(errc::loop_closed), "the loop is closing");
+    }
+    std::unique_ptr<Protocol> protocol = make_protocol(factory);
+    // The child reads to_child[0] and writes from_child[1]; the transport reads from_child[0]
+    // and writes to_child[1].
+    uv_file to_child[2] = {-1, -1};
+    uv_file from_child[2] = {-1, -1};
+    const auto close_all = [&] {
+        for (uv_file* file : {&to_child[0], &to_child[1], &from_child[0], &from_child[1]}) {
+            close_file(std::exchange(*file, -1));
+        }
+    };
+    int status = uv_pipe(to_child, 0, UV_NONBLOCK_PIPE);
+    if (status == 0) {
+        status = uv_pipe(from_child, UV_NONBLOCK_PIPE, 0);
+    }
+    if (status != 0) {
+        close_all();
+        throw Error(uv_error(status),
+                    std::string("exec: cannot make a pipe: ") + uv_strerror(status));
+    }
+    std::shared_ptr<StreamTransport> joined;
+    try {
+        joined = StreamTransport::create(loop, StreamTransport::Kind::pipe);
+    } catch (...) {
+        close_all();
+        throw;
+    }
+    status = uv_pipe_open(joined->pipe(), from_child[0]);
+    if (status == 0) {
+        from_child[0] = -1; // the transport's now
+        status = joined->set_separate_output(std::exchange(to_child[1], -1));
+    }
+    if (status != 0) {
+        joined->discard();
+        close_all();
+        throw Error(uv_error(status), std::string("exec: ") + uv_strerror(status));
+    }
+
+    uv_stdio_container_t stdio[3]{};
+    stdio[0].flags = UV_INHERIT_FD;
+    stdio[0].data.fd = to_child[0];
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = from_child[1];
+    stdio[2].flags = UV_INHERIT_FD; // the child's complaints go where this program's go
+    stdio[2].data.fd = 2;
+    auto child = std::make_shared<ChildProcess>(loop);
+    status = child->launch(argv, SubprocessOptions{}, stdio, verbatim_windows_arguments);
+    close_all(); // the child has its copies of its ends
+    if (status != 0) {
+        joined->discard();
+        throw Error(uv_error(status), spawn_failure(status, argv[0]));
+    }
+    child->protocol_ = std::make_unique<SubprocessProtocol>(); // the transport's protocol hears all
+    // When the transport is done with the child, so is everything else: ask it to end.
+    joined->call_when_released([child] { child->ask_to_end(); });
+    joined->start(std::move(protocol), TransportDirection::both);
+    return joined;
+}
+
+void ChildProcess::ask_to_end() noexcept {
+    if (!returncode_ && process_handle_open_ &&
+        uv_is_closing(reinterpret_cast<uv_handle_t*>(&process_)) == 0) {
+        uv_process_kill(&process_, SIGTERM);
+    }
+}
 
 void ChildProcess::start_pipes_and_protocol(std::unique_ptr<SubprocessProtocol> protocol) {
     protocol_ = std::move(protocol);

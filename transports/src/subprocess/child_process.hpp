@@ -21,7 +21,9 @@ namespace ferry::detail {
 /// to the user's SubprocessProtocol, and the bookkeeping that makes connection_lost come once,
 /// last, after the exit and every pipe's end. Holds itself while the process handle or a
 /// pipe is open; the loop closing kills a child still running.
-class ChildProcess final : public SubprocessTransport, public LoopResource {
+class ChildProcess final : public SubprocessTransport,
+                           public LoopResource,
+                           public std::enable_shared_from_this<ChildProcess> {
 public:
     /// Spawns `argv` (a shell command when `verbatim_windows_arguments`, see subprocess_shell)
     /// and starts its pipes and the protocol. Throws ferry::Error naming what failed.
@@ -29,6 +31,12 @@ public:
                                                const std::vector<std::string>& argv,
                                                const SubprocessOptions& options,
                                                bool verbatim_windows_arguments);
+    /// Spawns `argv` with its stdin and stdout as one pipe transport whose protocol comes
+    /// from `factory` (connect_command); stderr is inherited. The child is sent SIGTERM when
+    /// the transport is released. Throws ferry::Error naming what failed.
+    static std::shared_ptr<Transport> spawn_joined(Loop& loop, const ProtocolFactory& factory,
+                                                   const std::vector<std::string>& argv,
+                                                   bool verbatim_windows_arguments);
     explicit ChildProcess(Loop& loop) : loop_(loop) {} // spawn()
     ~ChildProcess() override;
 
@@ -51,6 +59,12 @@ public:
 
 private:
     class PipeProtocol;
+    /// uv_spawn with `stdio`; on success the child is registered with the loop and holds
+    /// itself. Returns libuv's status.
+    int launch(const std::vector<std::string>& argv, const SubprocessOptions& options,
+               uv_stdio_container_t* stdio, bool verbatim_windows_arguments);
+    /// SIGTERM to a child still running (its joined transport is done with it).
+    void ask_to_end() noexcept;
     void start_pipes_and_protocol(std::unique_ptr<SubprocessProtocol> protocol);
     void on_exit(int64_t exit_status, int term_signal) noexcept;
     void close_process_handle() noexcept;

@@ -35,4 +35,15 @@ Result<std::shared_ptr<SubprocessTransport>> subprocess_shell(Loop& loop,
     return start(loop, factory, shell.argv, options, shell.verbatim_arguments);
 }
 
+Result<std::shared_ptr<Transport>> connect_command(Loop& loop, ProtocolFactory factory,
+                                                   std::string command) {
+    const detail::ShellCommand shell = detail::shell_command(command);
+    try {
+        return detail::ChildProcess::spawn_joined(loop, factory, shell.argv,
+                                                  shell.verbatim_arguments);
+    } catch (...) {
+        return std::current_exception();
+    }
+}
+
 } // namespace ferry
