@@ -135,8 +135,13 @@ private:
             ferry::log().info("bridge {} <-> {}: ended{}{}", self->options_.a_text,
                               self->options_.b_text, ended ? ": " : "",
                               ended ? ended.message() : "");
-            const bool one_shot = self->a_.kind == ferry::EndpointKind::stdio ||
-                                  self->b_.kind == ferry::EndpointKind::stdio;
+            // stdin and a command end once; opening them again is not what ended (socat ends
+            // with its EXEC's child too).
+            const auto once = [](const ferry::Endpoint& side) {
+                return side.kind == ferry::EndpointKind::stdio ||
+                       side.kind == ferry::EndpointKind::exec;
+            };
+            const bool one_shot = once(self->a_) || once(self->b_);
             if (self->stopping_ || !self->options_.reconnect || one_shot) {
                 co_return;
             }

@@ -232,6 +232,49 @@ def case_serial_to_serial():
         fail("serial to serial: exit %d: %s" % (code, errors))
 
 
+def case_exec():
+    """A board joined to a child process, as `ferry-bridge serial:/dev/ttyUSB0 exec:'python3 -u
+    decode.py'`: what the device sends is the child's stdin, the child's stdout goes back to it;
+    4 MiB round trip through cat; the bridge's end ends the child; a command's end ends it."""
+    device = Device()
+    # stdbuf: tr's output to a pipe is line-buffered, not held until a block fills.
+    bridge = Bridge("serial:" + device.name, "exec:stdbuf -oL tr a-z A-Z", "--no-statistics")
+    os.write(device.master, b"hello from the board\n")
+    got = read_some(device.master, want=21)
+    if got != b"HELLO FROM THE BOARD\n":
+        fail("through tr: %r; stderr: %s" % (got, bridge.stderr()))
+    code, errors = bridge.stop()
+    if code != 0:
+        fail("exec: exit %d: %s" % (code, errors))
+
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "exec:cat", "--no-statistics")
+    size = 4 << 20
+    round_trip = Stream(size, 10)
+    pump([(device.master, round_trip, device.master, round_trip)])
+    children = subprocess.run(["ps", "--ppid", str(bridge.process.pid), "-o", "pid="],
+                              capture_output=True, text=True).stdout.split()
+    code, errors = bridge.stop()
+    if code != 0 or len(children) != 1:
+        fail("exec cat: exit %d, children %r: %s" % (code, children, errors))
+    end = time.time() + DEADLINE
+    while os.path.exists("/proc/" + children[0]) and time.time() < end:
+        time.sleep(0.05)
+    if os.path.exists("/proc/" + children[0]):
+        fail("the child outlived the bridge")
+
+    # A command that ends at once ends the bridge: one bridge made, no restarts.
+    device = Device()
+    bridge = Bridge("serial:" + device.name, "exec:exit 3")
+    try:
+        code = bridge.process.wait(DEADLINE)
+    except subprocess.TimeoutExpired:
+        bridge.process.kill()
+        fail("the bridge outlived its exec side: %s" % bridge.stderr())
+    if code != 0 or "bridges made: 1\n" not in bridge.stderr():
+        fail("a command that ended: exit %d: %s" % (code, bridge.stderr()))
+
+
 def socat_pair(directory, name):
     """socat joining two new ptys at links NAME-a and NAME-b (it relays both ways in one loop,
     with blocking writes: while one write waits, it reads nothing)."""

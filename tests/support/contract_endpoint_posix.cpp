@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -135,6 +136,9 @@ public:
             loop, std::move(factory),
             "exec /usr/bin/python3 " FERRY_TEST_SUPPORT_DIR "/child_relay.py " + path_);
         EXPECT_TRUE(started.ok()) << started.message();
+        // Nothing of the loop's wakes when the child connects: wait on the listener itself.
+        pollfd incoming{listener, POLLIN, 0};
+        ::poll(&incoming, 1, 10000);
         peer_ = fd_peer(accept_one(loop, listener));
         ::close(listener);
         return started.ok() ? started.value() : nullptr;

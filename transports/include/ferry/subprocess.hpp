@@ -118,8 +118,9 @@ Result<std::shared_ptr<SubprocessTransport>> subprocess_shell(Loop& loop,
 /// Runs `command` through the shell with its stdin and stdout as one Transport (what the
 /// `exec:` endpoint opens, as socat's EXEC): the protocol reads what the child writes and
 /// writes what it reads; stderr is inherited. write_eof() closes the child's stdin; the end of
-/// its stdout is eof_received. Once the transport is closed, a child still running gets
-/// SIGTERM (closing the loop kills it). connection_made has run on return.
+/// its stdout is eof_received. Closing the transport ends the child's stdin (after what is
+/// queued); a child still running 2 s later gets SIGTERM (closing the loop kills it at once).
+/// connection_made has run on return.
 Result<std::shared_ptr<Transport>> connect_command(Loop& loop, ProtocolFactory factory,
                                                    std::string command);
 

@@ -736,7 +736,7 @@ std::string endpoint_help() {
            "\n"
            "  stdio                     standard input and output\n"
            "  exec:COMMAND              a command run through the shell: its stdin and stdout "
-           "(its stderr is this program's; it gets SIGTERM when the endpoint closes)\n"
+           "(its stderr is this program's; closing ends its stdin, then SIGTERM after 2 s)\n"
            "  pty                       a new pseudo-terminal (a virtual serial port; its name "
            "is logged); " +
            key_list(EndpointKind::pty) + "\n";

@@ -278,15 +278,32 @@ std::shared_ptr<Transport> ChildProcess::spawn_joined(Loop& loop, const Protocol
     }
     child->protocol_ = std::make_unique<SubprocessProtocol>(); // the transport's protocol hears all
     // When the transport is done with the child, so is everything else: ask it to end.
-    joined->call_when_released([child] { child->ask_to_end(); });
+    joined->call_when_released([child] { child->end_after_grace(); });
     joined->start(std::move(protocol), TransportDirection::both);
     return joined;
 }
 
-void ChildProcess::ask_to_end() noexcept {
-    if (!returncode_ && process_handle_open_ &&
-        uv_is_closing(reinterpret_cast<uv_handle_t*>(&process_)) == 0) {
-        uv_process_kill(&process_, SIGTERM);
+bool ChildProcess::running() const noexcept {
+    return !returncode_ && process_handle_open_ &&
+           uv_is_closing(reinterpret_cast<const uv_handle_t*>(&process_)) == 0;
+}
+
+void ChildProcess::end_after_grace() noexcept {
+    if (!running()) {
+        return;
+    }
+    // Its stdin has ended, so a child that reads its input to the end exits by itself, after
+    // passing on what it still holds (SIGTERM at once would drop that); one that does not is
+    // asked to end after the grace period, as socat does with EXEC.
+    const auto terminate = [this] {
+        if (running()) {
+            uv_process_kill(&process_, SIGTERM);
+        }
+    };
+    try {
+        grace_ = loop_.call_later(exit_grace, terminate); // cancelled on exit: `this` lives
+    } catch (...) {
+        terminate();
     }
 }
 
@@ -391,6 +408,7 @@ void ChildProcess::stdin_paused(bool paused) {
 
 void ChildProcess::on_exit(int64_t exit_status, int term_signal) noexcept {
     returncode_ = term_signal != 0 ? -term_signal : static_cast<int>(exit_status);
+    grace_.cancel();
     close_process_handle();
     // Nobody reads the child's stdin any more: its pipe ends now (a write-only pipe would
     // never notice the other end closing), with EPIPE if bytes were still queued for it.

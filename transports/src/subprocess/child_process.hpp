@@ -3,6 +3,7 @@
 // the shared transport core. Private to ferry::transports.
 
 #include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,8 +64,10 @@ private:
     /// itself. Returns libuv's status.
     int launch(const std::vector<std::string>& argv, const SubprocessOptions& options,
                uv_stdio_container_t* stdio, bool verbatim_windows_arguments);
-    /// SIGTERM to a child still running (its joined transport is done with it).
-    void ask_to_end() noexcept;
+    /// Its joined transport is done with the child: SIGTERM if it still runs after exit_grace.
+    void end_after_grace() noexcept;
+    /// Started, and neither exited nor being closed.
+    bool running() const noexcept;
     void start_pipes_and_protocol(std::unique_ptr<SubprocessProtocol> protocol);
     void on_exit(int64_t exit_status, int term_signal) noexcept;
     void close_process_handle() noexcept;
@@ -72,8 +75,12 @@ private:
     template <class Fn>
     void call_protocol(const char* where, Fn&& fn) noexcept;
 
+    /// How long a joined child may take to end by itself once its input has ended.
+    static constexpr std::chrono::seconds exit_grace{2};
+
     Loop& loop_;
     uv_process_t process_{};
+    CallbackHandle grace_; // the SIGTERM of end_after_grace, while pending
     std::unique_ptr<SubprocessProtocol> protocol_;
     std::array<std::shared_ptr<StreamTransport>, 3> pipes_;
     std::array<bool, 3> pipe_open_{}; // started and its connection_lost not yet come
