@@ -35,6 +35,8 @@ public:
             return "malformed frame";
         case errc::checksum_mismatch:
             return "checksum mismatch";
+        case errc::datagram_truncated:
+            return "datagram larger than the endpoint takes";
         }
         return "unknown ferry error " + std::to_string(value);
     }

@@ -13,8 +13,8 @@ void Transport::writelines(std::span<const ByteView> parts) {
     }
 }
 
-void Transport::set_write_buffer_limits(std::optional<std::size_t> high,
-                                        std::optional<std::size_t> low) {
+WriteBufferLimits make_write_buffer_limits(std::optional<std::size_t> high,
+                                           std::optional<std::size_t> low) {
     // asyncio: high defaults to 64 KiB unless only low is given (then 4 * low); low to high / 4.
     const std::size_t new_high = high ? *high : (low ? 4 * *low : 64 * 1024);
     const std::size_t new_low = low ? *low : new_high / 4;
@@ -23,7 +23,12 @@ void Transport::set_write_buffer_limits(std::optional<std::size_t> high,
                     "set_write_buffer_limits: low (" + std::to_string(new_low) +
                         ") must not exceed high (" + std::to_string(new_high) + ")");
     }
-    limits_ = {new_high, new_low};
+    return {new_high, new_low};
+}
+
+void Transport::set_write_buffer_limits(std::optional<std::size_t> high,
+                                        std::optional<std::size_t> low) {
+    limits_ = make_write_buffer_limits(high, low);
     maybe_pause_protocol();
     maybe_resume_protocol();
 }

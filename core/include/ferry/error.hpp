@@ -32,6 +32,8 @@ enum class errc {
     bad_frame,
     /// A frame's checksum (CRC) did not match its contents.
     checksum_mismatch,
+    /// A datagram was larger than the receiving endpoint takes; it was dropped.
+    datagram_truncated,
 };
 
 /// The category of ferry::errc values.

@@ -30,6 +30,12 @@ struct WriteBufferLimits {
     std::size_t low = 16 * 1024;
 };
 
+/// The water marks asyncio's set_write_buffer_limits(high, low) sets: high defaults to 64 KiB
+/// (4 * low when only low is given), low to high / 4. Throws ferry::Error(invalid_argument)
+/// when low > high.
+WriteBufferLimits make_write_buffer_limits(std::optional<std::size_t> high,
+                                           std::optional<std::size_t> low);
+
 /// A byte stream the loop owns while it is open. Loop thread only.
 /// write() never blocks and never fails synchronously: errors arrive as connection_lost.
 /// The transport owns its protocol and stays valid until connection_lost returns; users

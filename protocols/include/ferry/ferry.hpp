@@ -6,6 +6,7 @@
 #include <ferry/bridge_hub.hpp>
 #include <ferry/bytes.hpp>
 #include <ferry/crc.hpp>
+#include <ferry/datagram_endpoint.hpp>
 #include <ferry/endpoint.hpp>
 #include <ferry/error.hpp>
 #include <ferry/framed_protocol.hpp>
@@ -37,5 +38,6 @@
 #include <ferry/tcp.hpp>
 #include <ferry/telnet.hpp>
 #include <ferry/transport.hpp>
+#include <ferry/udp.hpp>
 #include <ferry/unix.hpp>
 #include <ferry/wait.hpp>

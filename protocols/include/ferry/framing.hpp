@@ -6,6 +6,7 @@
 #include <ferry/crc.hpp>
 #include <ferry/framing/cobs_codec.hpp>
 #include <ferry/framing/crc_codec.hpp>
+#include <ferry/framing/datagram_codec.hpp>
 #include <ferry/framing/fixed_length_codec.hpp>
 #include <ferry/framing/frame_sink.hpp>
 #include <ferry/framing/idle_gap_codec.hpp>

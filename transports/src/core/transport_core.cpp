@@ -208,7 +208,7 @@ void TransportCore<Interface>::queue_rest(std::span<const ByteView> parts, std::
             taken -= part.size();
             continue;
         }
-        queue_.push(part.subview(taken));
+        queue_.push(part.subview(taken), this->keeps_write_boundaries());
         taken = 0;
     }
     if (!queue_.in_flight()) {

@@ -136,6 +136,9 @@ protected:
     virtual bool start_reading() noexcept = 0;
     /// Stops watching for data.
     virtual void stop_reading() noexcept = 0;
+    /// True when each write is a message of its own (a datagram): queued writes are never
+    /// joined, and write_now gets whole ones. Default: a byte stream, joined.
+    virtual bool keeps_write_boundaries() const noexcept { return false; }
     /// Closes the sending side (the queue has drained after write_eof). Default: nothing.
     virtual void shutdown_write() noexcept {}
     /// Starts closing every handle; handles_closed() must follow, from a close callback.

@@ -5,13 +5,13 @@
 
 namespace ferry::detail {
 
-void WriteQueue::push(ByteView data) {
+void WriteQueue::push(ByteView data, bool own_chunk) {
     if (!state_) {
         state_ = std::make_unique<State>();
     }
     State& s = *state_;
     // Never into a chunk in flight: its memory is the OS's until complete().
-    if (s.chunks.size() - s.head > s.flight_chunks &&
+    if (!own_chunk && s.chunks.size() - s.head > s.flight_chunks &&
         s.chunks.back().size() + data.size() <= coalesce_limit) {
         append(s.chunks.back(), data);
     } else {

@@ -35,8 +35,8 @@ public:
     /// Bytes of the write in flight (what begin_flight returned).
     std::size_t flight_bytes() const noexcept { return state_ ? state_->flight_bytes : 0; }
 
-    /// Appends `data` (copied).
-    void push(ByteView data);
+    /// Appends `data` (copied); with `own_chunk`, never joined to another (a datagram).
+    void push(ByteView data, bool own_chunk = false);
     /// Fills `out` with views of the front chunks (the first one past what was already
     /// consumed of it), stopping once `max_bytes` are gathered (at least one chunk); returns
     /// how many. Views stay valid until the queue changes, or, for chunks in flight, until
