@@ -50,6 +50,9 @@ struct ContractKind {
     bool peer_sees_close = true;
     /// False when the peer cannot send end of data and keep reading (a named pipe).
     bool peer_can_half_close = true;
+    /// False for datagrams: what the peer's buffer cannot hold is dropped, and the OS never
+    /// pushes back, so the bulk and back-pressure tests do not apply (udp_test covers UDP).
+    bool reliable = true;
     /// Why this kind cannot run here (empty when it can); such tests are skipped, saying so.
     std::function<std::string()> unavailable;
 };

@@ -1,6 +1,7 @@
 // The contract suite's endpoints on POSIX: TCP, Unix socket, socketpair, a serial port on a
 // pty, a pipe pair (stdio's transport), a pseudo-terminal made by create_pty, and RFC 2217's
-// client and server ends, and a child process (connect_command) relaying to a socket.
+// client and server ends, a child process (connect_command) relaying to a socket, and a
+// connected UDP socket (connect_udp).
 #include "contract_endpoint.hpp"
 
 #include <fcntl.h>
@@ -147,6 +148,32 @@ public:
 private:
     static inline int counter_ = 0;
     std::string path_;
+};
+
+/// A connected UDP socket (connect_udp) to a raw UDP socket the test holds, connected back:
+/// one peer write is one datagram.
+class UdpEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+            ADD_FAILURE() << "cannot bind a UDP peer";
+            ::close(fd);
+            return nullptr;
+        }
+        auto connecting =
+            connect_udp(loop, std::move(factory), "127.0.0.1", ntohs(address.sin_port));
+        auto transport = loop.run_until_complete(std::move(connecting));
+        const SocketAddress ours = *transport->sockname();
+        ::connect(fd, ours.native(), static_cast<socklen_t>(ours.native_length()));
+        peer_ = fd_peer(fd);
+        return transport;
+    }
 };
 
 /// One end of a socketpair wrapped with connect_stream_fd; the test holds the other.
@@ -376,6 +403,14 @@ std::vector<ContractKind> contract_kinds() {
         kind("Rfc2217Client", [] { return std::make_unique<Rfc2217Endpoint>(true); }),
         kind("Rfc2217Server", [] { return std::make_unique<Rfc2217Endpoint>(false); }),
         kind("ChildProcess", [] { return std::make_unique<ChildProcessEndpoint>(); }),
+        [&] {
+            // No end of stream and no hang-up: the peer closing is no event.
+            ContractKind udp = kind(
+                "Udp", [] { return std::make_unique<UdpEndpoint>(); }, false, false);
+            udp.peer_sees_close = false;
+            udp.reliable = false;
+            return udp;
+        }(),
     };
 }
 

@@ -142,7 +142,8 @@ TEST(EndpointParseTest, TheCanonicalFormParsesBackToTheSameEndpoint) {
           "tcp-listen:7000:interface=0.0.0.0:backlog=4:reuse_port:keepalive=9s:family=ipv4",
           "unix:/tmp/a.sock", "unix-listen:/tmp/b.sock:backlog=7:remove_stale=false", "stdio",
           "pty", "pty:link=/tmp/ttyV1:baud=38400:stop_bits=2:flow=xonxoff",
-          "exec:python3 decode.py --port=COM3:9600 'a b'"}) {
+          "exec:python3 decode.py --port=COM3:9600 'a b'", "udp:[::1]:7001:family=ipv6:bind=[::1]",
+          "udp-listen:7002:interface=0.0.0.0:reuse_address:reuse_port"}) {
         const std::string canonical = to_string(parse_endpoint(description));
         EXPECT_EQ(to_string(parse_endpoint(canonical)), canonical) << description;
     }
@@ -154,9 +155,9 @@ TEST(EndpointParseTest, TheCanonicalFormParsesBackToTheSameEndpoint) {
 
 TEST(EndpointParseTest, TheHelpListsEveryKindAndItsKeys) {
     const std::string help = endpoint_help();
-    for (const char* part :
-         {"serial:PATH", "tcp:HOST:PORT", "tcp-listen:PORT", "unix:PATH", "unix-listen:PATH",
-          "stdio", "pty", "exec:COMMAND", "rs485_delay_before", "interface", "link"}) {
+    for (const char* part : {"serial:PATH", "tcp:HOST:PORT", "tcp-listen:PORT", "unix:PATH",
+                             "unix-listen:PATH", "stdio", "pty", "exec:COMMAND", "udp:HOST:PORT",
+                             "udp-listen:PORT", "rs485_delay_before", "interface", "link"}) {
         EXPECT_NE(help.find(part), std::string::npos) << part;
     }
 }
@@ -394,6 +395,39 @@ TEST_F(EndpointOpenTest, ExecRunsACommandWhoseStdinAndStdoutAreTheTransport) {
     EXPECT_EQ(seen->data, "THROUGH A CHILD\n");
     EXPECT_EQ(seen->eof, 1);
     EXPECT_FALSE(seen->lost_error) << seen->lost_error.message();
+}
+
+TEST_F(EndpointOpenTest, UdpAndUdpListenTalkToEachOther) {
+    // udp-listen on a port picked here (bound and released), then udp: to it.
+    auto probe = loop.run_until_complete(create_datagram_endpoint(
+        loop, [] { return std::make_unique<DatagramProtocol>(); },
+        DatagramOptions{.local_host = "127.0.0.1"}));
+    const std::uint16_t port = probe->sockname()->port();
+    probe->abort();
+    run_until(
+        loop, [&] { return false; }, 20ms);
+
+    auto listening = std::make_shared<Recording>();
+    auto accepted =
+        loop.create_task(connect(loop, "udp-listen:" + std::to_string(port),
+                                 recording_factory(listening, [](RecordingProtocol& p) {
+                                     p.on_data = [](Transport& t, ByteView data) { t.write(data); };
+                                 })));
+    run_until(
+        loop, [&] { return false; }, 20ms);
+    EXPECT_EQ(parse_endpoint("udp-listen:7000").host, "127.0.0.1") << "loopback unless asked";
+    EXPECT_FALSE(parse_endpoint("udp-listen:7000").listens()) << "opened with connect, as socat";
+
+    auto talking = std::make_shared<Recording>();
+    auto client = loop.run_until_complete(
+        connect(loop, "udp:127.0.0.1:" + std::to_string(port), recording_factory(talking)));
+    client->write("over udp");
+    EXPECT_TRUE(run_until(loop, [&] { return talking->data == "over udp"; }));
+    ASSERT_TRUE(run_until(loop, [&] { return accepted.done(); }));
+    EXPECT_EQ(*accepted.result()->peername(), *client->sockname());
+    client->close();
+    accepted.result()->close();
+    EXPECT_TRUE(run_until(loop, [&] { return talking->has_lost() && listening->has_lost(); }));
 }
 
 TEST_F(EndpointOpenTest, ClosingAnExecEndpointEndsItsChild) {

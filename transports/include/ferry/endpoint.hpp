@@ -18,6 +18,7 @@
 #include <ferry/task.hpp>
 #include <ferry/tcp.hpp>
 #include <ferry/transport.hpp>
+#include <ferry/udp.hpp>
 #include <ferry/unix.hpp>
 
 namespace ferry {
@@ -44,6 +45,13 @@ enum class EndpointKind {
     /// `exec:COMMAND`: a child process run through the shell; its stdin and stdout are the
     /// endpoint (everything after `exec:` is the command, colons included).
     exec,
+    /// `udp:HOST:PORT[:key=value...]`: a connected UDP socket; each read from the other side
+    /// is one datagram (larger ones are split at 65507 bytes), each datagram one delivery.
+    udp,
+    /// `udp-listen:PORT[:interface=ADDR][:key=value...]`: binds the port (127.0.0.1 unless
+    /// an interface is named), waits for the first datagram, and talks to its sender as `udp`
+    /// does (socat's UDP-LISTEN).
+    udp_listen,
 };
 
 /// A parsed endpoint description. Only the fields of its kind are used.
@@ -70,6 +78,9 @@ struct Endpoint {
     UnixServerOptions unix_server{};
     /// rfc2217: the line settings to send, strictness, timeouts, the TCP options.
     Rfc2217Options rfc2217{};
+    /// udp, udp-listen: the local address, family and reuse options (the host and port are
+    /// above).
+    DatagramOptions udp{};
     /// tcp-listen, unix-listen (`:rfc2217`): clients speak RFC 2217 (telnet COM-PORT-OPTION),
     /// for whoever serves them (ferry-bridge wraps each with serve_rfc2217).
     bool rfc2217_server = false;

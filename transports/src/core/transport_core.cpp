@@ -92,6 +92,20 @@ void TransportCore<Interface>::deliver(std::size_t n) noexcept {
 }
 
 template <class Interface>
+void TransportCore<Interface>::delivered_copy(ByteView data) noexcept {
+    if (data.empty() || state_ != State::open || !reading_) {
+        return;
+    }
+    if (log().should_log(spdlog::level::trace)) {
+        log().trace("{}read {} bytes\n{}", log_name().empty() ? "" : log_name() + ": ", data.size(),
+                    hex_dump(data));
+    }
+    // BufferedProtocol::data_received copies through get_buffer / buffer_updated.
+    this->call_protocol("exception in data_received",
+                        [&] { this->protocol().data_received(data); });
+}
+
+template <class Interface>
 void TransportCore<Interface>::os_eof() noexcept {
     if (reading_) {
         reading_ = false;

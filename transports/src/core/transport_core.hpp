@@ -102,6 +102,10 @@ protected:
         }
         deliver(n);
     }
+    /// `data`, read into the backend's own memory (a datagram must be read whole, whatever
+    /// a BufferedProtocol's buffer holds): hands it to the protocol, to a BufferedProtocol
+    /// through get_buffer / buffer_updated in as many pieces as its buffers need.
+    void delivered_copy(ByteView data) noexcept;
     /// What the next read asks a BufferedProtocol for: 4 KiB to 256 KiB, adapted to what
     /// reads bring.
     std::size_t read_size() const noexcept { return min_read_size << (2 * read_level_); }

@@ -5,7 +5,10 @@
 
 #include <ferry/error.hpp>
 #include <ferry/future.hpp>
+#include <ferry/log.hpp>
 #include <ferry/pipe.hpp>
+#include <ferry/task_handle.hpp>
+#include <ferry/udp.hpp>
 
 namespace ferry {
 namespace {
@@ -17,6 +20,18 @@ Result<std::shared_ptr<Transport>> widen(Result<std::shared_ptr<T>> result) {
         return Result<std::shared_ptr<Transport>>(result.error());
     }
     return std::shared_ptr<Transport>(std::move(result).value());
+}
+
+/// Runs an awaitable opening on the loop and hands its outcome to `done`.
+void deliver(Loop& loop, Task<std::shared_ptr<Transport>> opening, TransportCallback done) {
+    TaskHandle<std::shared_ptr<Transport>> task = loop.create_task(std::move(opening));
+    task.add_done_callback([task, done = std::move(done)]() mutable {
+        try {
+            done(task.result());
+        } catch (...) {
+            done(std::current_exception());
+        }
+    });
 }
 
 Result<std::shared_ptr<Transport>> refused(const Endpoint& endpoint, const char* why) {
@@ -55,6 +70,25 @@ void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
                             done(widen(std::move(r)));
                         });
         return;
+    case EndpointKind::udp:
+        deliver(loop,
+                connect_udp(loop, std::move(factory), endpoint.host, endpoint.port, endpoint.udp),
+                std::move(done));
+        return;
+    case EndpointKind::udp_listen: {
+        DatagramOptions options = endpoint.udp;
+        options.local_host = endpoint.host;
+        options.local_port = endpoint.port;
+        const std::string name = to_string(endpoint);
+        deliver(loop,
+                accept_udp(loop, std::move(factory), std::move(options),
+                           [name](const SocketAddress& bound) {
+                               log().info("{}: waiting for a datagram on {}", name,
+                                          bound.to_string());
+                           }),
+                std::move(done));
+        return;
+    }
     case EndpointKind::tcp_listen:
     case EndpointKind::unix_listen:
         break;

@@ -28,6 +28,8 @@ constexpr KindName kind_names[] = {
     {EndpointKind::pty, "pty"},
     {EndpointKind::rfc2217, "rfc2217"},
     {EndpointKind::exec, "exec"},
+    {EndpointKind::udp, "udp"},
+    {EndpointKind::udp_listen, "udp-listen"},
 };
 
 std::string_view name_of(EndpointKind kind) {
@@ -271,6 +273,32 @@ const KeyTable& tcp_listen_keys() {
     return table;
 }
 
+/// "::1" from "[::1]"; anything else as it is.
+std::string strip_brackets(const std::string& host) {
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        return host.substr(1, host.size() - 2);
+    }
+    return host;
+}
+
+const KeyTable& udp_keys() {
+    static const KeyTable table = {
+        {"bind", [](const Option& o, Endpoint& e) { e.udp.local_host = strip_brackets(o.value); }},
+        {"family", [](const Option& o, Endpoint& e) { e.udp.family = family_of(o); }},
+    };
+    return table;
+}
+
+const KeyTable& udp_listen_keys() {
+    static const KeyTable table = {
+        {"interface", [](const Option& o, Endpoint& e) { e.host = o.value; }},
+        {"family", [](const Option& o, Endpoint& e) { e.udp.family = family_of(o); }},
+        {"reuse_address", [](const Option& o, Endpoint& e) { e.udp.reuse_address = o.flag(); }},
+        {"reuse_port", [](const Option& o, Endpoint& e) { e.udp.reuse_port = o.flag(); }},
+    };
+    return table;
+}
+
 const KeyTable& unix_listen_keys() {
     static const KeyTable table = {
         {"backlog",
@@ -352,6 +380,10 @@ const KeyTable& keys_of(EndpointKind kind) {
         return pty_keys();
     case EndpointKind::rfc2217:
         return rfc2217_keys();
+    case EndpointKind::udp:
+        return udp_keys();
+    case EndpointKind::udp_listen:
+        return udp_listen_keys();
     case EndpointKind::unix_socket:
     case EndpointKind::stdio:
     case EndpointKind::exec:
@@ -446,13 +478,6 @@ std::uint16_t parse_port(std::string_view text, bool zero_allowed, const Complai
     return static_cast<std::uint16_t>(port);
 }
 
-std::string strip_brackets(const std::string& host) {
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-        return host.substr(1, host.size() - 2);
-    }
-    return host;
-}
-
 std::string kinds_list() {
     std::string list;
     for (const KindName& entry : kind_names) {
@@ -506,6 +531,7 @@ Endpoint parse_endpoint(std::string_view description) {
         }
         break;
     case EndpointKind::tcp:
+    case EndpointKind::udp:
         endpoint.host = strip_brackets(positional("HOST:PORT"));
         endpoint.port = parse_port(positional("HOST:PORT"), false, complain);
         break;
@@ -517,6 +543,7 @@ Endpoint parse_endpoint(std::string_view description) {
         }
         break;
     case EndpointKind::tcp_listen:
+    case EndpointKind::udp_listen:
         endpoint.host = "127.0.0.1"; // never every interface unless asked
         endpoint.port = parse_port(positional("PORT"), true, complain);
         break;
@@ -532,7 +559,7 @@ Endpoint parse_endpoint(std::string_view description) {
     for (; next < fields.size(); ++next) {
         apply_option(fields[next], endpoint.kind, endpoint, complain);
     }
-    if (endpoint.kind == EndpointKind::tcp_listen) {
+    if (endpoint.kind == EndpointKind::tcp_listen || endpoint.kind == EndpointKind::udp_listen) {
         endpoint.host = strip_brackets(endpoint.host);
     }
     try {
@@ -701,6 +728,28 @@ std::string to_string(const Endpoint& e) {
     case EndpointKind::exec:
         add(e.command);
         break;
+    case EndpointKind::udp:
+    case EndpointKind::udp_listen:
+        if (e.kind == EndpointKind::udp) {
+            add(bracketed(e.host));
+            add(std::to_string(e.port));
+        } else {
+            add(std::to_string(e.port));
+            add("interface=" + bracketed(e.host));
+        }
+        if (e.udp.family != AddressFamily::any) {
+            add(e.udp.family == AddressFamily::ipv4 ? "family=ipv4" : "family=ipv6");
+        }
+        if (!e.udp.local_host.empty()) {
+            add("bind=" + bracketed(e.udp.local_host));
+        }
+        if (e.udp.reuse_address) {
+            add("reuse_address");
+        }
+        if (e.udp.reuse_port) {
+            add("reuse_port");
+        }
+        break;
     case EndpointKind::pty:
         if (!e.pty.link.empty()) {
             add("link=" + e.pty.link);
@@ -733,6 +782,14 @@ std::string endpoint_help() {
            "  unix:PATH                 connect to a Unix socket\n"
            "  unix-listen:PATH          accept clients on a Unix socket; " +
            key_list(EndpointKind::unix_listen) +
+           "\n"
+           "  udp:HOST:PORT             a connected UDP socket: one datagram per read from the "
+           "other side, one delivery per datagram; " +
+           key_list(EndpointKind::udp) +
+           "\n"
+           "  udp-listen:PORT           waits for a datagram on 127.0.0.1 unless interface= names "
+           "another, then talks to its sender as udp: does; " +
+           key_list(EndpointKind::udp_listen) +
            "\n"
            "  stdio                     standard input and output\n"
            "  exec:COMMAND              a command run through the shell: its stdin and stdout "

@@ -3,7 +3,6 @@
 // data_received.
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -75,7 +74,8 @@ public:
             check_udp(rc, "UDP: cannot receive");
         }
     }
-    /// Delivers `data` as the first datagram once reading starts.
+    /// Delivers `data` as the first datagram once reading starts (if paused, it waits: a
+    /// later start_reading delivers it).
     void deliver_first(Bytes data) { pending_first_ = std::move(data); }
 
     bool can_write_eof() const noexcept override { return false; }
@@ -139,13 +139,14 @@ protected:
         const int rc = uv_udp_recv_start(
             &handle_,
             [](uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-                const std::span<std::byte> space = of(handle).read_space();
+                // Always the loop's buffer, larger than any datagram: a datagram is read
+                // whole, then handed over (to a BufferedProtocol in its buffers' pieces).
+                const auto space = LoopAccess::read_buffer(of(handle).loop());
                 *buf = uv_buf_init(reinterpret_cast<char*>(space.data()),
                                    static_cast<unsigned int>(space.size()));
             },
-            [](uv_udp_t* handle, ssize_t nread, const uv_buf_t*, const sockaddr* from,
-               unsigned flags) {
-                of(reinterpret_cast<uv_handle_t*>(handle)).received(nread, from, flags);
+            [](uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr*, unsigned) {
+                of(reinterpret_cast<uv_handle_t*>(handle)).received(nread, buf);
             });
         if (rc != 0) {
             fail(uv_error(rc));
@@ -153,8 +154,9 @@ protected:
         }
         if (!pending_first_.empty()) {
             loop().call_soon([weak = weak_from_this()] {
-                if (auto self = std::static_pointer_cast<UdpConnection>(weak.lock())) {
-                    self->deliver_pending_first();
+                auto self = std::static_pointer_cast<UdpConnection>(weak.lock());
+                if (self && self->is_reading()) { // else the next start_reading delivers it
+                    self->delivered_copy(std::exchange(self->pending_first_, Bytes()));
                 }
             });
         }
@@ -173,32 +175,15 @@ private:
         return *static_cast<UdpConnection*>(handle->data);
     }
 
-    void received(ssize_t nread, const sockaddr* from, unsigned flags) noexcept {
+    void received(ssize_t nread, const uv_buf_t* buf) noexcept {
         if (nread < 0) {
             if (state() == State::open) {
                 fail(uv_error(static_cast<int>(nread))); // ECONNREFUSED: the peer's port is closed
             }
             return;
         }
-        if (from != nullptr && (flags & UV_UDP_PARTIAL) != 0) {
-            fail(make_error_code(errc::datagram_truncated)); // a protocol's buffer too small
-            return;
-        }
-        delivered(static_cast<std::size_t>(nread)); // 0: nothing (or an empty datagram)
-    }
-
-    void deliver_pending_first() noexcept {
-        if (pending_first_.empty() || state() != State::open || !is_reading()) {
-            return; // paused: start_reading() schedules it again
-        }
-        const Bytes data = std::exchange(pending_first_, Bytes());
-        const std::span<std::byte> space = read_space();
-        if (space.size() < data.size()) {
-            fail(make_error_code(errc::datagram_truncated));
-            return;
-        }
-        std::memcpy(space.data(), data.data(), data.size());
-        delivered(data.size());
+        delivered_copy(ByteView(reinterpret_cast<const std::byte*>(buf->base),
+                                static_cast<std::size_t>(nread))); // empty: nothing
     }
 
     uv_udp_t handle_{};
