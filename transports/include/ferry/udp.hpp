@@ -93,18 +93,18 @@ public:
     virtual void set_broadcast(bool on) = 0;
     /// IP_TTL / IPV6_UNICAST_HOPS for unicast datagrams. Throws ferry::Error on refusal.
     virtual void set_ttl(int ttl) = 0;
-    /// Joins multicast `group` on the interface with address `interface` ("" lets the OS
+    /// Joins multicast `group` on the interface with address `local_interface` ("" lets the OS
     /// choose). Throws ferry::Error naming the group on refusal.
-    virtual void join_group(const std::string& group, const std::string& interface = "") = 0;
+    virtual void join_group(const std::string& group, const std::string& local_interface = "") = 0;
     /// Leaves a group joined with join_group. Throws ferry::Error on refusal.
-    virtual void leave_group(const std::string& group, const std::string& interface = "") = 0;
+    virtual void leave_group(const std::string& group, const std::string& local_interface = "") = 0;
     /// Hops multicast datagrams may travel (1: this network only). Throws on refusal.
     virtual void set_multicast_ttl(int ttl) = 0;
     /// Whether this host's own members of a group receive what is sent to it. Throws on
     /// refusal.
     virtual void set_multicast_loop(bool on) = 0;
     /// The interface (by its address) multicast datagrams leave from. Throws on refusal.
-    virtual void set_multicast_interface(const std::string& interface) = 0;
+    virtual void set_multicast_interface(const std::string& local_interface) = 0;
     /// SO_RCVBUF as the OS reports it (Linux doubles what was asked).
     virtual std::size_t receive_buffer_size() const = 0;
     /// Asks for an SO_RCVBUF of `bytes`. Throws ferry::Error on refusal.

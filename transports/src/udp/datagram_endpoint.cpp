@@ -46,7 +46,8 @@ public:
             throw;
         }
         transport->peer_ = addresses.remote;
-        transport->local_name_ = addresses.local.to_string();
+        const auto bound = transport->sockname(); // the port the OS picked, if it did
+        transport->local_name_ = bound ? bound->to_string() : addresses.local.to_string();
         LoopAccess::register_resource(loop, *transport);
         transport->registered_ = true;
         transport->protocol_ = std::move(protocol);
@@ -157,11 +158,11 @@ public:
         check_udp(uv_udp_set_broadcast(&handle_, on ? 1 : 0), "UDP: broadcast");
     }
     void set_ttl(int ttl) override { check_udp(uv_udp_set_ttl(&handle_, ttl), "UDP: TTL"); }
-    void join_group(const std::string& group, const std::string& interface) override {
-        set_udp_membership(handle_, group, interface, true);
+    void join_group(const std::string& group, const std::string& local_interface) override {
+        set_udp_membership(handle_, group, local_interface, true);
     }
-    void leave_group(const std::string& group, const std::string& interface) override {
-        set_udp_membership(handle_, group, interface, false);
+    void leave_group(const std::string& group, const std::string& local_interface) override {
+        set_udp_membership(handle_, group, local_interface, false);
     }
     void set_multicast_ttl(int ttl) override {
         check_udp(uv_udp_set_multicast_ttl(&handle_, ttl), "UDP: multicast TTL");
@@ -169,9 +170,9 @@ public:
     void set_multicast_loop(bool on) override {
         check_udp(uv_udp_set_multicast_loop(&handle_, on ? 1 : 0), "UDP: multicast loop");
     }
-    void set_multicast_interface(const std::string& interface) override {
-        check_udp(uv_udp_set_multicast_interface(&handle_, interface.c_str()),
-                  "UDP: multicast interface " + interface);
+    void set_multicast_interface(const std::string& local_interface) override {
+        check_udp(uv_udp_set_multicast_interface(&handle_, local_interface.c_str()),
+                  "UDP: multicast interface " + local_interface);
     }
     std::size_t receive_buffer_size() const override { return udp_buffer_size(handle_, true, 0); }
     void set_receive_buffer_size(std::size_t bytes) override {

@@ -121,13 +121,13 @@ void check_udp(int status, const std::string& what) {
     }
 }
 
-void set_udp_membership(uv_udp_t& handle, const std::string& group, const std::string& interface,
-                        bool join) {
+void set_udp_membership(uv_udp_t& handle, const std::string& group,
+                        const std::string& local_interface, bool join) {
     check_udp(uv_udp_set_membership(&handle, group.c_str(),
-                                    interface.empty() ? nullptr : interface.c_str(),
+                                    local_interface.empty() ? nullptr : local_interface.c_str(),
                                     join ? UV_JOIN_GROUP : UV_LEAVE_GROUP),
               std::string("UDP: cannot ") + (join ? "join" : "leave") + " multicast group " +
-                  group + (interface.empty() ? "" : " on " + interface));
+                  group + (local_interface.empty() ? "" : " on " + local_interface));
 }
 
 std::size_t udp_buffer_size(const uv_udp_t& handle, bool receive, std::size_t bytes) {

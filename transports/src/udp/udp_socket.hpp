@@ -46,8 +46,8 @@ std::optional<SocketAddress> udp_address(const uv_udp_t& handle, bool peer);
 void check_udp(int status, const std::string& what);
 
 /// The socket options every UDP transport offers, on `handle` (throwing on refusal).
-void set_udp_membership(uv_udp_t& handle, const std::string& group, const std::string& interface,
-                        bool join);
+void set_udp_membership(uv_udp_t& handle, const std::string& group,
+                        const std::string& local_interface, bool join);
 /// SO_RCVBUF (receive) or SO_SNDBUF, read (bytes 0) or set.
 std::size_t udp_buffer_size(const uv_udp_t& handle, bool receive, std::size_t bytes);
 
