@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -78,37 +79,61 @@ public:
     }
 };
 
-/// A Unix domain socket: create_unix_connection against a raw listening socket.
-class UnixEndpoint final : public Endpoint {
+/// A listening Unix socket at a fresh temporary path, removed with the object.
+class UnixListener {
 public:
-    ~UnixEndpoint() override { std::filesystem::remove(path_); }
-    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+    explicit UnixListener(const std::string& tag) {
         path_ = (std::filesystem::temp_directory_path() /
-                 ("ferry-contract-" + std::to_string(::getpid()) + "-" +
+                 ("ferry-contract-" + tag + std::to_string(::getpid()) + "-" +
                   std::to_string(++counter_) + ".sock"))
                     .string();
         std::filesystem::remove(path_);
-        const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
         path_.copy(address.sun_path, sizeof address.sun_path - 1);
-        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            ::listen(listener, 1) != 0) {
+        if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+            ::listen(fd_, 1) != 0) {
             ADD_FAILURE() << "cannot listen on " << path_;
-            ::close(listener);
-            return nullptr;
+            ::close(std::exchange(fd_, -1));
         }
-        auto transport = await_transport(loop, [&](TransportCallback done) {
-            create_unix_connection(loop, factory, path_, done);
-        });
-        peer_ = fd_peer(accept_one(loop, listener));
-        ::close(listener);
-        return transport;
     }
+    ~UnixListener() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        std::filesystem::remove(path_);
+    }
+    UnixListener(const UnixListener&) = delete;
+    UnixListener& operator=(const UnixListener&) = delete;
+    /// False when it could not listen.
+    bool ok() const noexcept { return fd_ >= 0; }
+    int fd() const noexcept { return fd_; }
+    const std::string& path() const noexcept { return path_; }
 
 private:
     static inline int counter_ = 0;
     std::string path_;
+    int fd_ = -1;
+};
+
+/// A Unix domain socket: create_unix_connection against a raw listening socket.
+class UnixEndpoint final : public Endpoint {
+public:
+    std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
+        listener_ = std::make_unique<UnixListener>("");
+        if (!listener_->ok()) {
+            return nullptr;
+        }
+        auto transport = await_transport(loop, [&](TransportCallback done) {
+            create_unix_connection(loop, factory, listener_->path(), done);
+        });
+        peer_ = fd_peer(accept_one(loop, listener_->fd()));
+        return transport;
+    }
+
+private:
+    std::unique_ptr<UnixListener> listener_;
 };
 
 /// A child process as the transport (connect_command, the exec: endpoint): child_relay.py
@@ -116,38 +141,24 @@ private:
 /// the child's far side by hand. (Not socat: it holds a direction's end back until it exits.)
 class ChildProcessEndpoint final : public Endpoint {
 public:
-    ~ChildProcessEndpoint() override { std::filesystem::remove(path_); }
     std::shared_ptr<Transport> open(Loop& loop, ProtocolFactory factory) override {
-        path_ = (std::filesystem::temp_directory_path() /
-                 ("ferry-contract-child-" + std::to_string(::getpid()) + "-" +
-                  std::to_string(++counter_) + ".sock"))
-                    .string();
-        std::filesystem::remove(path_);
-        const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        path_.copy(address.sun_path, sizeof address.sun_path - 1);
-        if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-            ::listen(listener, 1) != 0) {
-            ADD_FAILURE() << "cannot listen on " << path_;
-            ::close(listener);
+        listener_ = std::make_unique<UnixListener>("child-");
+        if (!listener_->ok()) {
             return nullptr;
         }
         auto started = connect_command(
             loop, std::move(factory),
-            "exec /usr/bin/python3 " FERRY_TEST_SUPPORT_DIR "/child_relay.py " + path_);
+            "exec /usr/bin/python3 " FERRY_TEST_SUPPORT_DIR "/child_relay.py " + listener_->path());
         EXPECT_TRUE(started.ok()) << started.message();
         // Nothing of the loop's wakes when the child connects: wait on the listener itself.
-        pollfd incoming{listener, POLLIN, 0};
+        pollfd incoming{listener_->fd(), POLLIN, 0};
         ::poll(&incoming, 1, 10000);
-        peer_ = fd_peer(accept_one(loop, listener));
-        ::close(listener);
+        peer_ = fd_peer(accept_one(loop, listener_->fd()));
         return started.ok() ? started.value() : nullptr;
     }
 
 private:
-    static inline int counter_ = 0;
-    std::string path_;
+    std::unique_ptr<UnixListener> listener_;
 };
 
 /// A connected UDP socket (connect_udp) to a raw UDP socket the test holds, connected back:

@@ -213,6 +213,19 @@ std::shared_ptr<UdpConnection> open_connection(Loop& loop, const UdpAddresses& a
     return connection;
 }
 
+/// Makes the protocol and starts `connection` with it; discards the connection if the factory
+/// fails.
+void start_connection(UdpConnection& connection, const ProtocolFactory& factory) {
+    std::unique_ptr<Protocol> protocol;
+    try {
+        protocol = make_protocol(factory);
+    } catch (...) {
+        connection.discard();
+        throw;
+    }
+    connection.start(std::move(protocol));
+}
+
 } // namespace
 } // namespace detail
 
@@ -223,14 +236,7 @@ Task<std::shared_ptr<Transport>> connect_udp(Loop& loop, ProtocolFactory factory
     auto resolving = detail::resolve_addresses(loop, options); // bound first: GCC PR 99576
     const detail::UdpAddresses addresses = co_await std::move(resolving);
     auto connection = detail::open_connection(loop, addresses, options);
-    std::unique_ptr<Protocol> protocol;
-    try {
-        protocol = detail::make_protocol(factory);
-    } catch (...) {
-        connection->discard();
-        throw;
-    }
-    connection->start(std::move(protocol));
+    detail::start_connection(*connection, factory);
     co_return connection;
 }
 
@@ -257,15 +263,8 @@ Task<std::shared_ptr<Transport>> accept_udp(Loop& loop, ProtocolFactory factory,
         connection->discard(); // cancelled, or the peer could not be connected
         throw;
     }
-    std::unique_ptr<Protocol> protocol;
-    try {
-        protocol = detail::make_protocol(factory);
-    } catch (...) {
-        connection->discard();
-        throw;
-    }
     connection->deliver_first(std::move(first->data));
-    connection->start(std::move(protocol));
+    detail::start_connection(*connection, factory);
     co_return connection;
 }
 
