@@ -158,9 +158,14 @@ double cpu_seconds(pid_t pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-/// Runs `sockets` ping-pong clients against 127.0.0.1:port for `seconds`; returns the server's
-/// CPU seconds per round trip.
-double ping_pong(const Server& server, int sockets, double seconds) {
+/// What one load run measured.
+struct Load {
+    double cpu_per_trip = 0; // server CPU seconds per round trip
+    double trips_per_second = 0;
+};
+
+/// Runs `sockets` ping-pong clients against 127.0.0.1:port for `seconds`.
+Load ping_pong(const Server& server, int sockets, double seconds) {
     const int epoll = ::epoll_create1(0);
     std::vector<int> fds;
     sockaddr_in to{};
@@ -213,7 +218,10 @@ double ping_pong(const Server& server, int sockets, double seconds) {
         ::close(fd);
     }
     ::close(epoll);
-    return trips > 0 ? cpu / static_cast<double>(trips) : 0;
+    if (trips == 0) {
+        throw std::runtime_error("no round trip came back");
+    }
+    return {cpu / static_cast<double>(trips), static_cast<double>(trips) / seconds};
 }
 
 double median(std::vector<double> values) {
@@ -238,8 +246,18 @@ double process_cpu_seconds() {
            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-/// CPU seconds of this process per child, spawning `count` /bin/true with raw uv_spawn.
-double spawn_libuv(int count) {
+/// What one spawn round measured, per child.
+struct Spawned {
+    double cpu = 0;        // this process's CPU seconds per child
+    double per_second = 0; // children started and reaped per wall-clock second
+};
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Spawns `count` /bin/true at once with raw uv_spawn and reaps them.
+Spawned spawn_libuv(int count) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     std::vector<uv_process_t> children(static_cast<std::size_t>(count));
@@ -252,19 +270,21 @@ double spawn_libuv(int count) {
         uv_close(reinterpret_cast<uv_handle_t*>(child), nullptr);
     };
     const double before = process_cpu_seconds();
+    const auto start = Clock::now();
     for (auto& child : children) {
         if (uv_spawn(&loop, &child, &options) != 0) {
             throw std::runtime_error("uv_spawn failed");
         }
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    const double wall = seconds_since(start);
     const double cpu = process_cpu_seconds() - before;
     uv_loop_close(&loop);
-    return cpu / count;
+    return {cpu / count, count / wall};
 }
 
 /// The same with ferry's subprocess_exec (stdio not piped, as the raw one).
-double spawn_ferry(int count) {
+Spawned spawn_ferry(int count) {
     ferry::Loop loop;
     int exited = 0;
     ferry::SubprocessOptions options;
@@ -276,6 +296,7 @@ double spawn_ferry(int count) {
     };
     std::vector<std::shared_ptr<ferry::SubprocessTransport>> children;
     const double before = process_cpu_seconds();
+    const auto start = Clock::now();
     for (int i = 0; i < count; ++i) {
         auto started = ferry::subprocess_exec(
             loop, [&] { return std::make_unique<Counting>(exited); }, {"/bin/true"}, options);
@@ -284,10 +305,11 @@ double spawn_ferry(int count) {
     while (exited < count) {
         loop.run_once(true);
     }
+    const double wall = seconds_since(start);
     const double cpu = process_cpu_seconds() - before;
     children.clear();
     loop.close();
-    return cpu / count;
+    return {cpu / count, count / wall};
 }
 
 } // namespace
@@ -311,44 +333,51 @@ int main(int argc, char** argv) {
     const ssize_t n = ::readlink("/proc/self/exe", resolved, sizeof resolved - 1);
     const std::string exe = n > 0 ? std::string(resolved, static_cast<std::size_t>(n)) : self;
 
-    std::vector<double> ferry_ratio, asyncio_ratio, libuv_us, ferry_us, asyncio_us;
+    // Per server: CPU per round trip (us) and round trips per second, per round.
+    const char* names[3] = {"raw libuv", "ferry", "asyncio"};
+    std::vector<double> cpu_us[3], rate[3], ratio[3];
     for (int round = 0; round < rounds; ++round) {
-        double per_trip[3];
         const std::vector<std::string> commands[3] = {{exe, "server", "libuv"},
                                                       {exe, "server", "ferry"},
                                                       {"/usr/bin/python3", "-c", asyncio_server}};
+        Load load[3];
         for (int i = 0; i < 3; ++i) {
             const Server server = start_server(commands[i]);
-            per_trip[i] = ping_pong(server, sockets, seconds);
+            load[i] = ping_pong(server, sockets, seconds);
             stop_server(server);
         }
-        libuv_us.push_back(per_trip[0] * 1e6);
-        ferry_us.push_back(per_trip[1] * 1e6);
-        asyncio_us.push_back(per_trip[2] * 1e6);
-        ferry_ratio.push_back(per_trip[1] / per_trip[0]);
-        asyncio_ratio.push_back(per_trip[2] / per_trip[0]);
+        for (int i = 0; i < 3; ++i) {
+            cpu_us[i].push_back(load[i].cpu_per_trip * 1e6);
+            rate[i].push_back(load[i].trips_per_second);
+            ratio[i].push_back(load[i].cpu_per_trip / load[0].cpu_per_trip);
+        }
     }
-    std::printf("UDP echo, 64 B, %d sockets, %d rounds of %.1f s: server CPU per round trip\n",
+    std::printf("UDP echo, 64 B, %d sockets with one datagram in flight each, %d rounds of %.1f s "
+                "(median; range of the per-round ratio)\n",
                 sockets, rounds, seconds);
-    std::printf("  raw libuv  %.2f us\n", median(libuv_us));
-    std::printf("  ferry      %.2f us   ratio to raw libuv %s\n", median(ferry_us),
-                ratios(ferry_ratio).c_str());
-    std::printf("  asyncio    %.2f us   ratio to raw libuv %s\n", median(asyncio_us),
-                ratios(asyncio_ratio).c_str());
-
-    std::vector<double> spawn_ratio, spawn_raw, spawn_ferry_us;
-    for (int round = 0; round < rounds; ++round) {
-        const double raw = spawn_libuv(spawns);
-        const double ours = spawn_ferry(spawns);
-        spawn_raw.push_back(raw * 1e6);
-        spawn_ferry_us.push_back(ours * 1e6);
-        spawn_ratio.push_back(ours / raw);
+    for (int i = 0; i < 3; ++i) {
+        std::printf("  %-10s %8.0f round trips/s   server CPU %6.2f us per round trip", names[i],
+                    median(rate[i]), median(cpu_us[i]));
+        if (i > 0) {
+            std::printf("   %s x raw libuv", ratios(ratio[i]).c_str());
+        }
+        std::printf("\n");
     }
-    std::printf("spawn + reap, %d children of /bin/true at once, %d rounds: CPU per child in "
-                "this process\n",
-                spawns, rounds);
-    std::printf("  raw uv_spawn        %.1f us\n", median(spawn_raw));
-    std::printf("  ferry subprocess    %.1f us   ratio to raw %s\n", median(spawn_ferry_us),
-                ratios(spawn_ratio).c_str());
+
+    std::vector<double> spawn_ratio, spawn_cpu[2], spawn_rate[2];
+    for (int round = 0; round < rounds; ++round) {
+        const Spawned raw = spawn_libuv(spawns);
+        const Spawned ours = spawn_ferry(spawns);
+        spawn_cpu[0].push_back(raw.cpu * 1e6);
+        spawn_cpu[1].push_back(ours.cpu * 1e6);
+        spawn_rate[0].push_back(raw.per_second);
+        spawn_rate[1].push_back(ours.per_second);
+        spawn_ratio.push_back(ours.cpu / raw.cpu);
+    }
+    std::printf("spawn + reap, %d children of /bin/true at once, %d rounds\n", spawns, rounds);
+    std::printf("  raw uv_spawn      %6.0f children/s   CPU %7.1f us per child\n",
+                median(spawn_rate[0]), median(spawn_cpu[0]));
+    std::printf("  ferry subprocess  %6.0f children/s   CPU %7.1f us per child   %s x raw\n",
+                median(spawn_rate[1]), median(spawn_cpu[1]), ratios(spawn_ratio).c_str());
     return 0;
 }
