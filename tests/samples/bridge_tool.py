@@ -93,7 +93,8 @@ def case_shared():
     end = time.time() + DEADLINE * 2
     while min(counts) < len(data):
         if time.time() > end:
-            fail("shared: readers got %s of %d" % (counts, len(data)))
+            fail("shared: readers got %s of %d (%d written to the device); bridge stderr: %s"
+                 % (counts, len(data), sent, bridge.stderr()))
         _, writable, _ = select.select([], [device.master], [], 0.01)
         if writable and sent < len(data):
             try:
