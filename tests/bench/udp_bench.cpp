@@ -100,11 +100,19 @@ const char* asyncio_server =
 
 // ---- the driver ---------------------------------------------------------------------------
 
-/// A server process and the port it printed.
+/// A server process, the port it printed, and the read end of its stdout (kept open until
+/// the server stops: a server whose later writes found it closed would die of EPIPE).
 struct Server {
     pid_t pid = -1;
     int port = 0;
+    int out = -1;
 };
+
+void stop_server(const Server& server) {
+    ::kill(server.pid, SIGKILL);
+    ::waitpid(server.pid, nullptr, 0);
+    ::close(server.out);
+}
 
 Server start_server(const std::vector<std::string>& argv) {
     int out[2];
@@ -126,19 +134,18 @@ Server start_server(const std::vector<std::string>& argv) {
         ::_exit(127);
     }
     ::close(out[1]);
-    char line[32] = {};
-    const ssize_t n = ::read(out[0], line, sizeof line - 1);
-    ::close(out[0]);
-    server.port = n > 0 ? std::atoi(line) : 0;
+    server.out = out[0];
+    std::string line;
+    char c = 0;
+    while (line.size() < 16 && ::read(server.out, &c, 1) == 1 && c != '\n') {
+        line += c; // up to the end of the line: print() may write the number and "\n" apart
+    }
+    server.port = std::atoi(line.c_str());
     if (server.port == 0) {
+        stop_server(server);
         throw std::runtime_error("server " + argv[0] + " did not start");
     }
     return server;
-}
-
-void stop_server(const Server& server) {
-    ::kill(server.pid, SIGKILL);
-    ::waitpid(server.pid, nullptr, 0);
 }
 
 /// utime + stime of `pid`, in seconds.
@@ -219,7 +226,8 @@ Load ping_pong(const Server& server, int sockets, double seconds) {
     }
     ::close(epoll);
     if (trips == 0) {
-        throw std::runtime_error("no round trip came back");
+        throw std::runtime_error("no round trip came back from the server on port " +
+                                 std::to_string(server.port));
     }
     return {cpu / static_cast<double>(trips), static_cast<double>(trips) / seconds};
 }
@@ -328,63 +336,70 @@ int main(int argc, char** argv) {
     app.add_option("--sockets", sockets, "client sockets, one datagram in flight each");
     app.add_option("--spawns", spawns, "children per spawn round");
     CLI11_PARSE(app, argc, argv);
-    const std::string self = argv[0][0] == '/' ? argv[0] : std::string("/proc/self/exe");
-    char resolved[4096] = {};
-    const ssize_t n = ::readlink("/proc/self/exe", resolved, sizeof resolved - 1);
-    const std::string exe = n > 0 ? std::string(resolved, static_cast<std::size_t>(n)) : self;
+    try {
+        const std::string self = argv[0][0] == '/' ? argv[0] : std::string("/proc/self/exe");
+        char resolved[4096] = {};
+        const ssize_t n = ::readlink("/proc/self/exe", resolved, sizeof resolved - 1);
+        const std::string exe = n > 0 ? std::string(resolved, static_cast<std::size_t>(n)) : self;
 
-    // Per server: CPU per round trip (us) and round trips per second, per round.
-    const char* names[3] = {"raw libuv", "ferry", "asyncio"};
-    std::vector<double> cpu_us[3], rate[3], ratio[3];
-    for (int round = 0; round < rounds; ++round) {
-        const std::vector<std::string> commands[3] = {{exe, "server", "libuv"},
-                                                      {exe, "server", "ferry"},
-                                                      {"/usr/bin/python3", "-c", asyncio_server}};
-        Load load[3];
+        // Per server: CPU per round trip (us) and round trips per second, per round.
+        const char* names[3] = {"raw libuv", "ferry", "asyncio"};
+        std::vector<double> cpu_us[3], rate[3], ratio[3];
+        for (int round = 0; round < rounds; ++round) {
+            const std::vector<std::string> commands[3] = {
+                {exe, "server", "libuv"},
+                {exe, "server", "ferry"},
+                {"/usr/bin/python3", "-c", asyncio_server}};
+            Load load[3];
+            for (int i = 0; i < 3; ++i) {
+                const Server server = start_server(commands[i]);
+                load[i] = ping_pong(server, sockets, seconds);
+                stop_server(server);
+            }
+            for (int i = 0; i < 3; ++i) {
+                cpu_us[i].push_back(load[i].cpu_per_trip * 1e6);
+                rate[i].push_back(load[i].trips_per_second);
+                ratio[i].push_back(load[i].cpu_per_trip / load[0].cpu_per_trip);
+            }
+        }
+        std::printf(
+            "UDP echo, 64 B, %d sockets with one datagram in flight each, %d rounds of %.1f s "
+            "(median; range of the per-round ratio)\n",
+            sockets, rounds, seconds);
         for (int i = 0; i < 3; ++i) {
-            const Server server = start_server(commands[i]);
-            load[i] = ping_pong(server, sockets, seconds);
-            stop_server(server);
+            std::printf("  %-10s %8.0f round trips/s   server CPU %6.2f us per round trip",
+                        names[i], median(rate[i]), median(cpu_us[i]));
+            if (i > 0) {
+                std::printf("   %s x raw libuv", ratios(ratio[i]).c_str());
+            }
+            std::printf("\n");
         }
-        for (int i = 0; i < 3; ++i) {
-            cpu_us[i].push_back(load[i].cpu_per_trip * 1e6);
-            rate[i].push_back(load[i].trips_per_second);
-            ratio[i].push_back(load[i].cpu_per_trip / load[0].cpu_per_trip);
-        }
-    }
-    std::printf("UDP echo, 64 B, %d sockets with one datagram in flight each, %d rounds of %.1f s "
-                "(median; range of the per-round ratio)\n",
-                sockets, rounds, seconds);
-    for (int i = 0; i < 3; ++i) {
-        std::printf("  %-10s %8.0f round trips/s   server CPU %6.2f us per round trip", names[i],
-                    median(rate[i]), median(cpu_us[i]));
-        if (i > 0) {
-            std::printf("   %s x raw libuv", ratios(ratio[i]).c_str());
-        }
-        std::printf("\n");
-    }
 
-    std::vector<double> spawn_ratio, spawn_cpu[2], spawn_rate[2];
-    for (int round = 0; round < rounds; ++round) {
-        // Who goes first alternates: a round's second run finds the kernel warmer.
-        Spawned raw, ours;
-        if (round % 2 == 0) {
-            raw = spawn_libuv(spawns);
-            ours = spawn_ferry(spawns);
-        } else {
-            ours = spawn_ferry(spawns);
-            raw = spawn_libuv(spawns);
+        std::vector<double> spawn_ratio, spawn_cpu[2], spawn_rate[2];
+        for (int round = 0; round < rounds; ++round) {
+            // Who goes first alternates: a round's second run finds the kernel warmer.
+            Spawned raw, ours;
+            if (round % 2 == 0) {
+                raw = spawn_libuv(spawns);
+                ours = spawn_ferry(spawns);
+            } else {
+                ours = spawn_ferry(spawns);
+                raw = spawn_libuv(spawns);
+            }
+            spawn_cpu[0].push_back(raw.cpu * 1e6);
+            spawn_cpu[1].push_back(ours.cpu * 1e6);
+            spawn_rate[0].push_back(raw.per_second);
+            spawn_rate[1].push_back(ours.per_second);
+            spawn_ratio.push_back(ours.cpu / raw.cpu);
         }
-        spawn_cpu[0].push_back(raw.cpu * 1e6);
-        spawn_cpu[1].push_back(ours.cpu * 1e6);
-        spawn_rate[0].push_back(raw.per_second);
-        spawn_rate[1].push_back(ours.per_second);
-        spawn_ratio.push_back(ours.cpu / raw.cpu);
+        std::printf("spawn + reap, %d children of /bin/true at once, %d rounds\n", spawns, rounds);
+        std::printf("  raw uv_spawn      %6.0f children/s   CPU %7.1f us per child\n",
+                    median(spawn_rate[0]), median(spawn_cpu[0]));
+        std::printf("  ferry subprocess  %6.0f children/s   CPU %7.1f us per child   %s x raw\n",
+                    median(spawn_rate[1]), median(spawn_cpu[1]), ratios(spawn_ratio).c_str());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "udp_bench: %s\n", e.what());
+        return 1;
     }
-    std::printf("spawn + reap, %d children of /bin/true at once, %d rounds\n", spawns, rounds);
-    std::printf("  raw uv_spawn      %6.0f children/s   CPU %7.1f us per child\n",
-                median(spawn_rate[0]), median(spawn_cpu[0]));
-    std::printf("  ferry subprocess  %6.0f children/s   CPU %7.1f us per child   %s x raw\n",
-                median(spawn_rate[1]), median(spawn_cpu[1]), ratios(spawn_ratio).c_str());
     return 0;
 }

@@ -34,6 +34,7 @@ using test::run_until;
 class ContractTest : public ::testing::TestWithParam<ContractKind> {
 protected:
     void SetUp() override {
+        test::prepare_thread_sanitizer_signals(); // endpoints spawn children before polling
         if (GetParam().unavailable) {
             if (const std::string reason = GetParam().unavailable(); !reason.empty()) {
                 GTEST_SKIP() << GetParam().name << ": " << reason;
