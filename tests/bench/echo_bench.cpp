@@ -27,16 +27,17 @@
 namespace {
 
 struct ServerKind {
-    const char* name;
-    const char* program; // beside echo_bench
-    const char* argument;
+    std::string name;
+    std::string program;  // beside echo_bench unless it holds a '/'
+    std::string argument; // none when empty
 };
 
-const ServerKind servers[] = {
-    {"raw libuv", "echo_server_libuv", nullptr},
+/// The contenders, and any added with --contender (another build of a server: before/after).
+std::vector<ServerKind> servers = {
+    {"raw libuv", "echo_server_libuv", ""},
     {"ferry", "echo_server_ferry", "protocol"},
     {"ferry streams", "echo_server_ferry", "streams"},
-    {"asio", "echo_server_asio", nullptr},
+    {"asio", "echo_server_asio", ""},
 };
 constexpr const char* baseline = "raw libuv";
 
@@ -105,7 +106,9 @@ struct Child {
 
 /// Starts a server on CPU 1 and reads the port it prints.
 Child spawn(const ServerKind& kind) {
-    const std::string program = program_directory() + "/" + kind.program;
+    const std::string program = kind.program.find('/') != std::string::npos
+                                    ? kind.program
+                                    : program_directory() + "/" + kind.program;
     int fds[2];
     if (pipe(fds) != 0) {
         throw std::runtime_error("pipe failed");
@@ -116,7 +119,8 @@ Child spawn(const ServerKind& kind) {
         dup2(fds[1], STDOUT_FILENO);
         close(fds[1]);
         pin_to_cpu(1);
-        const char* argv[] = {program.c_str(), kind.argument, nullptr};
+        const char* argv[] = {program.c_str(),
+                              kind.argument.empty() ? nullptr : kind.argument.c_str(), nullptr};
         execv(program.c_str(), const_cast<char* const*>(argv));
         _exit(127);
     }
@@ -158,8 +162,8 @@ void print_table(const Samples& samples, const std::string& title, const std::st
                  const std::vector<int>& counts, const char* unit) {
     std::printf("\n%s\n%-6s %12s", title.c_str(), "conns", baseline);
     for (const ServerKind& kind : servers) {
-        if (kind.name != std::string(baseline) && samples.count(kind.name) != 0) {
-            std::printf(" %22s", kind.name);
+        if (kind.name != baseline && samples.count(kind.name) != 0) {
+            std::printf(" %22s", kind.name.c_str());
         }
     }
     std::printf("\n");
@@ -168,7 +172,7 @@ void print_table(const Samples& samples, const std::string& title, const std::st
         const auto& base = samples.at(baseline).at(k);
         std::printf("%-6d %9.3f %-2s", count, median(base), unit);
         for (const ServerKind& kind : servers) {
-            if (kind.name == std::string(baseline) || samples.count(kind.name) == 0) {
+            if (kind.name == baseline || samples.count(kind.name) == 0) {
                 continue;
             }
             const auto& values = samples.at(kind.name).at(k);
@@ -199,7 +203,8 @@ int main(int argc, char** argv) {
     double seconds = 1.0;
     double warmup = 0.3;
     std::string phase = "all";
-    std::string only;
+    std::vector<std::string> only;
+    std::vector<std::string> contenders;
     app.add_option("--ping-connections", ping_counts, "connection counts for ping-pong")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
@@ -218,9 +223,28 @@ int main(int argc, char** argv) {
                    "under valgrind --tool=callgrind)")
         ->check(CLI::IsMember({"ping", "bulk", "memory", "all"}));
     app.add_option("--only", only,
-                   "run just this server (\"raw libuv\", ferry, \"ferry streams\", "
-                   "asio)");
+                   "run just these servers, comma-separated (\"raw libuv\", ferry, \"ferry "
+                   "streams\", asio, or a contender's name); ratios need raw libuv among them")
+        ->delimiter(',');
+    app.add_option("--contender", contenders,
+                   "another server, NAME=PROGRAM[:ARGUMENT] (e.g. a build of an earlier commit: "
+                   "\"streams before=/tmp/old/echo_server_ferry:streams\"); repeatable");
     CLI11_PARSE(app, argc, argv);
+    for (const std::string& contender : contenders) {
+        const auto equals = contender.find('=');
+        if (equals == std::string::npos || equals == 0) {
+            std::fprintf(stderr, "--contender %s: expected NAME=PROGRAM[:ARGUMENT]\n",
+                         contender.c_str());
+            return 2;
+        }
+        const std::string program = contender.substr(equals + 1);
+        const auto colon = program.rfind(':');
+        servers.push_back({contender.substr(0, equals), program.substr(0, colon),
+                           colon == std::string::npos ? "" : program.substr(colon + 1)});
+    }
+    auto runs = [&](const ServerKind& kind) {
+        return only.empty() || std::find(only.begin(), only.end(), kind.name) != only.end();
+    };
 
     raise_descriptor_limit();
     pin_to_cpu(0);
@@ -233,12 +257,12 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < std::size(servers); ++i) {
             const ServerKind& kind =
                 servers[(i + static_cast<std::size_t>(round)) % std::size(servers)];
-            if (!only.empty() && only != kind.name) {
+            if (!runs(kind)) {
                 continue;
             }
             auto& mine = samples[kind.name];
             Child child = spawn(kind);
-            std::printf("  round %d %-13s (pid %d)", round + 1, kind.name,
+            std::printf("  round %d %-13s (pid %d)", round + 1, kind.name.c_str(),
                         static_cast<int>(child.pid));
             if (phase == "memory" || phase == "all") {
                 // First, on a fresh process: memory freed by the load phases would otherwise
@@ -290,7 +314,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    if (!only.empty()) {
+    if (samples.count(baseline) == 0) {
         return 0; // no baseline to compare with
     }
     if (phase == "memory" || phase == "all") {
@@ -299,10 +323,13 @@ int main(int argc, char** argv) {
         const double base_start = median(samples[baseline]["rss start"]);
         const double base_idle = median(samples[baseline]["rss idle"]);
         for (const ServerKind& kind : servers) {
+            if (samples.count(kind.name) == 0) {
+                continue;
+            }
             const double start = median(samples[kind.name]["rss start"]);
             const double idle = median(samples[kind.name]["rss idle"]);
-            std::printf("%-17s %9.2f MB %10.0f B   %+6.2f MB %+6.0f B\n", kind.name, start, idle,
-                        start - base_start, idle - base_idle);
+            std::printf("%-17s %9.2f MB %10.0f B   %+6.2f MB %+6.0f B\n", kind.name.c_str(), start,
+                        idle, start - base_start, idle - base_idle);
         }
     }
     if (phase == "ping" || phase == "all") {

@@ -241,6 +241,60 @@ TEST_F(StreamReaderTest, DataFedFromATaskWakesTheReaderOnTheNextIteration) {
     EXPECT_EQ(reading.result(), "line\n");
 }
 
+TEST_F(StreamReaderTest, ReadAwaitedDirectlyIsCancellableAndLeavesTheReaderFree) {
+    StreamReader reader(loop);
+    auto some = [](StreamReader r, std::ptrdiff_t n) -> Task<std::string> {
+        co_return text(co_await r.read(n));
+    };
+    // A parked read, cancelled: nothing consumed, and the reader takes the next read.
+    auto waiting = loop.create_task(some(reader, 4));
+    loop.run_once(false);
+    auto second = loop.create_task(some(reader, 4)); // while the first waits: an error
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return second.done(); }, 5s));
+    EXPECT_THROW(second.result(), Error);
+    waiting.cancel();
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return waiting.done(); }, 5s));
+    EXPECT_TRUE(waiting.cancelled());
+    reader.feed_data("abcdef");
+    EXPECT_EQ(loop.run_until_complete(some(reader, 4)), "abcd");
+    EXPECT_EQ(loop.run_until_complete(some(reader, 0)), ""); // read(0): nothing, at once
+    EXPECT_EQ(reader.buffered(), 2u);
+    // read(-1) through the same awaiter: everything until EOF.
+    auto all = loop.create_task(some(reader, -1));
+    loop.run_once(false);
+    reader.feed_data("gh");
+    reader.feed_eof();
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return all.done(); }, 5s));
+    EXPECT_EQ(all.result(), "efgh");
+    EXPECT_EQ(loop.run_until_complete(some(reader, 4)), ""); // at EOF: empty
+}
+
+TEST_F(StreamReaderTest, ReadConvertsToATaskAndWorksUnderWaitFor) {
+    StreamReader reader(loop);
+    auto body = [](StreamReader r) -> Task<std::string> {
+        // A timeout on a read that gets nothing: TimeoutError, and nothing is lost after.
+        bool timed_out = false;
+        try {
+            co_await wait_for(r.read(10), 5ms);
+        } catch (const TimeoutError&) {
+            timed_out = true;
+        }
+        EXPECT_TRUE(timed_out);
+        r.feed_data("late");
+        // Spawned: a read is a Task when it has to be one.
+        TaskHandle<Bytes> spawned = get_running_loop().create_task(Task<Bytes>(r.read(10)));
+        Bytes first = co_await spawned;
+        Task<Bytes> stored = r.read(10); // stored, awaited later
+        r.feed_data(" bytes");
+        Bytes second = co_await std::move(stored);
+        co_return text(first) + text(second);
+    };
+    EXPECT_EQ(loop.run_until_complete(body(reader)), "late bytes");
+}
+
 class StreamsTest : public LoopTest {};
 
 Task<void> echo_lines(StreamReader reader, StreamWriter writer) {
@@ -294,6 +348,48 @@ TEST_F(StreamsTest, DrainRaisesWhenTheConnectionIsLost) {
         co_await writer.drain(); // must not pretend the bytes went anywhere
     };
     EXPECT_THROW(loop.run_until_complete(body(loop)), ConnectionResetError);
+}
+
+Task<void> drain_once(StreamWriter writer) {
+    co_await writer.drain();
+}
+
+TEST_F(StreamsTest, DrainWaitsWhilePausedIsCancellableAndReturnsOnceTheBufferDrains) {
+    auto body = [](Loop& l) -> Task<std::size_t> {
+        auto go = std::make_shared<Event>();
+        // The server reads nothing until told: the client's writes pile up and pause it.
+        ClientConnected read_when_told = [go](StreamReader r, StreamWriter) -> Task<void> {
+            co_await go->wait();
+            while (!(co_await r.read(64 * 1024)).empty()) {
+            }
+        };
+        auto server = co_await start_server(l, read_when_told, "127.0.0.1", 0);
+        auto [reader, writer] = co_await open_connection(l, "127.0.0.1", server->port());
+        writer.transport().set_write_buffer_limits(64 * 1024, 16 * 1024);
+        const std::string chunk(256 * 1024, 'x');
+        std::size_t written = 0;
+        while (writer.transport().write_buffer_size() <= 64 * 1024) {
+            writer.write(chunk); // until the kernel's buffers are full and the queue grows
+            written += chunk.size();
+            co_await sleep(1ms);
+        }
+        // Paused: a drain parks, and cancelling it leaves the writer usable.
+        auto parked = l.create_task(drain_once(writer)); // awaited directly, as users do
+        co_await sleep(5ms);
+        EXPECT_FALSE(parked.done());
+        parked.cancel();
+        co_await sleep(1ms);
+        EXPECT_TRUE(parked.cancelled());
+        go->set(); // the server reads: the queue drains, resume_writing wakes the next drain
+        co_await writer.drain();
+        EXPECT_LE(writer.transport().write_buffer_size(), 16u * 1024);
+        writer.close();
+        co_await writer.wait_closed();
+        server->close();
+        co_await server->wait_closed(); // the server read to EOF: everything arrived
+        co_return written;
+    };
+    EXPECT_GT(loop.run_until_complete(body(loop)), 64u * 1024);
 }
 
 TEST_F(StreamsTest, AReaderThatDoesNotReadPausesTheTransport) {

@@ -52,7 +52,7 @@ public:
                 if (codec_.buffered() > 0) {
                     // Wait for more only as long as the gap; silence ends the frame.
                     TaskHandle<Bytes> reading =
-                        get_running_loop().create_task(reader_.read(read_size));
+                        get_running_loop().create_task(Task<Bytes>(reader_.read(read_size)));
                     try {
                         chunk = co_await wait_for(reading, codec_.idle_gap());
                     } catch (const TimeoutError&) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ferry/bytes.hpp>
+#include <ferry/detail/task_runtime.hpp>
 #include <ferry/error.hpp>
 #include <ferry/serial.hpp>
 #include <ferry/server.hpp>
@@ -62,11 +63,14 @@ inline constexpr std::size_t default_stream_limit = 64 * 1024;
 /// Loop thread only.
 class StreamReader {
 public:
+    class ReadAwaiter;
+
     /// A reader on `loop` with the given buffer limit.
     explicit StreamReader(Loop& loop, std::size_t limit = default_stream_limit);
 
-    /// Reads up to `n` bytes (at least one unless at EOF); n = -1 reads until EOF.
-    Task<Bytes> read(std::ptrdiff_t n = -1) const;
+    /// Reads up to `n` bytes (at least one unless at EOF); n = -1 reads until EOF. Awaited at
+    /// once it needs no coroutine frame; convert it to a Task<Bytes> to spawn or store it.
+    ReadAwaiter read(std::ptrdiff_t n = -1) const;
     /// Reads exactly `n` bytes; IncompleteReadError (with `partial`) if EOF comes first.
     Task<Bytes> readexactly(std::size_t n) const;
     /// Reads up to and including `separator` (a literal, string or bytes; copied, so it may
@@ -120,16 +124,51 @@ private:
     std::shared_ptr<detail::ReaderState> state_;
 };
 
+/// What StreamReader::read returns: the read parks in the awaiting coroutine's own frame
+/// (a read per message is the streams API's hottest path; a Task would allocate a frame per
+/// call and keep one per waiting connection). It refers to the StreamReader it came from, which
+/// must outlive it: await it in the expression that made it, or convert it to a Task.
+class [[nodiscard]] StreamReader::ReadAwaiter : public detail::Waiter {
+public:
+    /// Moving is for an awaiter not yet awaited (returning, wrapping it).
+    ReadAwaiter(ReadAwaiter&& other) noexcept;
+    ReadAwaiter& operator=(ReadAwaiter&&) = delete;
+    /// Leaves the reader free for the next read if this one was abandoned while parked.
+    ~ReadAwaiter();
+    /// Ready when the buffer, EOF or an error can answer now; throws if another read waits.
+    bool await_ready();
+    /// Parks the coroutine until data, EOF or an error arrives.
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept;
+    /// The bytes read (empty at EOF); throws the stream's error or CancelledError.
+    Bytes await_resume();
+    /// The same read as a Task (for create_task, gather, or awaiting it later).
+    operator Task<Bytes>() &&;
+
+private:
+    friend class StreamReader;
+    ReadAwaiter(const StreamReader& reader, std::ptrdiff_t n) noexcept : reader_(&reader), n_(n) {}
+
+    // Not a shared_ptr copy: two atomic operations per read were a tenth of the streams
+    // layer's own cost per message.
+    const StreamReader* reader_;
+    std::ptrdiff_t n_;
+    Task<Bytes> until_eof_; // read(-1): a loop of reads, a Task after all
+    bool parked_ = false;
+};
+
 /// Writes to a transport with back-pressure (asyncio.StreamWriter). A handle: copies share.
 class StreamWriter {
 public:
+    class DrainAwaiter;
+
     /// Queues bytes; never blocks (call drain() to respect flow control).
     void write(ByteView data) const;
     /// Queues several buffers as one gathered write.
     void writelines(std::span<const ByteView> parts) const;
     /// Waits until the write buffer is at or below its low-water mark. Throws if the
-    /// connection is lost (it never hides a disconnect).
-    Task<void> drain() const;
+    /// connection is lost (it never hides a disconnect). Like read(), needs no coroutine frame
+    /// when awaited at once; converts to a Task<void>.
+    DrainAwaiter drain() const;
     /// Closes the sending side once flushed.
     void write_eof() const;
     /// True when write_eof() is supported.
@@ -149,6 +188,30 @@ private:
         : state_(std::move(state)), transport_(std::move(transport)) {}
     std::shared_ptr<detail::WriterState> state_;
     std::shared_ptr<Transport> transport_; // the writer keeps its transport object alive
+};
+
+/// What StreamWriter::drain returns: ready at once unless the transport asked the writer to
+/// pause; then parked in the awaiting coroutine's frame until resume_writing or the loss. Like
+/// ReadAwaiter it refers to its StreamWriter, which must outlive it.
+class [[nodiscard]] StreamWriter::DrainAwaiter : public detail::Waiter {
+public:
+    /// Moving is for an awaiter not yet awaited.
+    DrainAwaiter(DrainAwaiter&& other) noexcept
+        : Waiter(std::move(other)), writer_(other.writer_) {}
+    DrainAwaiter& operator=(DrainAwaiter&&) = delete;
+    /// Ready unless writing is paused.
+    bool await_ready() const noexcept;
+    /// Waits in the writer's queue of drainers.
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept;
+    /// Throws ConnectionResetError if the connection was lost, CancelledError if cancelled.
+    void await_resume() const;
+    /// The same wait as a Task.
+    operator Task<void>() &&;
+
+private:
+    friend class StreamWriter;
+    explicit DrainAwaiter(const StreamWriter& writer) noexcept : writer_(&writer) {}
+    const StreamWriter* writer_; // as ReadAwaiter's: the writer must outlive the awaiter
 };
 
 namespace detail {

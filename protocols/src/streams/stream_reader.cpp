@@ -81,6 +81,9 @@ struct ReaderState {
             std::memcpy(reserve(n).data(), LoopAccess::read_buffer(loop).data(), n);
         }
         end += n;
+        if (size() == 0) {
+            return; // nothing to hand over (a waiting read is woken only with something to read)
+        }
         // The reader runs now, from the transport's read callback, so it consumes the bytes
         // while they are still in cache, as a Protocol's data_received would; waking it on
         // the next iteration instead let every connection's reads pile up first (measured:
@@ -301,14 +304,85 @@ StreamReader::StreamReader(Loop& loop, std::size_t limit)
     }
 }
 
-Task<Bytes> StreamReader::read(std::ptrdiff_t n) const {
-    if (n < 0) {
-        return detail::read_all(state_);
+StreamReader::ReadAwaiter StreamReader::read(std::ptrdiff_t n) const {
+    return ReadAwaiter(*this, n);
+}
+
+StreamReader::ReadAwaiter::ReadAwaiter(ReadAwaiter&& other) noexcept
+    : Waiter(std::move(other)), reader_(other.reader_), n_(other.n_),
+      until_eof_(std::move(other.until_eof_)) {}
+
+StreamReader::ReadAwaiter::~ReadAwaiter() {
+    if (parked_) {
+        reader_->state_->reading = false;
     }
-    if (n == 0) {
+}
+
+bool StreamReader::ReadAwaiter::await_ready() {
+    if (n_ < 0) {
+        // Until EOF is a loop of reads: it runs as a Task, awaited through this awaiter.
+        until_eof_ = detail::read_all(reader_->state_);
+        return until_eof_.operator co_await().await_ready();
+    }
+    detail::ReaderState& s = *reader_->state_;
+    if (n_ == 0 || s.size() > 0 || s.eof || s.error) {
+        return true;
+    }
+    if (s.reading) {
+        throw Error(make_error_code(errc::invalid_argument),
+                    "read() called while another coroutine is already waiting for data");
+    }
+    // A reader that needs more than the buffer holds must let the transport fill it.
+    if (s.paused && s.transport != nullptr) {
+        s.paused = false;
+        s.transport->resume_reading();
+    }
+    return false;
+}
+
+bool StreamReader::ReadAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    if (n_ < 0) {
+        return until_eof_.operator co_await().await_suspend(awaiting);
+    }
+    if (!park(awaiting)) {
+        return false;
+    }
+    parked_ = true;
+    reader_->state_->reading = true;
+    reader_->state_->waiting.push_back(*this);
+    return true;
+}
+
+Bytes StreamReader::ReadAwaiter::await_resume() {
+    if (n_ < 0) {
+        return until_eof_.operator co_await().await_resume();
+    }
+    detail::ReaderState& s = *reader_->state_;
+    if (parked_) {
+        s.reading = false;
+        parked_ = false;
+    }
+    throw_if_cancelled();
+    if (n_ == 0) {
+        return Bytes{};
+    }
+    if (s.size() > 0) {
+        return s.take(std::min(static_cast<std::size_t>(n_), s.size()));
+    }
+    if (s.error && !s.eof) {
+        std::rethrow_exception(s.error);
+    }
+    return Bytes{}; // EOF (the queue is woken only with data, EOF or an error)
+}
+
+StreamReader::ReadAwaiter::operator Task<Bytes>() && {
+    if (n_ < 0) {
+        return detail::read_all(reader_->state_);
+    }
+    if (n_ == 0) {
         return []() -> Task<Bytes> { co_return Bytes{}; }();
     }
-    return detail::read_some(state_, static_cast<std::size_t>(n));
+    return detail::read_some(reader_->state_, static_cast<std::size_t>(n_));
 }
 
 Task<Bytes> StreamReader::readexactly(std::size_t n) const {
