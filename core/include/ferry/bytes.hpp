@@ -13,12 +13,15 @@
 #include <utility>
 #include <vector>
 
+#include <ferry/detail/block_pool.hpp>
+
 namespace ferry {
 
 namespace detail {
 /// std::allocator, except that growing a vector leaves new elements uninitialised instead of
-/// zero-filling them: a reader can resize its buffer and let the OS write into it without
-/// first paying for a memset of every byte.
+/// zero-filling them (a reader can resize its buffer and let the OS write into it without
+/// first paying for a memset of every byte), and small buffers come from the thread's block
+/// pool (a streams read per message allocates one).
 template <class T>
 struct DefaultInitAllocator : std::allocator<T> {
     template <class U>
@@ -28,6 +31,13 @@ struct DefaultInitAllocator : std::allocator<T> {
     DefaultInitAllocator() noexcept = default;
     template <class U>
     DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        if (n > std::size_t(-1) / sizeof(T)) {
+            throw std::bad_array_new_length();
+        }
+        return static_cast<T*>(allocate_block(n * sizeof(T)));
+    }
+    void deallocate(T* memory, std::size_t n) noexcept { free_block(memory, n * sizeof(T)); }
     template <class U>
     void construct(U* where) noexcept(std::is_nothrow_default_constructible_v<U>) {
         ::new (static_cast<void*>(where)) U;

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <utility>
 
-#include <ferry/detail/frame_pool.hpp>
+#include <ferry/detail/block_pool.hpp>
 #include <ferry/error.hpp>
 
 namespace ferry {
@@ -34,10 +34,10 @@ struct TaskPromiseBase {
 
     /// Frames come from the thread's frame pool (a Task is allocated per await of most
     /// library calls).
-    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void* operator new(std::size_t size) { return allocate_block(size); }
     /// Gives the frame back to the pool.
     static void operator delete(void* memory, std::size_t size) noexcept {
-        free_frame(memory, size);
+        free_block(memory, size);
     }
 
     /// Lazy: nothing runs until the task is awaited or spawned.
