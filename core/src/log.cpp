@@ -52,6 +52,7 @@ spdlog::logger& detail::make_log() {
             std::make_shared<spdlog::logger>("ferry", std::make_shared<DeferredStderrSink>());
         const char* level = std::getenv("FERRY_LOG");
         created->set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::warn);
+        made_log.store(created.get(), std::memory_order_release);
         return created;
     }();
     return *logger;
