@@ -392,6 +392,23 @@ TEST_F(StreamsTest, DrainWaitsWhilePausedIsCancellableAndReturnsOnceTheBufferDra
     EXPECT_GT(loop.run_until_complete(body(loop)), 64u * 1024);
 }
 
+TEST_F(StreamsTest, AZeroLimitIsRefusedBeforeAnythingListensOrConnects) {
+    auto refused = [](auto&& attempt) {
+        try {
+            attempt();
+        } catch (const Error& e) {
+            return std::string(e.what()).find("limit must be > 0") != std::string::npos;
+        }
+        return false;
+    };
+    EXPECT_TRUE(refused(
+        [&] { loop.run_until_complete(start_server(loop, echo_lines, "127.0.0.1", 0, {}, 0)); }));
+    // Port 9 would refuse the connection: the limit must be what is reported.
+    EXPECT_TRUE(
+        refused([&] { loop.run_until_complete(open_connection(loop, "127.0.0.1", 9, {}, 0)); }));
+    EXPECT_TRUE(refused([&] { StreamReader reader(loop, 0); }));
+}
+
 TEST_F(StreamsTest, AReaderThatDoesNotReadPausesTheTransport) {
     auto body = [](Loop& l) -> Task<std::size_t> {
         const std::string chunk(64 * 1024, 'x');

@@ -118,6 +118,9 @@ public:
     void set_transport(Transport* transport) noexcept;
 
 private:
+    friend struct detail::StreamConnection;
+    explicit StreamReader(std::shared_ptr<detail::ReaderState> state) noexcept
+        : state_(std::move(state)) {}
     static Bytes to_bytes(ByteView view) { return Bytes(view.begin(), view.end()); }
     Task<Bytes> readuntil_any(std::vector<Bytes> separators) const;
 
@@ -220,6 +223,10 @@ struct StreamConnection {
     static ProtocolFactory factory(Loop& loop, std::size_t limit,
                                    std::function<void(StreamReader, StreamWriter)> on_connect);
     static std::pair<StreamReader, StreamWriter> pair_of(Transport& transport);
+    /// A reader over `state` (a part of the connection's StreamStates).
+    static StreamReader reader_for(std::shared_ptr<ReaderState> state) noexcept {
+        return StreamReader(std::move(state));
+    }
     /// A writer over `transport` whose flow control and loss `state` tracks (a child's stdin).
     static StreamWriter writer_for(std::shared_ptr<WriterState> state,
                                    std::shared_ptr<Transport> transport);

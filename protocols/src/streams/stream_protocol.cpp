@@ -14,10 +14,11 @@ namespace {
 /// BufferedProtocol: the transport receives straight into the reader's buffer.
 class StreamProtocol final : public BufferedProtocol {
 public:
-    StreamProtocol(Loop& loop, std::size_t limit,
+    StreamProtocol(std::shared_ptr<StreamStates> states,
                    std::function<void(StreamReader, StreamWriter)> on_connect)
-        : reader(loop, limit), writer(std::make_shared<WriterState>()),
-          on_connect_(std::move(on_connect)) {}
+        : reader(
+              StreamConnection::reader_for(std::shared_ptr<ReaderState>(states, &states->reader))),
+          writer(states, &states->writer), on_connect_(std::move(on_connect)) {}
 
     void connection_made(Transport& transport) override {
         reader.set_transport(&transport);
@@ -70,8 +71,12 @@ private:
 ProtocolFactory
 StreamConnection::factory(Loop& loop, std::size_t limit,
                           std::function<void(StreamReader, StreamWriter)> on_connect) {
+    if (limit == 0) {
+        throw Error(make_error_code(errc::invalid_argument), "StreamReader: limit must be > 0");
+    }
     return [&loop, limit, on_connect = std::move(on_connect)] {
-        return std::make_unique<StreamProtocol>(loop, limit, on_connect);
+        return std::make_unique<StreamProtocol>(std::make_shared<StreamStates>(loop, limit),
+                                                on_connect);
     };
 }
 
