@@ -37,6 +37,14 @@ public:
             return "checksum mismatch";
         case errc::datagram_truncated:
             return "datagram larger than the endpoint takes";
+        case errc::tls_handshake_failed:
+            return "TLS handshake failed";
+        case errc::tls_certificate_rejected:
+            return "TLS certificate rejected";
+        case errc::tls_protocol_error:
+            return "TLS protocol error";
+        case errc::tls_truncated:
+            return "TLS connection ended in the middle of a record";
         }
         return "unknown ferry error " + std::to_string(value);
     }

@@ -34,6 +34,15 @@ enum class errc {
     checksum_mismatch,
     /// A datagram was larger than the receiving endpoint takes; it was dropped.
     datagram_truncated,
+    /// A TLS handshake failed: the peer does not speak TLS, or no version or cipher is shared.
+    tls_handshake_failed,
+    /// A TLS peer's certificate was refused (expired, untrusted, wrong name, missing), or the
+    /// peer refused ours.
+    tls_certificate_rejected,
+    /// A TLS peer sent records that do not decrypt or parse, or an alert ended the connection.
+    tls_protocol_error,
+    /// A TLS peer ended the connection in the middle of a record.
+    tls_truncated,
 };
 
 /// The category of ferry::errc values.

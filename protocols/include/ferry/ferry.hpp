@@ -36,6 +36,7 @@
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
 #include <ferry/tcp.hpp>
+#include <ferry/tls.hpp>
 #include <ferry/telnet.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/udp.hpp>

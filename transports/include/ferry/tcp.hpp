@@ -13,6 +13,7 @@
 #include <ferry/result.hpp>
 #include <ferry/server.hpp>
 #include <ferry/task.hpp>
+#include <ferry/tls.hpp>
 #include <ferry/transport.hpp>
 
 namespace ferry {
@@ -34,6 +35,12 @@ struct ConnectOptions {
     std::optional<std::chrono::seconds> keepalive{};
     /// Restricts resolution to one family.
     AddressFamily family = AddressFamily::any;
+    /// Speak TLS over the connection with this client context (asyncio's ssl=): the factory's
+    /// protocol starts once the handshake completed, and a failed handshake reaches the
+    /// callback like a failed connect.
+    std::shared_ptr<TlsContext> tls{};
+    /// The handshake's settings; server_hostname defaults to `host`.
+    TlsStartOptions tls_options{};
 };
 
 /// Options for create_server.
@@ -50,6 +57,11 @@ struct ServerOptions {
     std::optional<std::chrono::seconds> keepalive{};
     /// Restricts resolution to one family.
     AddressFamily family = AddressFamily::any;
+    /// Serve TLS with this server context: each accepted connection's protocol starts once
+    /// its handshake completed; a client that fails it is logged (warning) and dropped.
+    std::shared_ptr<TlsContext> tls{};
+    /// The handshake's settings.
+    TlsStartOptions tls_options{};
 };
 
 /// Receives a connected transport, or the error that prevented it.

@@ -8,6 +8,7 @@
 #include <ferry/log.hpp>
 #include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
+#include <ferry/tls.hpp>
 
 namespace ferry::detail {
 namespace {
@@ -75,12 +76,13 @@ NativeHandle LayeredTransport<Interface>::native_handle() const noexcept {
 }
 
 template <class Interface>
-void LayeredTransport<Interface>::attach() {
+std::unique_ptr<Protocol> LayeredTransport<Interface>::attach() {
     auto receiver = std::make_unique<Receiver>(this);
     receiver_ = receiver.get();
-    lower_->set_protocol(std::move(receiver));
+    std::unique_ptr<Protocol> previous = lower_->set_protocol(std::move(receiver));
     lower_full_ = lower_->write_buffer_size() > lower_->write_buffer_limits().high;
     update_lower_reading();
+    return previous;
 }
 
 // ---- reading ---------------------------------------------------------------------------
@@ -189,6 +191,25 @@ void LayeredTransport<Interface>::on_lower_eof() noexcept {
         close_lower_after_receipt(); // the peer ended first: it sends nothing more
         return;
     }
+    if (lower_eof_passes_up()) {
+        deliver_eof();
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::end_after_pending(std::error_code error) noexcept {
+    if (this->state() != State::open) {
+        return; // closing already
+    }
+    if (pending_.empty() && !eof_pending_) {
+        this->fail(error);
+    } else {
+        lost_after_pending_ = error; // what was decoded before it is delivered first
+    }
+}
+
+template <class Interface>
+void LayeredTransport<Interface>::deliver_eof() noexcept {
     if (this->state() == State::open && pending_.empty()) {
         this->os_eof();
     } else {
@@ -267,6 +288,9 @@ std::ptrdiff_t LayeredTransport<Interface>::write_now(const ByteView* parts,
     } catch (const std::bad_alloc&) {
         this->fail(std::make_error_code(std::errc::not_enough_memory));
         return -1;
+    } catch (const std::system_error& e) {
+        this->fail(e.code()); // the encoder refused (a TLS connection that failed)
+        return -1;
     }
     if (sliced > 0) {
         lower_->write(encoded_);
@@ -332,9 +356,9 @@ void LayeredTransport<Interface>::close_handles() noexcept {
         // A close() from the protocol (while what arrived before the loss is delivered):
         // connection_lost is never called from inside close().
         this->loop().call_soon([self = this->shared_from_this(), this] { this->handles_closed(); });
-    } else if (!this->closing_after_flush()) {
+    } else if (!this->closing_after_flush() && !flushes_lower_when_discarded()) {
         lower_->abort();
-    } else if (lower_ended_) {
+    } else if (lower_ended_ || !this->closing_after_flush()) {
         lower_->close(); // flushes what the layer handed down
     } else if (const std::chrono::milliseconds wait = ask_for_receipt(); wait.count() <= 0) {
         lower_->close();
@@ -381,6 +405,7 @@ void LayeredTransport<Interface>::stop_lingering() noexcept {
 }
 
 template class LayeredTransport<Rfc2217Transport>;
+template class LayeredTransport<TlsTransport>;
 template class LayeredTransport<Rfc2217ServerTransport>;
 
 } // namespace ferry::detail

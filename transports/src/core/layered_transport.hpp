@@ -41,8 +41,9 @@ protected:
 
     /// Takes over the lower transport (its protocol becomes this layer's receiver) and starts
     /// reading it: a layer negotiates before its own protocol starts. Called once, after
-    /// adopt().
-    void attach();
+    /// adopt(). Returns the lower transport's protocol until now, which may be the caller
+    /// (start_tls from inside data_received): destroy it later, or adopt it.
+    std::unique_ptr<Protocol> attach();
     /// The transport underneath.
     Transport& lower() noexcept { return *lower_; }
     /// True once the lower transport reported connection_lost.
@@ -58,6 +59,13 @@ protected:
     virtual void encode(ByteView plain, Bytes& out) = 0;
     /// The lower transport ended before this layer started (a negotiation that failed).
     virtual void lower_lost_before_start(std::error_code error) = 0;
+    /// The lower transport reported end of data: false when the layer deals with it itself
+    /// (TLS: ends a handshake, or the connection through end_after_pending() when the peer
+    /// left mid-record, or has passed its own EOF up already) instead of passing it up.
+    virtual bool lower_eof_passes_up() noexcept { return true; }
+    /// True when a layer that never started has last words on the way (TLS's alert saying
+    /// why the handshake failed): closing it flushes the lower transport instead of aborting.
+    virtual bool flushes_lower_when_discarded() const noexcept { return false; }
     /// False while the layer holds back plain data (RFC 2217's FLOWCONTROL-SUSPEND).
     virtual bool may_send() const noexcept { return true; }
     /// close() flushed everything: send what the peer answers once it has read all of it
@@ -71,6 +79,10 @@ protected:
     /// Hands decoded bytes to the protocol, in pieces the size of read_space(); keeps what
     /// arrives while the protocol is paused or not yet started.
     void deliver_plain(ByteView data);
+    /// The layer's own end of data (TLS's close_notify): eof_received after what waits.
+    void deliver_eof() noexcept;
+    /// Ends the connection with `error` once what was decoded before it is delivered.
+    void end_after_pending(std::error_code error) noexcept;
     /// Sends layer traffic (commands, handshakes) straight to the lower transport, ahead of
     /// queued plain data.
     void send_control(ByteView bytes);

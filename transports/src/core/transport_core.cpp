@@ -7,6 +7,7 @@
 #include <ferry/log.hpp>
 #include <ferry/rfc2217.hpp>
 #include <ferry/serial.hpp>
+#include <ferry/tls.hpp>
 
 namespace ferry::detail {
 
@@ -395,5 +396,6 @@ template class TransportCore<Transport>;
 template class TransportCore<SerialTransport>;
 template class TransportCore<Rfc2217Transport>;
 template class TransportCore<Rfc2217ServerTransport>;
+template class TransportCore<TlsTransport>;
 
 } // namespace ferry::detail

@@ -10,6 +10,7 @@
 
 #include "stream/resolve.hpp"
 #include "stream/stream_transport.hpp"
+#include "tls/tls_wrapping.hpp"
 
 namespace ferry {
 namespace {
@@ -224,6 +225,17 @@ void create_connection(Loop& loop, ProtocolFactory factory, std::string host, st
                        ConnectOptions options, TransportCallback done) {
     if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "create_connection: the loop is closing");
+    }
+    if (options.tls && options.tls->is_server()) {
+        throw Error(make_error_code(errc::invalid_argument),
+                    "create_connection: the TLS context is a server's (use TlsContext::client)");
+    }
+    if (options.tls) {
+        // TLS: connect holding the connection, then start_tls hands it to the factory's protocol.
+        detail::TlsConnectSteps steps =
+            detail::tls_connect_steps(host, options, std::move(factory), std::move(done));
+        factory = std::move(steps.holding);
+        done = std::move(steps.connected);
     }
     auto connector = std::make_shared<Connector>(loop, std::move(factory), std::move(host), port,
                                                  std::move(options), std::move(done));

@@ -6,6 +6,7 @@
 
 #include "stream/listening_server.hpp"
 #include "stream/resolve.hpp"
+#include "tls/tls_wrapping.hpp"
 
 namespace ferry {
 
@@ -13,6 +14,13 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
                    ServerOptions options, ServerCallback done) {
     if (detail::LoopAccess::is_shutting_down(loop)) {
         throw Error(make_error_code(errc::loop_closed), "create_server: the loop is closing");
+    }
+    if (options.tls) {
+        if (!options.tls->is_server()) {
+            throw Error(make_error_code(errc::invalid_argument),
+                        "create_server: the TLS context is a client's (use TlsContext::server)");
+        }
+        factory = detail::tls_accepting_factory(options, std::move(factory));
     }
     const std::string what = detail::host_port(host, port);
     auto on_resolved = [&loop, factory = std::move(factory), host, port, options, what,
