@@ -124,10 +124,12 @@ int run_client(ferry::Loop& loop, sample::Console& console, const std::string& h
                std::uint16_t port, const std::string& message, int count) {
     bool ok = false;
     bool failed = false;
+    ferry::ConnectOptions options;
+    options.timeout = std::chrono::seconds(5);
     ferry::create_connection(
         loop,
         [&] { return std::make_unique<EchoClientProtocol>(loop, console, message, count, ok); },
-        host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)},
+        host, port, options,
         [&](ferry::Result<std::shared_ptr<ferry::Transport>> result) {
             if (!result) {
                 std::fprintf(stderr, "echo client: %s\n", result.message().c_str());

@@ -52,8 +52,9 @@ ferry::ClientConnected handle_echo(sample::Console& console) {
 /// Sends `count` numbered lines, waiting for each echo.
 Task<bool> echo_client(ferry::Loop& loop, sample::Console& console, std::string host,
                        std::uint16_t port, std::string message, int count) {
-    auto [reader, writer] = co_await ferry::open_connection(
-        loop, host, port, ferry::ConnectOptions{.timeout = std::chrono::seconds(5)});
+    ferry::ConnectOptions options;
+    options.timeout = std::chrono::seconds(5);
+    auto [reader, writer] = co_await ferry::open_connection(loop, host, port, options);
     bool ok = true;
     for (int i = 1; i <= count && ok; ++i) {
         const std::string line = message + " #" + std::to_string(i) + "\n";

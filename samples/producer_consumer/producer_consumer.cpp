@@ -80,8 +80,9 @@ Task<ferry::StreamPair> open_source(ferry::Loop& loop, Source source) {
         co_return co_await ferry::open_serial_connection(loop, source.serial_path,
                                                          source.serial_options);
     }
-    co_return co_await ferry::open_connection(loop, source.host, source.port,
-                                              ferry::ConnectOptions{.timeout = 3s});
+    ferry::ConnectOptions options;
+    options.timeout = 3s;
+    co_return co_await ferry::open_connection(loop, source.host, source.port, options);
 }
 
 /// Reads lines from `source` into `queue` for ever, reopening it with backoff (0.1 s doubling

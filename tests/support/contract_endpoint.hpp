@@ -64,6 +64,8 @@ inline void PrintTo(const ContractKind& kind, std::ostream* out) {
 
 /// Every transport the suite runs over on this platform.
 std::vector<ContractKind> contract_kinds();
+/// The TLS client and server fixtures (contract_endpoint_tls.cpp; empty without OpenSSL).
+std::vector<ContractKind> tls_contract_kinds();
 
 /// Runs `loop` until the connect `start` begins reports; the transport, or null and a test
 /// failure.

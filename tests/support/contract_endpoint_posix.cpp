@@ -389,9 +389,21 @@ private:
     std::shared_ptr<Bridge> bridge_;
 };
 
+/// Every kind but TLS's.
+std::vector<ContractKind> posix_kinds();
+
 } // namespace
 
 std::vector<ContractKind> contract_kinds() {
+    std::vector<ContractKind> kinds = posix_kinds();
+    for (ContractKind& tls : tls_contract_kinds()) {
+        kinds.push_back(std::move(tls));
+    }
+    return kinds;
+}
+
+namespace {
+std::vector<ContractKind> posix_kinds() {
     const auto kind = [](std::string name, std::function<std::unique_ptr<Endpoint>()> make,
                          bool peer_close_is_eof = true, bool peer_close_is_noticed = true) {
         ContractKind k;
@@ -424,5 +436,6 @@ std::vector<ContractKind> contract_kinds() {
         }(),
     };
 }
+} // namespace
 
 } // namespace ferry::test

@@ -24,6 +24,10 @@ namespace ferry {
 
 /// Options for connect_rfc2217.
 struct Rfc2217Options {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (members built in one place, a bitwise copy used,
+    // both destroyed), and these options are passed to awaitable functions by value.
+    Rfc2217Options() = default;
     /// The line settings sent when the connection opens (DTR and RTS only when not `leave`;
     /// discard_input_on_open sends PURGE-DATA). `exclusive`, `low_latency`, `rs485` and
     /// `hang_up_on_close` are the server's business and are not sent.

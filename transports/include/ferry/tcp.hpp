@@ -23,6 +23,10 @@ enum class AddressFamily { any, ipv4, ipv6 };
 
 /// Options for create_connection.
 struct ConnectOptions {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (members built in one place, a bitwise copy used,
+    // both destroyed), and these options are passed to awaitable functions by value.
+    ConnectOptions() = default;
     /// Give up after this long, over all addresses (zero: only the OS's own timeout).
     std::chrono::milliseconds timeout{0};
     /// Bind the local end to this address first (numeric or a name).
@@ -45,6 +49,10 @@ struct ConnectOptions {
 
 /// Options for create_server.
 struct ServerOptions {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (members built in one place, a bitwise copy used,
+    // both destroyed), and these options are passed to awaitable functions by value.
+    ServerOptions() = default;
     /// listen() backlog.
     int backlog = 100;
     /// SO_REUSEADDR: rebind a port with connections in TIME_WAIT (on by default, as asyncio).

@@ -151,6 +151,10 @@ protected:
 
 /// How start_tls runs one connection's handshake and shutdown.
 struct TlsStartOptions {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (members built in one place, a bitwise copy used,
+    // both destroyed), and these options are passed to awaitable functions by value.
+    TlsStartOptions() = default;
     /// Clients: the server's name, sent as SNI and checked against its certificate. Empty:
     /// no SNI, and a client context with check_hostname refuses to start.
     std::string server_hostname{};
@@ -173,7 +177,7 @@ using TlsCallback = std::function<void(Result<std::shared_ptr<TlsTransport>>)>;
 /// verify failed (self-signed certificate)").
 void start_tls(std::shared_ptr<Transport> transport, std::shared_ptr<TlsContext> context,
                TlsStartOptions options, ProtocolFactory factory, TlsCallback done);
-/// Awaitable start_tls; throws ferry::Error. Cancelling it aborts the transport.
+/// Awaitable start_tls; throws ferry::Error. Cancelling it mid-handshake aborts the transport.
 Task<std::shared_ptr<TlsTransport>> start_tls(std::shared_ptr<Transport> transport,
                                               std::shared_ptr<TlsContext> context,
                                               TlsStartOptions options = {},

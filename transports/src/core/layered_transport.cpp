@@ -355,7 +355,11 @@ void LayeredTransport<Interface>::close_handles() noexcept {
         }
         // A close() from the protocol (while what arrived before the loss is delivered):
         // connection_lost is never called from inside close().
-        this->loop().call_soon([self = this->shared_from_this(), this] { this->handles_closed(); });
+        this->loop().call_soon([self = this->shared_from_this(), this] {
+            if (this->state() != State::closed) {
+                this->handles_closed();
+            }
+        });
     } else if (!this->closing_after_flush() && !flushes_lower_when_discarded()) {
         lower_->abort();
     } else if (lower_ended_ || !this->closing_after_flush()) {
@@ -401,6 +405,10 @@ void LayeredTransport<Interface>::stop_lingering() noexcept {
     receipt_timer_.cancel();
     if (!lower_gone_) {
         lower_->abort();
+    } else if (handles_closing_ && !in_lower_lost_ && this->state() != State::closed &&
+               LoopAccess::is_shutting_down(this->loop())) {
+        // The loop is closing and dropped the callback close_handles() scheduled to report.
+        this->handles_closed();
     }
 }
 

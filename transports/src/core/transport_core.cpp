@@ -123,7 +123,7 @@ void TransportCore<Interface>::os_eof() noexcept {
         return;
     }
     // Both directions shut (EOF was sent too): nothing more can happen, so close.
-    if (!keep_open || eof_requested_) {
+    if (!keep_open || eof_requested_ || !stays_half_open()) {
         close();
     }
 }

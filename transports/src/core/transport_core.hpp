@@ -145,6 +145,9 @@ protected:
     virtual bool keeps_write_boundaries() const noexcept { return false; }
     /// Closes the sending side (the queue has drained after write_eof). Default: nothing.
     virtual void shutdown_write() noexcept {}
+    /// False when the connection cannot stay half-open after the peer's end of data (TLS, as
+    /// asyncio's): it closes after eof_received whatever the protocol returned.
+    virtual bool stays_half_open() const noexcept { return true; }
     /// Starts closing every handle; handles_closed() must follow, from a close callback.
     /// Called once.
     virtual void close_handles() noexcept = 0;

@@ -24,7 +24,7 @@ constexpr std::size_t max_record_plain = 16 * 1024;
 
 /// How log lines and errors name the other end.
 std::string describe_peer(Transport& transport) {
-    if (const auto address = transport.peername()) {
+    if (const auto address = transport.peername(); address && !address->to_string().empty()) {
         return address->to_string();
     }
     if (const auto* serial = dynamic_cast<SerialTransport*>(&transport)) {
@@ -356,6 +356,10 @@ private:
         }
     }
 
+    /// The peer's close_notify closes the connection, as in asyncio: TLS here has no
+    /// half-close (can_write_eof() is false), so a half-open connection could never end.
+    bool stays_half_open() const noexcept override { return false; }
+
     bool lower_eof_passes_up() noexcept override {
         if (handshaking_) {
             fail_handshake(make_error_code(errc::tls_handshake_failed),
@@ -365,7 +369,7 @@ private:
         if (close_notify_received_) {
             return false; // eof_received came with close_notify
         }
-        if (BIO_ctrl_pending(in_) > 0) {
+        if (BIO_ctrl_pending(in_) > 0 || SSL_has_pending(ssl_) == 1) { // part of a record
             log().debug("TLS with {}: the connection ended in the middle of a record", peer_);
             end_after_pending(make_error_code(errc::tls_truncated));
             return false;
@@ -497,9 +501,20 @@ Task<std::shared_ptr<TlsTransport>> start_tls(std::shared_ptr<Transport> transpo
                                               std::shared_ptr<TlsContext> context,
                                               TlsStartOptions options, ProtocolFactory factory) {
     Future<std::shared_ptr<TlsTransport>> result(transport->loop());
+    const std::weak_ptr<Transport> lower = transport;
     start_tls(std::move(transport), std::move(context), std::move(options), std::move(factory),
               settle(result, [](auto& tls) { tls->abort(); }));
-    co_return co_await result;
+    std::exception_ptr cancelled;
+    try {
+        co_return co_await result;
+    } catch (const CancelledError&) {
+        cancelled = std::current_exception();
+    }
+    // Abandoned mid-handshake (as asyncio's start_tls): the connection goes at once.
+    if (const auto connection = lower.lock()) {
+        connection->abort();
+    }
+    std::rethrow_exception(cancelled);
 }
 
 namespace detail {
