@@ -87,7 +87,8 @@ public:
         // One line on stdout: where to connect (the port when 0 was asked for), for people
         // and for scripts.
         std::string where = listener_.path;
-        if (listener_.kind == ferry::EndpointKind::tcp_listen) {
+        if (listener_.kind == ferry::EndpointKind::tcp_listen ||
+            listener_.kind == ferry::EndpointKind::tls_listen) {
             const auto sockets = server_->sockets();
             where = sockets.empty() ? listener_.host : sockets.front().to_string();
         }

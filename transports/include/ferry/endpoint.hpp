@@ -17,6 +17,7 @@
 #include <ferry/server.hpp>
 #include <ferry/task.hpp>
 #include <ferry/tcp.hpp>
+#include <ferry/tls.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/udp.hpp>
 #include <ferry/unix.hpp>
@@ -52,10 +53,20 @@ enum class EndpointKind {
     /// an interface is named), waits for the first datagram, and talks to its sender as `udp`
     /// does (socat's UDP-LISTEN).
     udp_listen,
+    /// `tls:HOST:PORT[:ca=FILE][:cert=FILE:key=FILE][:key=value...]`: a TLS connection over
+    /// TCP, the server's certificate checked against `ca` (else the system's CAs) and HOST
+    /// (or servername=).
+    tls,
+    /// `tls-listen:PORT:cert=FILE:key=FILE[:ca=FILE:verify=require][:key=value...]`: a TLS
+    /// server on 127.0.0.1 unless an interface is named; verify=require serves only clients
+    /// with a certificate `ca` signed.
+    tls_listen,
 };
 
 /// A parsed endpoint description. Only the fields of its kind are used.
 struct Endpoint {
+    // Not an aggregate, like the option structs: see ConnectOptions.
+    Endpoint() = default;
     /// What it names.
     EndpointKind kind = EndpointKind::stdio;
     /// tcp: the host to connect to; tcp-listen: the interface to bind.
@@ -81,11 +92,15 @@ struct Endpoint {
     /// udp, udp-listen: the local address, family and reuse options (the host and port are
     /// above).
     DatagramOptions udp{};
-    /// tcp-listen, unix-listen (`:rfc2217`): clients speak RFC 2217 (telnet COM-PORT-OPTION),
-    /// for whoever serves them (ferry-bridge wraps each with serve_rfc2217).
+    /// tcp-listen, unix-listen, tls-listen (`:rfc2217`): clients speak RFC 2217 (telnet
+    /// COM-PORT-OPTION), for whoever serves them (ferry-bridge wraps each with serve_rfc2217).
     bool rfc2217_server = false;
 
-    /// True for the kinds that accept connections (tcp-listen, unix-listen).
+    /// tls, tls-listen: certificates, CAs, verification, ALPN, minimum version.
+    TlsOptions tls{};
+    /// tls, tls-listen: server name (SNI and the name checked) and the handshake timeout.
+    TlsStartOptions tls_start{};
+    /// True for the kinds that accept connections (tcp-listen, unix-listen, tls-listen).
     bool listens() const noexcept;
 };
 
@@ -101,9 +116,9 @@ std::string to_string(const Endpoint& endpoint);
 /// Several lines describing every kind and its keys, for a program's --help.
 std::string endpoint_help();
 
-/// Opens a connecting endpoint (serial, tcp, unix, stdio, pty, rfc2217, exec): the transport after
-/// connection_made, or the error (naming the endpoint) through `done`. A listening kind is
-/// refused with Error(invalid_argument).
+/// Opens a connecting endpoint (serial, tcp, tls, unix, stdio, pty, rfc2217, exec, udp): the
+/// transport after connection_made, or the error (naming the endpoint) through `done`. A listening
+/// kind is refused with Error(invalid_argument).
 void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, TransportCallback done);
 /// Awaitable connect; throws ferry::Error naming the endpoint. Cancellable.
 Task<std::shared_ptr<Transport>> connect(Loop& loop, Endpoint endpoint, ProtocolFactory factory);
@@ -111,8 +126,8 @@ Task<std::shared_ptr<Transport>> connect(Loop& loop, Endpoint endpoint, Protocol
 Task<std::shared_ptr<Transport>> connect(Loop& loop, std::string_view description,
                                          ProtocolFactory factory);
 
-/// Opens a listening endpoint (tcp-listen, unix-listen): the server, calling `factory` per
-/// accepted connection, or the error through `done`. A connecting kind is refused.
+/// Opens a listening endpoint (tcp-listen, tls-listen, unix-listen): the server, calling `factory`
+/// per accepted connection, or the error through `done`. A connecting kind is refused.
 void listen(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, ServerCallback done);
 /// Awaitable listen; throws ferry::Error naming the endpoint.
 Task<std::shared_ptr<Server>> listen(Loop& loop, Endpoint endpoint, ProtocolFactory factory);

@@ -89,8 +89,23 @@ void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
                 std::move(done));
         return;
     }
+    case EndpointKind::tls: {
+        ConnectOptions options = endpoint.tcp;
+        options.tls_options = endpoint.tls_start;
+        try {
+            options.tls = TlsContext::client(endpoint.tls);
+        } catch (const Error& e) {
+            done(Result<std::shared_ptr<Transport>>::failure(e.code(), to_string(endpoint) + ": " +
+                                                                           e.what()));
+            return;
+        }
+        create_connection(loop, std::move(factory), endpoint.host, endpoint.port, options,
+                          std::move(done));
+        return;
+    }
     case EndpointKind::tcp_listen:
     case EndpointKind::unix_listen:
+    case EndpointKind::tls_listen:
         break;
     }
     done(refused(endpoint, "a listening endpoint cannot be connected to (use listen)"));
@@ -117,12 +132,27 @@ void listen(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory, Serve
     case EndpointKind::unix_listen:
         done(create_unix_server(loop, std::move(factory), endpoint.path, endpoint.unix_server));
         return;
+    case EndpointKind::tls_listen: {
+        ServerOptions options = endpoint.tcp_server;
+        options.tls_options = endpoint.tls_start;
+        try {
+            options.tls = TlsContext::server(endpoint.tls);
+        } catch (const Error& e) {
+            done(Result<std::shared_ptr<Server>>::failure(e.code(),
+                                                          to_string(endpoint) + ": " + e.what()));
+            return;
+        }
+        create_server(loop, std::move(factory), endpoint.host, endpoint.port, options,
+                      std::move(done));
+        return;
+    }
     default:
         break;
     }
     done(Result<std::shared_ptr<Server>>::failure(
         make_error_code(errc::invalid_argument),
-        to_string(endpoint) + ": only tcp-listen and unix-listen endpoints listen (use connect)"));
+        to_string(endpoint) +
+            ": only tcp-listen, tls-listen and unix-listen endpoints listen (use connect)"));
 }
 
 Task<std::shared_ptr<Server>> listen(Loop& loop, Endpoint endpoint, ProtocolFactory factory) {

@@ -30,6 +30,8 @@ constexpr KindName kind_names[] = {
     {EndpointKind::exec, "exec"},
     {EndpointKind::udp, "udp"},
     {EndpointKind::udp_listen, "udp-listen"},
+    {EndpointKind::tls, "tls"},
+    {EndpointKind::tls_listen, "tls-listen"},
 };
 
 std::string_view name_of(EndpointKind kind) {
@@ -273,6 +275,58 @@ const KeyTable& tcp_listen_keys() {
     return table;
 }
 
+/// The TLS keys both ends take.
+void add_tls_keys(KeyTable& keys) {
+    keys["ca"] = [](const Option& o, Endpoint& e) { e.tls.ca_file = o.value; };
+    keys["ca_dir"] = [](const Option& o, Endpoint& e) { e.tls.ca_dir = o.value; };
+    keys["cert"] = [](const Option& o, Endpoint& e) { e.tls.cert_file = o.value; };
+    keys["key"] = [](const Option& o, Endpoint& e) { e.tls.key_file = o.value; };
+    keys["alpn"] = [](const Option& o, Endpoint& e) {
+        e.tls.alpn.clear();
+        std::string_view rest = o.value;
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            e.tls.alpn.emplace_back(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+        }
+    };
+    keys["min_version"] = [](const Option& o, Endpoint& e) {
+        e.tls.min_version =
+            o.one_of<TlsVersion>({{"1.2", TlsVersion::tls1_2}, {"1.3", TlsVersion::tls1_3}});
+    };
+    keys["handshake_timeout"] = [](const Option& o, Endpoint& e) {
+        e.tls_start.handshake_timeout = o.duration(std::chrono::seconds(1));
+    };
+}
+
+const KeyTable& tls_keys() {
+    static const KeyTable table = [] {
+        KeyTable keys = tcp_keys();
+        add_tls_keys(keys);
+        keys["servername"] = [](const Option& o, Endpoint& e) {
+            e.tls_start.server_hostname = o.value;
+        };
+        keys["verify"] = [](const Option& o, Endpoint& e) { e.tls.verify_peer = o.flag(); };
+        return keys;
+    }();
+    return table;
+}
+
+const KeyTable& tls_listen_keys() {
+    static const KeyTable table = [] {
+        KeyTable keys = tcp_listen_keys();
+        add_tls_keys(keys);
+        keys["verify"] = [](const Option& o, Endpoint& e) {
+            e.tls.client_certificates =
+                o.one_of<ClientCertificates>({{"none", ClientCertificates::none},
+                                              {"optional", ClientCertificates::optional},
+                                              {"require", ClientCertificates::require}});
+        };
+        return keys;
+    }();
+    return table;
+}
+
 /// "::1" from "[::1]"; anything else as it is.
 std::string strip_brackets(const std::string& host) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -384,6 +438,10 @@ const KeyTable& keys_of(EndpointKind kind) {
         return udp_keys();
     case EndpointKind::udp_listen:
         return udp_listen_keys();
+    case EndpointKind::tls:
+        return tls_keys();
+    case EndpointKind::tls_listen:
+        return tls_listen_keys();
     case EndpointKind::unix_socket:
     case EndpointKind::stdio:
     case EndpointKind::exec:
@@ -489,7 +547,8 @@ std::string kinds_list() {
 } // namespace
 
 bool Endpoint::listens() const noexcept {
-    return kind == EndpointKind::tcp_listen || kind == EndpointKind::unix_listen;
+    return kind == EndpointKind::tcp_listen || kind == EndpointKind::unix_listen ||
+           kind == EndpointKind::tls_listen;
 }
 
 Endpoint parse_endpoint(std::string_view description) {
@@ -532,6 +591,7 @@ Endpoint parse_endpoint(std::string_view description) {
         break;
     case EndpointKind::tcp:
     case EndpointKind::udp:
+    case EndpointKind::tls:
         endpoint.host = strip_brackets(positional("HOST:PORT"));
         endpoint.port = parse_port(positional("HOST:PORT"), false, complain);
         break;
@@ -544,6 +604,7 @@ Endpoint parse_endpoint(std::string_view description) {
         break;
     case EndpointKind::tcp_listen:
     case EndpointKind::udp_listen:
+    case EndpointKind::tls_listen:
         endpoint.host = "127.0.0.1"; // never every interface unless asked
         endpoint.port = parse_port(positional("PORT"), true, complain);
         break;
@@ -559,8 +620,17 @@ Endpoint parse_endpoint(std::string_view description) {
     for (; next < fields.size(); ++next) {
         apply_option(fields[next], endpoint.kind, endpoint, complain);
     }
-    if (endpoint.kind == EndpointKind::tcp_listen || endpoint.kind == EndpointKind::udp_listen) {
+    if (endpoint.kind == EndpointKind::tcp_listen || endpoint.kind == EndpointKind::udp_listen ||
+        endpoint.kind == EndpointKind::tls_listen) {
         endpoint.host = strip_brackets(endpoint.host);
+    }
+    if (endpoint.kind == EndpointKind::tls_listen && endpoint.tls.cert_file.empty()) {
+        complain("tls-listen needs its certificate (cert=FILE, and key=FILE unless the key is "
+                 "in it)");
+    }
+    if (endpoint.tls.client_certificates != ClientCertificates::none &&
+        endpoint.tls.ca_file.empty() && endpoint.tls.ca_dir.empty()) {
+        complain("verify=require and verify=optional need the clients' CA (ca=FILE)");
     }
     try {
         if (endpoint.kind == EndpointKind::serial) {
@@ -602,6 +672,31 @@ std::string to_string(const Endpoint& e) {
         }
     };
     static constexpr const char* lines[] = {"leave", "on", "off"};
+    const auto add_tls_options = [&](const Endpoint& with) {
+        const TlsOptions& t = with.tls;
+        for (const auto& [key, value] : {std::pair{"cert", &t.cert_file},
+                                         {"key", &t.key_file},
+                                         {"ca", &t.ca_file},
+                                         {"ca_dir", &t.ca_dir}}) {
+            if (!value->empty()) {
+                add(std::string(key) + "=" + *value);
+            }
+        }
+        if (!t.alpn.empty()) {
+            std::string list;
+            for (const std::string& name : t.alpn) {
+                list += (list.empty() ? "" : ",") + name;
+            }
+            add("alpn=" + list);
+        }
+        if (t.min_version == TlsVersion::tls1_3) {
+            add("min_version=1.3");
+        }
+        if (with.tls_start.handshake_timeout != TlsStartOptions{}.handshake_timeout) {
+            add("handshake_timeout=" + std::to_string(with.tls_start.handshake_timeout.count()) +
+                "ms");
+        }
+    };
     const auto add_tcp_options = [&](const ConnectOptions& tcp) {
         if (tcp.timeout.count() != 0) {
             add("timeout=" + std::to_string(tcp.timeout.count()) + "ms");
@@ -660,6 +755,18 @@ std::string to_string(const Endpoint& e) {
         add(std::to_string(e.port));
         add_tcp_options(e.tcp);
         break;
+    case EndpointKind::tls:
+        add(bracketed(e.host));
+        add(std::to_string(e.port));
+        add_tcp_options(e.tcp);
+        add_tls_options(e);
+        if (!e.tls.verify_peer) {
+            add("verify=false");
+        }
+        if (!e.tls_start.server_hostname.empty()) {
+            add("servername=" + e.tls_start.server_hostname);
+        }
+        break;
     case EndpointKind::rfc2217: {
         add(bracketed(e.host));
         add(std::to_string(e.port));
@@ -684,8 +791,16 @@ std::string to_string(const Endpoint& e) {
         break;
     }
     case EndpointKind::tcp_listen:
+    case EndpointKind::tls_listen:
         add(std::to_string(e.port));
         add("interface=" + bracketed(e.host));
+        if (e.kind == EndpointKind::tls_listen) {
+            add_tls_options(e);
+            static constexpr const char* verify[] = {"none", "optional", "require"};
+            if (e.tls.client_certificates != ClientCertificates::none) {
+                add(std::string("verify=") + verify[static_cast<int>(e.tls.client_certificates)]);
+            }
+        }
         if (e.tcp_server.backlog != ServerOptions{}.backlog) {
             add("backlog=" + std::to_string(e.tcp_server.backlog));
         }
@@ -778,6 +893,15 @@ std::string endpoint_help() {
            "  tcp-listen:PORT           accept TCP clients on 127.0.0.1 unless interface= "
            "names another (rfc2217: serve RFC 2217 to them); " +
            key_list(EndpointKind::tcp_listen) +
+           "\n"
+           "  tls:HOST:PORT             connect over TLS, the server checked against ca= (else the "
+           "system's CAs) and HOST (or servername=); cert= and key= give a client certificate; " +
+           key_list(EndpointKind::tls) +
+           "\n"
+           "  tls-listen:PORT:cert=FILE:key=FILE  a TLS server on 127.0.0.1 unless interface= "
+           "names another (verify=require:ca=FILE: only clients with a certificate ca= signed; "
+           "rfc2217: serve RFC 2217 over TLS); " +
+           key_list(EndpointKind::tls_listen) +
            "\n"
            "  unix:PATH                 connect to a Unix socket\n"
            "  unix-listen:PATH          accept clients on a Unix socket; " +
