@@ -1,11 +1,7 @@
-// The TLS transport: OpenSSL over memory BIOs, as a layer over any transport (the RFC 2217
-// client's model). Ciphertext from the lower transport goes into the input BIO; what OpenSSL
-// writes to the output BIO goes down again, in the order it was made.
-#include <array>
+// The TLS transport: a layer over any transport (the RFC 2217 client's model) driving a
+// TlsSession: ciphertext from the lower transport goes into the session, records it makes go
+// down again in the order they were made, plain bytes go up to the protocol.
 #include <utility>
-
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include <ferry/error.hpp>
 #include <ferry/future.hpp>
@@ -13,14 +9,11 @@
 #include <ferry/serial.hpp>
 
 #include "core/layered_transport.hpp"
-#include "tls/tls_openssl.hpp"
+#include "tls/tls_session.hpp"
 #include "tls/tls_wrapping.hpp"
 
 namespace ferry {
 namespace {
-
-/// The most plain bytes one TLS record carries: SSL_read never returns more.
-constexpr std::size_t max_record_plain = 16 * 1024;
 
 /// How log lines and errors name the other end.
 std::string describe_peer(Transport& transport) {
@@ -33,67 +26,13 @@ std::string describe_peer(Transport& transport) {
     return "the peer";
 }
 
-/// True when `name` is a numeric IPv4 or IPv6 address (no SNI for those, RFC 6066).
-bool is_ip_address(const std::string& name) {
-    ASN1_OCTET_STRING* parsed = a2i_IPADDRESS(name.c_str());
-    ASN1_OCTET_STRING_free(parsed);
-    return parsed != nullptr;
-}
-
-/// An X509 name on one line, RFC 2253 style.
-std::string name_line(const X509_NAME* name) {
-    BIO* out = BIO_new(BIO_s_mem());
-    if (out == nullptr) {
-        throw std::bad_alloc();
-    }
-    X509_NAME_print_ex(out, name, 0, XN_FLAG_RFC2253);
-    char* text = nullptr;
-    const long length = BIO_get_mem_data(out, &text);
-    std::string line(text, static_cast<std::size_t>(length));
-    BIO_free(out);
-    return line;
-}
-
-std::string time_line(const ASN1_TIME* time) {
-    BIO* out = BIO_new(BIO_s_mem());
-    if (out == nullptr) {
-        throw std::bad_alloc();
-    }
-    ASN1_TIME_print(out, time);
-    char* text = nullptr;
-    const long length = BIO_get_mem_data(out, &text);
-    std::string line(text, static_cast<std::size_t>(length));
-    BIO_free(out);
-    return line;
-}
-
-class TlsLayer final : public detail::LayeredTransport<TlsTransport> {
+class TlsLayer final : public detail::LayeredTransport<TlsTransport>, private detail::TlsSink {
 public:
     TlsLayer(std::shared_ptr<Transport> lower, std::shared_ptr<TlsContext> context,
              TlsStartOptions options)
         : LayeredTransport(std::move(lower)), context_(std::move(context)),
-          options_(std::move(options)), peer_(describe_peer(LayeredTransport::lower())) {
-        ssl_ = SSL_new(context_->native_handle());
-        BIO* in = BIO_new(BIO_s_mem());
-        BIO* out = BIO_new(BIO_s_mem());
-        if (ssl_ == nullptr || in == nullptr || out == nullptr) {
-            BIO_free(in);
-            BIO_free(out);
-            SSL_free(ssl_);
-            throw Error(make_error_code(errc::invalid_argument),
-                        "TLS: cannot start a connection: " + detail::take_openssl_errors());
-        }
-        SSL_set_bio(ssl_, in, out); // the SSL owns both from here
-        in_ = in;
-        out_ = out;
-        if (context_->is_server()) {
-            SSL_set_accept_state(ssl_);
-        } else {
-            configure_client();
-        }
-    }
-
-    ~TlsLayer() override { SSL_free(ssl_); }
+          options_(std::move(options)), peer_(describe_peer(LayeredTransport::lower())),
+          session_(*context_, options_.server_hostname, peer_) {}
 
     /// Takes the lower transport over and starts the handshake.
     void begin(const std::shared_ptr<TlsLayer>& self, ProtocolFactory factory, TlsCallback done) {
@@ -116,7 +55,7 @@ public:
                                    std::to_string(options_.handshake_timeout.count()) + " ms");
             }
         });
-        advance_handshake();
+        session_.start(*this);
     }
 
     // ---- Transport ----
@@ -126,132 +65,29 @@ public:
     // ---- TlsTransport ----
 
     std::optional<TlsCertificate> peer_certificate() const override {
-        X509* certificate = SSL_get1_peer_certificate(ssl_);
-        if (certificate == nullptr) {
-            return std::nullopt;
-        }
-        TlsCertificate result;
-        try {
-            result.subject = name_line(X509_get_subject_name(certificate));
-            result.issuer = name_line(X509_get_issuer_name(certificate));
-            result.not_before = time_line(X509_get0_notBefore(certificate));
-            result.not_after = time_line(X509_get0_notAfter(certificate));
-            auto* names = static_cast<GENERAL_NAMES*>(
-                X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr));
-            for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-                const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
-                if (name->type == GEN_DNS) {
-                    const ASN1_STRING* dns = name->d.dNSName;
-                    result.dns_names.emplace_back(
-                        reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
-                        static_cast<std::size_t>(ASN1_STRING_length(dns)));
-                }
-            }
-            GENERAL_NAMES_free(names);
-            const int length = i2d_X509(certificate, nullptr);
-            if (length > 0) {
-                result.der.resize(static_cast<std::size_t>(length));
-                auto* at = reinterpret_cast<unsigned char*>(result.der.data());
-                i2d_X509(certificate, &at);
-            }
-        } catch (...) {
-            X509_free(certificate);
-            throw;
-        }
-        X509_free(certificate);
-        return result;
+        return session_.peer_certificate();
     }
-
-    std::string cipher() const override {
-        const SSL_CIPHER* current = SSL_get_current_cipher(ssl_);
-        return current != nullptr ? SSL_CIPHER_get_name(current) : "";
-    }
-
-    std::string tls_version() const override { return SSL_get_version(ssl_); }
-
-    std::string alpn_protocol() const override {
-        const unsigned char* name = nullptr;
-        unsigned int length = 0;
-        SSL_get0_alpn_selected(ssl_, &name, &length);
-        return name != nullptr ? std::string(reinterpret_cast<const char*>(name), length) : "";
-    }
-
-    bool session_reused() const override { return SSL_session_reused(ssl_) == 1; }
-
-    std::string server_name() const override {
-        const char* name = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
-        return name != nullptr ? name : options_.server_hostname;
-    }
-
+    std::string cipher() const override { return session_.cipher(); }
+    std::string tls_version() const override { return session_.version(); }
+    std::string alpn_protocol() const override { return session_.alpn_protocol(); }
+    bool session_reused() const override { return session_.session_reused(); }
+    std::string server_name() const override { return session_.server_name(); }
     Transport& lower_transport() noexcept override { return lower(); }
 
 protected:
     std::string log_name() const override { return "TLS " + peer_; }
 
 private:
-    void configure_client() {
-        SSL_set_connect_state(ssl_);
-        const std::string& name = options_.server_hostname;
-        const TlsOptions& policy = context_->options();
-        const bool ip = !name.empty() && is_ip_address(name);
-        if (!name.empty() && !ip && SSL_set_tlsext_host_name(ssl_, name.c_str()) != 1) {
-            fail_setup("cannot send the server name '" + name + "'");
-        }
-        if (policy.verify_peer && policy.check_hostname) {
-            if (name.empty()) {
-                fail_setup("server_hostname is needed to check the server's certificate (or "
-                           "turn check_hostname off)");
-            }
-            X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
-            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            const int set = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())
-                               : X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
-            if (set != 1) {
-                fail_setup("cannot check the server name '" + name + "'");
-            }
-        }
-        if (policy.session_resumption) {
-            // One server, one session: its name and where it is (two ports, two servers).
-            session_key_ = name + " " + peer_;
-            SSL_set_ex_data(ssl_, detail::TlsContextAccess::session_key_index(), &session_key_);
-            if (SSL_SESSION* session =
-                    detail::TlsContextAccess::session_for(*context_, session_key_)) {
-                SSL_set_session(ssl_, session);
-                SSL_SESSION_free(session);
-            }
-        }
-    }
+    // ---- the session's events ----
 
-    [[noreturn]] void fail_setup(const std::string& why) {
-        SSL_free(std::exchange(ssl_, nullptr));
-        ERR_clear_error();
-        throw Error(make_error_code(errc::invalid_argument), "TLS: " + why);
-    }
+    void tls_send(ByteView records) override { send_control(records); }
 
-    // ---- the handshake ----
-
-    void advance_handshake() noexcept {
-        ERR_clear_error();
-        const int result = SSL_do_handshake(ssl_);
-        flush_output();
-        if (result == 1) {
-            handshake_done();
-            return;
-        }
-        const int error = SSL_get_error(ssl_, result);
-        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-            return;
-        }
-        const detail::TlsFailure failure = detail::classify_tls_failure(ssl_, error, true);
-        fail_handshake(failure.code, failure.reason);
-    }
-
-    void handshake_done() noexcept {
-        handshaking_ = false;
+    void tls_handshake_done() override {
+        handshake_ended_ = true;
         handshake_timer_.cancel();
-        log().debug("TLS with {}: {} {}{}{}", peer_, tls_version(), cipher(),
-                    session_reused() ? ", resumed" : "",
-                    alpn_protocol().empty() ? "" : ", ALPN " + alpn_protocol());
+        log().debug("TLS with {}: {} {}{}{}", peer_, session_.version(), session_.cipher(),
+                    session_.session_reused() ? ", resumed" : "",
+                    session_.alpn_protocol().empty() ? "" : ", ALPN " + session_.alpn_protocol());
         std::unique_ptr<Protocol> protocol = std::move(kept_);
         auto done = std::move(done_);
         if (!protocol) {
@@ -271,14 +107,36 @@ private:
         if (done) {
             detail::invoke_guarded(loop(), "exception in start_tls callback", [&] { done(self); });
         }
-        read_plain(); // what came with the last handshake records
     }
 
-    void fail_handshake(std::error_code code, const std::string& reason) noexcept {
-        if (!handshaking_) {
+    void tls_plain(ByteView plain) override { deliver_plain(plain); }
+
+    void tls_peer_closed() override {
+        if (awaiting_receipt()) {
+            receipt_arrived();
+        } else {
+            deliver_eof();
+        }
+    }
+
+    void tls_failed(std::error_code code, const std::string& reason) override {
+        if (session_.handshaking()) {
+            fail_handshake(code, reason);
             return;
         }
-        handshaking_ = false;
+        log().debug("TLS with {}: {}", peer_, reason);
+        end_after_pending(code);
+    }
+
+    bool tls_wants_plain() const override { return state() == State::open || awaiting_receipt(); }
+
+    // ---- the handshake ----
+
+    void fail_handshake(std::error_code code, const std::string& reason) noexcept {
+        if (handshake_ended_) {
+            return;
+        }
+        handshake_ended_ = true;
         handshake_timer_.cancel();
         const std::string message = "TLS handshake with " + peer_ + " failed: " + reason;
         log().debug("{}", message);
@@ -306,70 +164,22 @@ private:
 
     // ---- reading ----
 
-    void lower_data(ByteView data) override {
-        if (BIO_write(in_, data.data(), static_cast<int>(data.size())) !=
-            static_cast<int>(data.size())) {
-            throw std::bad_alloc(); // a memory BIO fails only when out of memory
-        }
-        if (handshaking_) {
-            advance_handshake(); // handshake_done() reads what follows it
-            return;
-        }
-        read_plain();
-    }
-
-    void read_plain() noexcept {
-        static thread_local std::array<std::byte, max_record_plain> plain;
-        while (state() == State::open || awaiting_receipt()) {
-            ERR_clear_error();
-            const int n = SSL_read(ssl_, plain.data(), static_cast<int>(plain.size()));
-            if (n > 0) {
-                deliver_plain(ByteView(plain.data(), static_cast<std::size_t>(n)));
-                continue;
-            }
-            const int error = SSL_get_error(ssl_, n);
-            flush_output(); // session tickets, key-update answers, alerts
-            if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-                return;
-            }
-            if (error == SSL_ERROR_ZERO_RETURN) {
-                peer_closed();
-                return;
-            }
-            const detail::TlsFailure failure = detail::classify_tls_failure(ssl_, error, false);
-            log().debug("TLS with {}: {}", peer_, failure.reason);
-            end_after_pending(failure.code);
-            return;
-        }
-    }
-
-    /// The peer's close_notify: it sends nothing more.
-    void peer_closed() noexcept {
-        if (close_notify_received_) {
-            return;
-        }
-        close_notify_received_ = true;
-        if (awaiting_receipt()) {
-            receipt_arrived();
-        } else {
-            deliver_eof();
-        }
-    }
+    void lower_data(ByteView data) override { session_.feed(data, *this); }
 
     /// The peer's close_notify closes the connection, as in asyncio: TLS here has no
     /// half-close (can_write_eof() is false), so a half-open connection could never end.
     bool stays_half_open() const noexcept override { return false; }
 
     bool lower_eof_passes_up() noexcept override {
-        if (handshaking_) {
+        if (session_.handshaking()) {
             fail_handshake(make_error_code(errc::tls_handshake_failed),
                            "the peer closed the connection during the handshake");
             return false;
         }
-        if (close_notify_received_) {
+        if (session_.peer_closed()) {
             return false; // eof_received came with close_notify
         }
-        if (BIO_ctrl_pending(in_) > 0 || SSL_has_pending(ssl_) == 1) { // part of a record
+        if (session_.has_partial_record()) {
             log().debug("TLS with {}: the connection ended in the middle of a record", peer_);
             end_after_pending(make_error_code(errc::tls_truncated));
             return false;
@@ -380,51 +190,12 @@ private:
         return true;
     }
 
-    // ---- writing ----
+    // ---- writing and closing ----
 
-    void encode(ByteView plain, Bytes& out) override {
-        ERR_clear_error();
-        // The output BIO takes everything, so SSL_write never stops half way.
-        if (SSL_write(ssl_, plain.data(), static_cast<int>(plain.size())) <= 0) {
-            const int error = SSL_get_error(ssl_, 0);
-            throw Error(detail::classify_tls_failure(ssl_, error, false).code);
-        }
-        take_output(out);
-    }
-
-    /// Appends what OpenSSL wrote to the output BIO.
-    void take_output(Bytes& out) {
-        const std::size_t n = BIO_ctrl_pending(out_);
-        if (n == 0) {
-            return;
-        }
-        const std::size_t at = out.size();
-        out.resize(at + n);
-        BIO_read(out_, out.data() + at, static_cast<int>(n));
-    }
-
-    /// Sends what OpenSSL wrote outside encode() (handshake, tickets, alerts, close_notify).
-    void flush_output() noexcept {
-        if (BIO_ctrl_pending(out_) == 0) {
-            return;
-        }
-        try {
-            Bytes records;
-            take_output(records);
-            send_control(records);
-        } catch (const std::bad_alloc&) {
-            fail(std::make_error_code(std::errc::not_enough_memory));
-        }
-    }
-
-    // ---- closing ----
+    void encode(ByteView plain, Bytes& out) override { session_.encrypt(plain, out); }
 
     std::chrono::milliseconds ask_for_receipt() noexcept override {
-        ERR_clear_error();
-        const int result = SSL_shutdown(ssl_); // writes our close_notify
-        flush_output();
-        ERR_clear_error();
-        if (result == 1 || close_notify_received_) {
+        if (session_.shut_down(*this)) {
             return std::chrono::milliseconds{0};
         }
         return options_.shutdown_timeout;
@@ -433,16 +204,12 @@ private:
     std::shared_ptr<TlsContext> context_;
     TlsStartOptions options_;
     std::string peer_;
-    std::string session_key_;
-    SSL* ssl_ = nullptr;
-    BIO* in_ = nullptr;  // ciphertext from the peer (owned by ssl_)
-    BIO* out_ = nullptr; // ciphertext for the peer (owned by ssl_)
+    detail::TlsSession session_;
     ProtocolFactory factory_;
     TlsCallback done_;
     std::unique_ptr<Protocol> kept_; // STARTTLS: the protocol that carries on over TLS
     CallbackHandle handshake_timer_;
-    bool handshaking_ = true;
-    bool close_notify_received_ = false;
+    bool handshake_ended_ = false; // completed, failed or timed out
     bool alert_pending_ = false;
 };
 
