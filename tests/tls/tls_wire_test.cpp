@@ -406,3 +406,97 @@ TEST(TlsBulkTest, SixtyFourMebibytesEachWayWithChecksumsUnderBackPressure) {
 
 } // namespace
 } // namespace ferry::test
+
+namespace ferry::test {
+namespace {
+
+// ---- streams, shutdown and truncated handshakes --------------------------------------------
+
+Task<void> echo_lines(StreamReader reader, StreamWriter writer) {
+    for (;;) {
+        Bytes line = co_await reader.readline();
+        if (line.empty()) {
+            co_return;
+        }
+        writer.write(line);
+        co_await writer.drain();
+    }
+}
+
+TEST(TlsStreamsTest, OpenConnectionAndStartServerSpeakTls) {
+    Loop loop;
+    auto body = [](Loop& l) -> Task<std::vector<std::string>> {
+        ServerOptions served;
+        served.tls = server_context();
+        auto server = co_await start_server(l, echo_lines, "127.0.0.1", 0, served);
+        ConnectOptions options;
+        options.tls = client_context();
+        options.tls_options.server_hostname = "localhost";
+        auto [reader, writer] = co_await open_connection(l, "127.0.0.1", server->port(), options);
+        std::vector<std::string> got;
+        for (const char* line : {"first\n", "second\n"}) {
+            writer.write(line);
+            co_await writer.drain();
+            Bytes echoed = co_await reader.readline();
+            got.push_back(ByteView(echoed).to_string());
+        }
+        EXPECT_NE(dynamic_cast<TlsTransport*>(&writer.transport()), nullptr);
+        writer.close(); // close_notify: the handler's readline ends, its connection closes
+        co_await writer.wait_closed();
+        server->close();
+        co_await server->wait_closed();
+        co_return got;
+    };
+    EXPECT_EQ(loop.run_until_complete(body(loop)),
+              (std::vector<std::string>{"first\n", "second\n"}));
+    loop.close();
+}
+
+TEST_F(TlsWireTest, CloseGivesUpWaitingForThePeersCloseNotifyAfterTheShutdownTimeout) {
+    auto at_client = std::make_shared<Recording>();
+    Wired client_wire = wire_socket(loop, idle);
+    Wired server_wire = wire_socket(loop, idle);
+    client_raw = std::move(client_wire.peer);
+    server_raw = std::move(server_wire.peer);
+    TlsStartOptions quick = to_localhost();
+    quick.shutdown_timeout = 200ms;
+    start_tls(client_wire.transport, client_context(), quick, recording_factory(at_client),
+              [this](Result<std::shared_ptr<TlsTransport>> r) { client.emplace(std::move(r)); });
+    start_tls(server_wire.transport, server_context(), {}, idle,
+              [this](Result<std::shared_ptr<TlsTransport>> r) { server.emplace(std::move(r)); });
+    ASSERT_TRUE(pump_until(65536, [&] { return client && server; }));
+    ASSERT_TRUE(client->ok() && server->ok());
+    // The close_notify goes out, and nothing comes back: the pump has stopped.
+    const auto closing = std::chrono::steady_clock::now();
+    client->value()->close();
+    ASSERT_TRUE(run_until(
+        loop, [&] { return at_client->has_lost(); }, 5s));
+    EXPECT_GE(std::chrono::steady_clock::now() - closing, 150ms);
+    EXPECT_FALSE(at_client->lost_error) << at_client->lost_error.message();
+    EXPECT_GT(peer_read(loop, client_raw, 24, 1s).size(), 0u) << "close_notify was sent";
+    server->value()->abort();
+}
+
+TEST(TlsHandshakeTest, AHandshakeCutShortIsRefusedWithTheReason) {
+    Loop loop;
+    Wired wired = wire_socket(loop, idle);
+    std::optional<Result<std::shared_ptr<TlsTransport>>> result;
+    start_tls(wired.transport, server_context(), {}, idle,
+              [&](Result<std::shared_ptr<TlsTransport>> r) { result.emplace(std::move(r)); });
+    // A ClientHello's record header promising 512 bytes, 20 of them, then the end.
+    std::string partial("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+    partial += std::string(9, '\x42');
+    ASSERT_TRUE(wired.peer.write(partial));
+    wired.peer.shutdown_write();
+    ASSERT_TRUE(run_until(
+        loop, [&] { return result.has_value(); }, 5s));
+    ASSERT_FALSE(result->ok());
+    EXPECT_EQ(result->code(), make_error_code(errc::tls_handshake_failed));
+    EXPECT_NE(result->message().find("closed the connection during the handshake"),
+              std::string::npos)
+        << result->message();
+    loop.close();
+}
+
+} // namespace
+} // namespace ferry::test
