@@ -10,7 +10,6 @@ loopback, with a pty playing the serial device. Usage: rfc2217_interop.py FERRY_
 Prints "rfc2217_interop CASE: ok" on success."""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import bridge_harness  # noqa: E402
-from bridge_harness import DEADLINE, Bridge, Device, Stream, fail, pump  # noqa: E402
+from bridge_harness import (DEADLINE, Bridge, Device, Stream, fail, free_port,  # noqa: E402
+                            listening, pump, wait_for)
 
 import serial  # noqa: E402  (python3-serial)
 import serial.rfc2217  # noqa: E402
@@ -31,35 +31,11 @@ bridge_harness.NAME = "rfc2217_interop " + CASE
 bridge_harness.BINARY = BINARY
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    """True once a socket listens on 127.0.0.1:port (from /proc/net/tcp, without connecting)."""
-    with open("/proc/net/tcp") as table:
-        for row in table.readlines()[1:]:
-            local, state = row.split()[1], row.split()[3]
-            if local == "0100007F:%04X" % port and state == "0A":
-                return True
-    return False
-
-
 def line_settings(device):
     """(output speed constant, CSTOPB, CRTSCTS, IXON) as the pty holds them."""
     attrs = termios.tcgetattr(device.master)
     return attrs[5], bool(attrs[2] & termios.CSTOPB), bool(attrs[2] & termios.CRTSCTS), \
         bool(attrs[0] & termios.IXON)
-
-
-def wait_for(what, predicate, timeout=DEADLINE):
-    end = time.time() + timeout
-    while not predicate():
-        if time.time() > end:
-            fail("timed out waiting for " + what)
-        time.sleep(0.01)
 
 
 def case_pyserial_client():

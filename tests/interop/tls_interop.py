@@ -28,7 +28,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import bridge_harness  # noqa: E402
-from bridge_harness import DEADLINE, Bridge, Device, fail, read_some  # noqa: E402
+from bridge_harness import (DEADLINE, Bridge, Device, fail, free_port,  # noqa: E402
+                            listening, read_some, wait_for)
 
 BINARY = sys.argv[1]
 CASE = sys.argv[2]
@@ -131,14 +132,6 @@ def exchange(tls, device, size, seed):
 def connect_tls(port, context, server_hostname="localhost"):
     raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     return context.wrap_socket(raw, server_hostname=server_hostname)
-
-
-def wait_for(what, predicate, timeout=DEADLINE):
-    end = time.time() + timeout
-    while not predicate():
-        if time.time() > end:
-            fail("timed out waiting for " + what)
-        time.sleep(0.02)
 
 
 def wait_joined(bridge):
@@ -284,12 +277,6 @@ def openssl_round_trip(device, peer, to_peer, from_peer):
         fail("the device did not receive %r (got %r)" % (from_peer, got))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def case_openssl_server(pki):
     port = free_port()
     server = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port,
@@ -298,7 +285,7 @@ def case_openssl_server(pki):
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL)
     try:
-        wait_for("s_server", lambda: bridge_harness_listening(port))
+        wait_for("s_server", lambda: listening(port))
         device = Device()
         bridge = Bridge("serial:" + device.name,
                         "tls:127.0.0.1:%d:ca=%s" % (port, pki.ca))
@@ -308,15 +295,6 @@ def case_openssl_server(pki):
     finally:
         server.kill()
         server.wait()
-
-
-def bridge_harness_listening(port):
-    with open("/proc/net/tcp") as table:
-        for row in table.readlines()[1:]:
-            local, state = row.split()[1], row.split()[3]
-            if local == "0100007F:%04X" % port and state == "0A":
-                return True
-    return False
 
 
 def case_openssl_client(pki):

@@ -84,6 +84,32 @@ class Bridge:
         return self.errors.read()
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 nothing listens on (for a peer that must be told one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """True once a socket listens on 127.0.0.1:port (from /proc/net/tcp, without connecting)."""
+    with open("/proc/net/tcp") as table:
+        for row in table.readlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            if local == "0100007F:%04X" % port and state == "0A":
+                return True
+    return False
+
+
+def wait_for(what, predicate, timeout=DEADLINE):
+    """Polls `predicate` until true; fails naming `what` after the timeout."""
+    end = time.time() + timeout
+    while not predicate():
+        if time.time() > end:
+            fail("timed out waiting for " + what)
+        time.sleep(0.01)
+
+
 def read_some(fd_or_socket, timeout=DEADLINE, want=1):
     """Reads until `want` bytes or the timeout; returns what came (b"" at EOF)."""
     got = b""
