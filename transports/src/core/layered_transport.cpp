@@ -18,6 +18,8 @@ constexpr std::size_t max_pending = 256 * 1024;
 /// How much plain data is encoded and handed down at a time: the lower transport's fullness
 /// is looked at between slices.
 constexpr std::size_t write_slice = 64 * 1024;
+/// The most encoding scratch a layer keeps between writes.
+constexpr std::size_t max_kept_scratch = 16 * 1024;
 } // namespace
 
 /// The lower transport's protocol: forwards its events to the layer.
@@ -280,7 +282,7 @@ std::ptrdiff_t LayeredTransport<Interface>::write_now(const ByteView* parts,
                     encoded_.clear();
                     taken += std::exchange(sliced, 0);
                     if (lower_full_ || lower_->is_closing()) {
-                        return static_cast<std::ptrdiff_t>(taken);
+                        return trimmed(static_cast<std::ptrdiff_t>(taken));
                     }
                 }
             }
@@ -296,7 +298,17 @@ std::ptrdiff_t LayeredTransport<Interface>::write_now(const ByteView* parts,
         lower_->write(encoded_);
         taken += sliced;
     }
-    return static_cast<std::ptrdiff_t>(taken);
+    return trimmed(static_cast<std::ptrdiff_t>(taken));
+}
+
+template <class Interface>
+std::ptrdiff_t LayeredTransport<Interface>::trimmed(std::ptrdiff_t taken) noexcept {
+    // The scratch is kept for small writes (no allocation per message) but not at bulk size:
+    // an idle connection would hold 64 KiB it no longer needs.
+    if (encoded_.capacity() > max_kept_scratch) {
+        Bytes().swap(encoded_);
+    }
+    return taken;
 }
 
 template <class Interface>

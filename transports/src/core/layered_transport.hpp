@@ -117,6 +117,8 @@ private:
     void on_lower_pause() noexcept { lower_full_ = true; }
     void on_lower_resume() noexcept;
     void close_lower_after_receipt() noexcept;
+    /// Returns `taken` after releasing a bulk-sized encoding scratch.
+    std::ptrdiff_t trimmed(std::ptrdiff_t taken) noexcept;
 
     std::shared_ptr<Transport> lower_;
     Receiver* receiver_ = nullptr; // owned by lower_ while it is attached

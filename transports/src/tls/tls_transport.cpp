@@ -128,7 +128,9 @@ private:
         end_after_pending(code);
     }
 
-    bool tls_wants_plain() const override { return state() == State::open || awaiting_receipt(); }
+    // Closing too: a close_notify that arrives while close() flushes must be seen, or close
+    // would wait out the shutdown timeout for it (what comes meanwhile is not delivered).
+    bool tls_wants_plain() const override { return state() != State::closed; }
 
     // ---- the handshake ----
 
