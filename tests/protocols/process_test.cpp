@@ -77,6 +77,17 @@ TEST_F(ProcessTest, CommunicateSixteenMebibytesEachWayWithoutDeadlock) {
     EXPECT_TRUE(output.err == input) << "stderr differs";
 }
 
+// GCC 12 miscompiled the default SubprocessOptions argument inside a co_await while the struct
+// was an aggregate (its std::string member freed a pointer into another object): awaiting the
+// call directly, as users write it, must work.
+TEST_F(ProcessTest, AwaitingTheFactoryDirectlyWithItsDefaultOptionsWorks) {
+    auto run = [](Loop& l) -> Task<int> {
+        Process child = co_await create_subprocess_shell(l, "exit 3");
+        co_return co_await child.wait();
+    };
+    EXPECT_EQ(loop.run_until_complete(run(loop)), 3);
+}
+
 TEST_F(ProcessTest, CommunicateWithAChildThatReadsNothingIsNoError) {
     auto run = [](Loop& loop) -> Task<ProcessOutput> {
         std::vector<std::string> argv{"/bin/sh", "-c", "echo ignored"};

@@ -259,7 +259,8 @@ TEST_F(EndpointOpenTest, OpenErrorsNameWhatFailedAndWrongDirectionsAreRefused) {
         loop.run_until_complete(listen(loop, "tcp:127.0.0.1:1", factory));
         ADD_FAILURE() << "listen on a connecting endpoint must fail";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("only tcp-listen, tls-listen and unix-listen"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("only tcp-listen, tls-listen and unix-listen"),
+                  std::string::npos);
     }
     EXPECT_THROW(static_cast<void>(connect(loop, "bogus", factory)), Error)
         << "the parse error comes first";
@@ -399,9 +400,10 @@ TEST_F(EndpointOpenTest, ExecRunsACommandWhoseStdinAndStdoutAreTheTransport) {
 
 TEST_F(EndpointOpenTest, UdpAndUdpListenTalkToEachOther) {
     // udp-listen on a port picked here (bound and released), then udp: to it.
+    DatagramOptions on_loopback;
+    on_loopback.local_host = "127.0.0.1";
     auto probe = loop.run_until_complete(create_datagram_endpoint(
-        loop, [] { return std::make_unique<DatagramProtocol>(); },
-        DatagramOptions{.local_host = "127.0.0.1"}));
+        loop, [] { return std::make_unique<DatagramProtocol>(); }, on_loopback));
     const std::uint16_t port = probe->sockname()->port();
     probe->abort();
     run_until(

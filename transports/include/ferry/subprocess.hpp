@@ -28,6 +28,9 @@ enum class Stdio {
 
 /// How to start a child.
 struct SubprocessOptions {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (see ConnectOptions).
+    SubprocessOptions() = default;
     /// The child's standard input (fd 0).
     Stdio in = Stdio::pipe;
     /// The child's standard output (fd 1).

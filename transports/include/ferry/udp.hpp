@@ -128,6 +128,9 @@ private:
 
 /// Where a datagram endpoint binds and what it may talk to.
 struct DatagramOptions {
+    // Not an aggregate (this constructor), on purpose: GCC 12 miscompiles aggregate
+    // temporaries inside co_await expressions (see ConnectOptions).
+    DatagramOptions() = default;
     /// Local address to bind (numeric or a name; empty with a remote: any address of the
     /// remote's family; empty without one: every IPv4 interface, or IPv6 with family ipv6).
     std::string local_host{};
