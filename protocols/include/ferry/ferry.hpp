@@ -36,8 +36,8 @@
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
 #include <ferry/tcp.hpp>
-#include <ferry/tls.hpp>
 #include <ferry/telnet.hpp>
+#include <ferry/tls.hpp>
 #include <ferry/transport.hpp>
 #include <ferry/udp.hpp>
 #include <ferry/unix.hpp>
