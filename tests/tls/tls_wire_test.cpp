@@ -306,7 +306,9 @@ TEST(StartTlsTest, TheAwaitableFormUpgradesAndCancellingItAbortsTheConnection) {
     ASSERT_TRUE(run_until(loop, [&] { return secure->has_lost(); }));
 
     // Cancelled before the (silent) peer answers: the connection is aborted, not leaked.
-    auto [c, d] = wire_transports(loop, idle, idle);
+    const auto second = wire_transports(loop, idle, idle); // captured below: no binding
+    const auto& c = second.first;
+    const auto& d = second.second;
     auto task = loop.create_task(start_tls(c, client_context(), to_localhost(), idle));
     loop.call_later(50ms, [&] { task.cancel(); });
     ASSERT_TRUE(run_until(
