@@ -4,10 +4,15 @@
 // generator is the same raw-libuv client for all. Per round and server: memory at start and
 // per idle connection, then ping-pong and bulk echo at several connection counts. Ratios to raw
 // libuv are taken within each round; the median over rounds is printed with its range.
+// With --tls, the same over TLS 1.3 (AES-128-GCM): ferry, Asio's ssl::stream and Python asyncio
+// serve TLS, raw libuv still serves plaintext as the reference, and a second set of ratios is
+// taken against Asio.
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -28,18 +33,52 @@ namespace {
 
 struct ServerKind {
     std::string name;
-    std::string program;  // beside echo_bench unless it holds a '/'
-    std::string argument; // none when empty
+    std::string program; // beside echo_bench unless it holds a '/'
+    std::vector<std::string> arguments;
+    bool tls = false; // serves TLS: given CERT KEY as two more arguments, loaded over TLS
 };
 
 /// The contenders, and any added with --contender (another build of a server: before/after).
 std::vector<ServerKind> servers = {
-    {"raw libuv", "echo_server_libuv", ""},
-    {"ferry", "echo_server_ferry", "protocol"},
-    {"ferry streams", "echo_server_ferry", "streams"},
-    {"asio", "echo_server_asio", ""},
+    {"raw libuv", "echo_server_libuv", {}},
+    {"ferry", "echo_server_ferry", {"protocol"}},
+    {"ferry streams", "echo_server_ferry", {"streams"}},
+    {"asio", "echo_server_asio", {}},
+};
+/// The contenders with --tls: raw libuv stays plaintext, the reference.
+std::vector<ServerKind> tls_servers = {
+    {"raw libuv", "echo_server_libuv", {}},
+    {"ferry", "echo_server_ferry", {"protocol"}, true},
+    {"ferry streams", "echo_server_ferry", {"streams"}, true},
+    {"asio", "echo_server_asio", {}, true},
+    {"asyncio", "/usr/bin/python3", {ECHO_SERVER_ASYNCIO}, true},
 };
 constexpr const char* baseline = "raw libuv";
+
+/// The certificate and key every TLS server uses: a fresh P-256 self-signed pair.
+struct TlsFiles {
+    std::string cert;
+    std::string key;
+};
+
+/// Makes the pair with the `openssl` command in a temporary directory (removed at exit).
+TlsFiles make_tls_files() {
+    static std::filesystem::path directory;
+    char pattern[] = "/tmp/ferry-echo-bench-XXXXXX";
+    if (mkdtemp(pattern) == nullptr) {
+        throw std::runtime_error("cannot make a temporary directory");
+    }
+    directory = pattern;
+    std::atexit([] { std::filesystem::remove_all(directory); });
+    TlsFiles files{(directory / "cert.pem").string(), (directory / "key.pem").string()};
+    const std::string command = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+                                "-nodes -days 1 -subj /CN=localhost -keyout " +
+                                files.key + " -out " + files.cert + " 2>/dev/null";
+    if (std::system(command.c_str()) != 0) {
+        throw std::runtime_error("openssl req failed (is the openssl package installed?)");
+    }
+    return files;
+}
 
 /// CPU time a process has spent, in nanoseconds: the first field of /proc/<pid>/schedstat,
 /// or, on kernels without it, utime + stime from /proc/<pid>/stat (clock-tick resolution).
@@ -105,7 +144,7 @@ struct Child {
 };
 
 /// Starts a server on CPU 1 and reads the port it prints.
-Child spawn(const ServerKind& kind) {
+Child spawn(const ServerKind& kind, const TlsFiles& tls) {
     const std::string program = kind.program.find('/') != std::string::npos
                                     ? kind.program
                                     : program_directory() + "/" + kind.program;
@@ -119,9 +158,16 @@ Child spawn(const ServerKind& kind) {
         dup2(fds[1], STDOUT_FILENO);
         close(fds[1]);
         pin_to_cpu(1);
-        const char* argv[] = {program.c_str(),
-                              kind.argument.empty() ? nullptr : kind.argument.c_str(), nullptr};
-        execv(program.c_str(), const_cast<char* const*>(argv));
+        std::vector<const char*> argv{program.c_str()};
+        for (const std::string& argument : kind.arguments) {
+            argv.push_back(argument.c_str());
+        }
+        if (kind.tls) {
+            argv.push_back(tls.cert.c_str());
+            argv.push_back(tls.key.c_str());
+        }
+        argv.push_back(nullptr);
+        execv(program.c_str(), const_cast<char* const*>(argv.data()));
         _exit(127);
     }
     close(fds[1]);
@@ -159,8 +205,9 @@ using Samples = std::map<std::string, std::map<std::string, std::vector<double>>
 /// One table: a row per connection count, the baseline's median value, then every other
 /// server's ratio to it (taken within each round) as median (min-max).
 void print_table(const Samples& samples, const std::string& title, const std::string& key,
-                 const std::vector<int>& counts, const char* unit) {
-    std::printf("\n%s\n%-6s %12s", title.c_str(), "conns", baseline);
+                 const std::vector<int>& counts, const char* unit,
+                 const std::string& baseline = ::baseline) {
+    std::printf("\n%s\n%-6s %12s", title.c_str(), "conns", baseline.c_str());
     for (const ServerKind& kind : servers) {
         if (kind.name != baseline && samples.count(kind.name) != 0) {
             std::printf(" %22s", kind.name.c_str());
@@ -205,6 +252,7 @@ int main(int argc, char** argv) {
     std::string phase = "all";
     std::vector<std::string> only;
     std::vector<std::string> contenders;
+    bool tls = false;
     app.add_option("--ping-connections", ping_counts, "connection counts for ping-pong")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
@@ -229,7 +277,27 @@ int main(int argc, char** argv) {
     app.add_option("--contender", contenders,
                    "another server, NAME=PROGRAM[:ARGUMENT] (e.g. a build of an earlier commit: "
                    "\"streams before=/tmp/old/echo_server_ferry:streams\"); repeatable");
+    app.add_flag("--tls", tls,
+                 "TLS 1.3 AES-128-GCM echo: ferry, Asio ssl::stream and asyncio over TLS, raw "
+                 "libuv plaintext as the reference (fewer connections by default: 1,50,500 "
+                 "ping, 1,10,50 bulk, 200 idle)");
     CLI11_PARSE(app, argc, argv);
+    TlsFiles tls_files;
+    if (tls) {
+        servers = tls_servers;
+        tls_files = make_tls_files();
+        // Every handshake costs the server a signature; 2000 of them per phase would measure
+        // handshakes, not echo.
+        if (app.count("--ping-connections") == 0) {
+            ping_counts = {1, 50, 500};
+        }
+        if (app.count("--bulk-connections") == 0) {
+            bulk_counts = {1, 10, 50};
+        }
+        if (app.count("--idle-connections") == 0) {
+            idle_count = 200;
+        }
+    }
     for (const std::string& contender : contenders) {
         const auto equals = contender.find('=');
         if (equals == std::string::npos || equals == 0) {
@@ -239,18 +307,23 @@ int main(int argc, char** argv) {
         }
         const std::string program = contender.substr(equals + 1);
         const auto colon = program.rfind(':');
-        servers.push_back({contender.substr(0, equals), program.substr(0, colon),
-                           colon == std::string::npos ? "" : program.substr(colon + 1)});
+        std::vector<std::string> arguments;
+        if (colon != std::string::npos) {
+            arguments.push_back(program.substr(colon + 1));
+        }
+        servers.push_back({contender.substr(0, equals), program.substr(0, colon), arguments, tls});
     }
     auto runs = [&](const ServerKind& kind) {
         return only.empty() || std::find(only.begin(), only.end(), kind.name) != only.end();
     };
 
+    std::setvbuf(stdout, nullptr, _IONBF, 0); // each phase shows as it ends
     raise_descriptor_limit();
     pin_to_cpu(0);
-    std::printf("echo benchmark: %zu B ping-pong, bulk 64 KiB writes with 256 KiB in flight per "
-                "connection, %d idle connections; %d rounds x %.1f s per phase\n",
-                size, idle_count, rounds, seconds);
+    std::printf("echo benchmark%s: %zu B ping-pong, bulk 64 KiB writes with 256 KiB in flight "
+                "per connection, %d idle connections; %d rounds x %.1f s per phase\n",
+                tls ? " over TLS 1.3 AES-128-GCM (raw libuv: plaintext)" : "", size, idle_count,
+                rounds, seconds);
     Samples samples;
     for (int round = 0; round < rounds; ++round) {
         // Rotate the order each round so no server always runs first.
@@ -261,55 +334,65 @@ int main(int argc, char** argv) {
                 continue;
             }
             auto& mine = samples[kind.name];
-            Child child = spawn(kind);
+            Child child = spawn(kind, tls_files);
+            const auto wire = kind.tls ? bench::Wire::tls13_aes128gcm : bench::Wire::plaintext;
             std::printf("  round %d %-13s (pid %d)", round + 1, kind.name.c_str(),
                         static_cast<int>(child.pid));
-            if (phase == "memory" || phase == "all") {
-                // First, on a fresh process: memory freed by the load phases would otherwise
-                // be reused by the idle connections and hide their cost.
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-                const double at_start = rss_bytes(child.pid);
-                double with_idle = at_start;
-                bench::hold_idle(child.port, idle_count, [&] { with_idle = rss_bytes(child.pid); });
-                mine["rss start"].push_back(at_start / 1e6);
-                mine["rss idle"].push_back((with_idle - at_start) / idle_count);
-                std::printf(" start %.2f MB, %+.0f B/idle conn", at_start / 1e6,
-                            (with_idle - at_start) / idle_count);
-            }
-            std::uint64_t cpu_start = 0;
-            std::uint64_t cpu_used = 0;
-            auto mark = [&](bool start) {
-                if (start) {
-                    cpu_start = cpu_ns(child.pid);
-                } else {
-                    cpu_used = cpu_ns(child.pid) - cpu_start;
+            try {
+                if (phase == "memory" || phase == "all") {
+                    // First, on a fresh process: memory freed by the load phases would otherwise
+                    // be reused by the idle connections and hide their cost.
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    const double at_start = rss_bytes(child.pid);
+                    double with_idle = at_start;
+                    bench::hold_idle(
+                        child.port, idle_count, [&] { with_idle = rss_bytes(child.pid); }, wire);
+                    mine["rss start"].push_back(at_start / 1e6);
+                    mine["rss idle"].push_back((with_idle - at_start) / idle_count);
+                    std::printf(" start %.2f MB, %+.0f B/idle conn", at_start / 1e6,
+                                (with_idle - at_start) / idle_count);
                 }
-            };
-            if (phase == "ping" || phase == "all") {
-                for (int count : ping_counts) {
-                    auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count, size,
-                                             warmup, seconds, mark);
-                    const double us =
-                        static_cast<double>(cpu_used) / 1e3 /
-                        static_cast<double>(std::max<std::uint64_t>(r.round_trips, 1));
-                    mine["ping " + std::to_string(count)].push_back(us);
-                    mine["rate " + std::to_string(count)].push_back(
-                        static_cast<double>(r.round_trips) / r.seconds);
-                    std::printf(" | ping %d: %.3f us/rt, %" PRIu64 " rt", count, us, r.round_trips);
+                std::uint64_t cpu_start = 0;
+                std::uint64_t cpu_used = 0;
+                auto mark = [&](bool start) {
+                    if (start) {
+                        cpu_start = cpu_ns(child.pid);
+                    } else {
+                        cpu_used = cpu_ns(child.pid) - cpu_start;
+                    }
+                };
+                if (phase == "ping" || phase == "all") {
+                    for (int count : ping_counts) {
+                        auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count,
+                                                 size, warmup, seconds, mark, wire);
+                        const double us =
+                            static_cast<double>(cpu_used) / 1e3 /
+                            static_cast<double>(std::max<std::uint64_t>(r.round_trips, 1));
+                        mine["ping " + std::to_string(count)].push_back(us);
+                        mine["rate " + std::to_string(count)].push_back(
+                            static_cast<double>(r.round_trips) / r.seconds);
+                        std::printf(" | ping %d: %.3f us/rt, %" PRIu64 " rt", count, us,
+                                    r.round_trips);
+                    }
                 }
-            }
-            if (phase == "bulk" || phase == "all") {
-                for (int count : bulk_counts) {
-                    auto r = bench::run_load(child.port, bench::LoadMode::bulk, count, size, warmup,
-                                             seconds, mark);
-                    const double mb = static_cast<double>(r.bytes_echoed) / 1e6 /
-                                      (static_cast<double>(cpu_used) / 1e9);
-                    mine["bulk " + std::to_string(count)].push_back(mb);
-                    std::printf(" | bulk %d: %.0f MB/CPU-s", count, mb);
+                if (phase == "bulk" || phase == "all") {
+                    for (int count : bulk_counts) {
+                        auto r = bench::run_load(child.port, bench::LoadMode::bulk, count, size,
+                                                 warmup, seconds, mark, wire);
+                        const double mb = static_cast<double>(r.bytes_echoed) / 1e6 /
+                                          (static_cast<double>(cpu_used) / 1e9);
+                        mine["bulk " + std::to_string(count)].push_back(mb);
+                        std::printf(" | bulk %d: %.0f MB/CPU-s", count, mb);
+                    }
                 }
+            } catch (const std::exception& e) {
+                std::printf("\n");
+                std::fprintf(stderr, "echo_bench: %s (pid %d): %s\n", kind.name.c_str(),
+                             static_cast<int>(child.pid), e.what());
+                stop(child);
+                return 1;
             }
             std::printf("\n");
-            std::fflush(stdout);
             stop(child);
         }
     }
@@ -343,6 +426,21 @@ int main(int argc, char** argv) {
     if (phase == "bulk" || phase == "all") {
         print_table(samples, "bulk echo: MB per server CPU-second (higher is better)", "bulk",
                     bulk_counts, "");
+    }
+    if (tls && samples.count("asio") != 0) {
+        // The yardstick for TLS: CPU per byte within 1.1x of Asio's ssl::stream.
+        if (phase == "ping" || phase == "all") {
+            print_table(samples,
+                        "TLS ping-pong: server CPU per round trip against Asio ssl::stream "
+                        "(lower is better)",
+                        "ping", ping_counts, "us", "asio");
+        }
+        if (phase == "bulk" || phase == "all") {
+            print_table(samples,
+                        "TLS bulk echo: MB per server CPU-second against Asio ssl::stream "
+                        "(higher is better)",
+                        "bulk", bulk_counts, "", "asio");
+        }
     }
     return 0;
 }

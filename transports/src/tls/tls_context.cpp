@@ -140,7 +140,7 @@ TlsContext::TlsContext(bool server, TlsOptions options)
         SSL_CTX_set_min_proto_version(
             context_, o.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION);
         // Idle connections give their record buffers back; writes are never partial (the
-        // memory BIO takes everything), and a retried write may come from another address.
+        // record BIO takes everything), and a retried write may come from another address.
         SSL_CTX_set_mode(context_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(context_, o.ciphers.c_str()) != 1) {
             fail("no usable TLS 1.2 cipher in '" + o.ciphers +

@@ -1,8 +1,9 @@
-// TlsSession: OpenSSL over two memory BIOs. Every OpenSSL call is followed by taking what it
-// wrote to the output BIO, so records leave in the order they were made.
+// TlsSession: OpenSSL over a record BIO (tls_record_bio.hpp). Every OpenSSL call is followed
+// by sending what it wrote, so records leave in the order they were made.
 #include "tls/tls_session.hpp"
 
 #include <array>
+#include <optional>
 #include <utility>
 
 #include <openssl/err.h>
@@ -17,6 +18,12 @@ namespace {
 
 /// The most plain bytes one TLS record carries: SSL_read never returns more.
 constexpr std::size_t max_record_plain = 16 * 1024;
+/// Plain bytes gathered from consecutive records for one delivery: a bulk reader gets up to
+/// 64 KiB per data_received and answers with one write, encrypted into one lower write,
+/// rather than a call, an encryption and a system call per 16 KiB record.
+constexpr std::size_t plain_batch = 64 * 1024;
+/// Ciphertext buffer kept by a connection whose traffic is small (a ping's records fit).
+constexpr std::size_t kept_ciphertext_capacity = 4 * 1024;
 
 /// True when `name` is a numeric IPv4 or IPv6 address (no SNI for those, RFC 6066).
 bool is_ip_address(const std::string& name) {
@@ -52,14 +59,12 @@ TlsSession::TlsSession(const TlsContext& context, const std::string& server_host
                        const std::string& peer)
     : server_hostname_(server_hostname) {
     SSL* ssl = SSL_new(context.native_handle());
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
-    if (ssl == nullptr || in == nullptr || out == nullptr) {
-        BIO_free(in);
-        BIO_free(out);
+    BIO* bio = make_record_bio(records_);
+    if (ssl == nullptr || bio == nullptr) {
+        BIO_free(bio);
         refuse(ssl, "cannot start a connection: " + take_openssl_errors());
     }
-    SSL_set_bio(ssl, in, out); // the SSL owns both from here
+    SSL_set_bio(ssl, bio, bio); // one reference, for reading and writing: the SSL owns it
     if (context.is_server()) {
         SSL_set_accept_state(ssl);
     } else {
@@ -94,8 +99,6 @@ TlsSession::TlsSession(const TlsContext& context, const std::string& server_host
         }
     }
     ssl_ = ssl;
-    in_ = in;
-    out_ = out;
 }
 
 TlsSession::~TlsSession() {
@@ -110,15 +113,20 @@ void TlsSession::feed(ByteView ciphertext, TlsSink& sink) {
     if (failed_) {
         return;
     }
-    if (BIO_write(in_, ciphertext.data(), static_cast<int>(ciphertext.size())) !=
-        static_cast<int>(ciphertext.size())) {
-        throw std::bad_alloc(); // a memory BIO fails only when out of memory
-    }
+    // Copied, not read in place: the plain bytes are delivered into the loop's read buffer,
+    // which may be where `ciphertext` is.
+    records_.unread.insert(records_.unread.end(), ciphertext.begin(), ciphertext.end());
     if (handshaking_) {
         advance_handshake(sink); // reads what follows the handshake itself
-        return;
+    } else {
+        read_buffered(sink);
     }
-    read_buffered(sink);
+    // A bulk transfer's buffer is kept while bulk lasts, and released once the traffic turns
+    // small, so that a quiet connection holds little.
+    if (records_.readable() == 0 && ciphertext.size() <= kept_ciphertext_capacity &&
+        records_.unread.capacity() > kept_ciphertext_capacity) {
+        Bytes().swap(records_.unread);
+    }
 }
 
 void TlsSession::advance_handshake(TlsSink& sink) noexcept {
@@ -138,15 +146,29 @@ void TlsSession::advance_handshake(TlsSink& sink) noexcept {
 }
 
 void TlsSession::read_buffered(TlsSink& sink) noexcept {
-    static thread_local std::array<std::byte, max_record_plain> plain;
+    static thread_local std::array<std::byte, plain_batch> plain;
     while (!failed_ && !handshaking_ && !peer_closed_ && sink.tls_wants_plain()) {
-        ERR_clear_error();
-        const int n = SSL_read(ssl_, plain.data(), static_cast<int>(plain.size()));
-        if (n > 0) {
-            sink.tls_plain(ByteView(plain.data(), static_cast<std::size_t>(n)));
-            continue;
+        std::size_t gathered = 0;
+        int n = 0;
+        do {
+            ERR_clear_error();
+            n = SSL_read(ssl_, plain.data() + gathered, static_cast<int>(plain.size() - gathered));
+            gathered += n > 0 ? static_cast<std::size_t>(n) : 0;
+        } while (n > 0 && plain.size() - gathered >= max_record_plain);
+        // What stopped the gathering is read now: delivering the plain bytes first runs the
+        // protocol, whose writes use OpenSSL's error queue.
+        const int error = n > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_, n);
+        std::optional<TlsFailure> failure;
+        if (error != SSL_ERROR_NONE && error != SSL_ERROR_WANT_READ &&
+            error != SSL_ERROR_WANT_WRITE && error != SSL_ERROR_ZERO_RETURN) {
+            failure = classify_tls_failure(ssl_, error, handshaking_);
         }
-        const int error = SSL_get_error(ssl_, n);
+        if (gathered > 0) {
+            sink.tls_plain(ByteView(plain.data(), gathered)); // data before an error comes first
+        }
+        if (error == SSL_ERROR_NONE || failed_) {
+            continue; // the batch was full (more may wait), or the protocol's write failed
+        }
         flush(sink); // session tickets, key-update answers, alerts
         if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
             return;
@@ -156,12 +178,15 @@ void TlsSession::read_buffered(TlsSink& sink) noexcept {
             sink.tls_peer_closed();
             return;
         }
-        fail(sink, error);
+        fail(sink, *failure);
     }
 }
 
 void TlsSession::fail(TlsSink& sink, int ssl_error) noexcept {
-    const TlsFailure failure = classify_tls_failure(ssl_, ssl_error, handshaking_);
+    fail(sink, classify_tls_failure(ssl_, ssl_error, handshaking_));
+}
+
+void TlsSession::fail(TlsSink& sink, const TlsFailure& failure) noexcept {
     failed_ = true;
     flush(sink); // the alert telling the peer why
     try {
@@ -176,15 +201,18 @@ void TlsSession::encrypt(ByteView plain, Bytes& out) {
         throw Error(make_error_code(errc::tls_protocol_error), "TLS: the session failed");
     }
     ERR_clear_error();
-    // The output BIO takes everything, so SSL_write never stops half way.
+    take_output(out); // records made earlier go first
+    // The records go straight into `out`; the BIO takes everything, so SSL_write never stops
+    // half way.
+    records_.target = &out;
     const int written = SSL_write(ssl_, plain.data(), static_cast<int>(plain.size()));
+    records_.target = &records_.outbox;
     if (written <= 0) {
         const TlsFailure failure =
             classify_tls_failure(ssl_, SSL_get_error(ssl_, written), handshaking_);
         failed_ = true;
         throw Error(failure.code, "TLS: " + failure.reason);
     }
-    take_output(out);
 }
 
 bool TlsSession::shut_down(TlsSink& sink) noexcept {
@@ -199,29 +227,27 @@ bool TlsSession::shut_down(TlsSink& sink) noexcept {
 }
 
 bool TlsSession::has_partial_record() const noexcept {
-    return BIO_ctrl_pending(in_) > 0 || SSL_has_pending(ssl_) == 1;
+    return records_.readable() > 0 || SSL_has_pending(ssl_) == 1;
 }
 
 void TlsSession::take_output(Bytes& out) {
-    const std::size_t n = BIO_ctrl_pending(out_);
-    if (n == 0) {
-        return;
+    if (!records_.outbox.empty()) {
+        out.insert(out.end(), records_.outbox.begin(), records_.outbox.end());
+        records_.outbox.clear();
     }
-    const std::size_t at = out.size();
-    out.resize(at + n);
-    BIO_read(out_, out.data() + at, static_cast<int>(n));
 }
 
 void TlsSession::flush(TlsSink& sink) noexcept {
-    if (BIO_ctrl_pending(out_) == 0) {
+    if (records_.outbox.empty()) {
         return;
     }
+    // Sent from a buffer of its own: sending may run code that makes more records.
+    Bytes records;
+    records.swap(records_.outbox);
     try {
-        Bytes records;
-        take_output(records);
         sink.tls_send(records);
     } catch (const std::bad_alloc&) {
-        (void)BIO_reset(out_); // lost: the connection fails at its next record
+        // lost: the connection fails at its next record
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // TlsSession: OpenSSL's side of one TLS connection, without I/O — ciphertext in, plaintext and
-// records out, through memory BIOs. The TLS transport drives one; being pure, it is also what
+// records out, through the record BIO (tls_record_bio.hpp). The TLS transport drives one; being pure, it is also what
 // tests/fuzz/fuzz_tls.cpp feeds arbitrary bytes.
 
 #include <optional>
@@ -12,7 +12,11 @@
 #include <ferry/bytes.hpp>
 #include <ferry/tls.hpp>
 
+#include "tls/tls_record_bio.hpp"
+
 namespace ferry::detail {
+
+struct TlsFailure;
 
 /// Where a session's events go, in the order they happen.
 class TlsSink {
@@ -41,7 +45,7 @@ public:
     TlsSession(const TlsContext& context, const std::string& server_hostname,
                const std::string& peer);
     ~TlsSession();
-    TlsSession(const TlsSession&) = delete;
+    TlsSession(const TlsSession&) = delete; // ssl_'s BIO points at records_
     TlsSession& operator=(const TlsSession&) = delete;
 
     /// Starts the handshake (a client's first flight goes to `sink`).
@@ -79,10 +83,10 @@ private:
     void flush(TlsSink& sink) noexcept;
     void take_output(Bytes& out);
     void fail(TlsSink& sink, int ssl_error) noexcept;
+    void fail(TlsSink& sink, const TlsFailure& failure) noexcept;
 
+    TlsRecordBuffers records_; // ciphertext both ways, behind ssl_'s BIO
     SSL* ssl_ = nullptr;
-    BIO* in_ = nullptr;  // ciphertext from the peer (owned by ssl_)
-    BIO* out_ = nullptr; // ciphertext for the peer (owned by ssl_)
     std::string server_hostname_;
     std::string session_key_;
     bool handshaking_ = true;
