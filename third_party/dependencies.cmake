@@ -13,8 +13,12 @@ include(${CMAKE_CURRENT_LIST_DIR}/find_libuv.cmake)
 # spdlog ships a CMake package (libspdlog-dev, MSYS2, vcpkg); it brings fmt with it.
 find_package(spdlog CONFIG REQUIRED)
 find_package(Threads REQUIRED)
-# OpenSSL 3 (libssl-dev) for TLS. Without it (the Windows cross-build has no recipe for it
-# yet) ferry builds without TLS: TlsContext's factories throw errc::not_supported.
+# OpenSSL 3 (libssl-dev; for Windows, the static libraries build-deps.sh cross-builds from
+# Debian's source, with the system libraries they need) for TLS. Without it ferry builds
+# without TLS: TlsContext's factories throw errc::not_supported.
+if(WIN32 AND CMAKE_CROSSCOMPILING)
+    set(OPENSSL_USE_STATIC_LIBS TRUE)
+endif()
 find_package(OpenSSL 3 COMPONENTS SSL Crypto)
 set(FERRY_HAVE_TLS ${OPENSSL_FOUND})
 if(FERRY_BUILD_TESTS)

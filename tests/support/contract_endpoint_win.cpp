@@ -117,7 +117,11 @@ std::vector<ContractKind> contract_kinds() {
     com.peer_close_is_noticed = false;
     com.peer_sees_close = false;
     com.unavailable = SimulatedDevice::unavailable; // skipped, saying why, without a pair
-    return {tcp, pipe, com};
+    std::vector<ContractKind> kinds{tcp, pipe, com};
+    for (ContractKind& tls : tls_contract_kinds()) {
+        kinds.push_back(std::move(tls));
+    }
+    return kinds;
 }
 
 } // namespace ferry::test

@@ -52,6 +52,10 @@ TEST(TlsEndpointTest, DescriptionsParseAndComeBackInCanonicalForm) {
               "tls-listen:7000:interface=127.0.0.1:cert=s.pem:key=s.key:ca=clients.pem:"
               "min_version=1.3:verify=require:rfc2217");
     EXPECT_NE(endpoint_help().find("tls-listen:PORT:cert=FILE:key=FILE"), std::string::npos);
+    // A value holding ':' (a Windows path) comes in brackets, and goes back out in them.
+    const Endpoint windows = parse_endpoint("tls:host:1:ca=[C:\\certs\\ca.pem]:cert=c.pem");
+    EXPECT_EQ(windows.tls.ca_file, "C:\\certs\\ca.pem");
+    EXPECT_EQ(to_string(windows), "tls:host:1:cert=c.pem:ca=[C:\\certs\\ca.pem]");
 }
 
 TEST(TlsEndpointTest, BadDescriptionsSayWhatIsMissing) {
@@ -72,17 +76,18 @@ class TlsEndpointOpenTest : public LoopTest {};
 TEST_F(TlsEndpointOpenTest, ATlsServerAndClientOpenedFromDescriptionsTalk) {
     const TestPki& pki = test_pki();
     auto at_server = std::make_shared<Recording>();
+    // Each path in brackets: on Windows it holds a ':' (C:\...).
     auto server = loop.run_until_complete(listen(loop,
-                                                 "tls-listen:0:cert=" + pki.server_cert +
-                                                     ":key=" + pki.server_key +
-                                                     ":ca=" + pki.ca_cert + ":verify=require",
+                                                 "tls-listen:0:cert=[" + pki.server_cert +
+                                                     "]:key=[" + pki.server_key + "]:ca=[" +
+                                                     pki.ca_cert + "]:verify=require",
                                                  recording_factory(at_server)));
     const std::string port = std::to_string(server->port());
-    auto client = loop.run_until_complete(
-        connect(loop,
-                "tls:127.0.0.1:" + port + ":ca=" + pki.ca_cert + ":cert=" + pki.client_cert +
-                    ":key=" + pki.client_key + ":servername=localhost",
-                [] { return std::make_unique<Protocol>(); }));
+    auto client = loop.run_until_complete(connect(loop,
+                                                  "tls:127.0.0.1:" + port + ":ca=[" + pki.ca_cert +
+                                                      "]:cert=[" + pki.client_cert + "]:key=[" +
+                                                      pki.client_key + "]:servername=localhost",
+                                                  [] { return std::make_unique<Protocol>(); }));
     client->write("over tls");
     ASSERT_TRUE(run_until(loop, [&] { return at_server->data == "over tls"; }));
     EXPECT_NE(dynamic_cast<TlsTransport*>(client.get()), nullptr);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cross-builds ferry's dependencies for Windows (mingw-w64) from Debian's own sources, into
 # PREFIX (default: build/windows-deps). Nothing is downloaded from anywhere but Debian's
-# archive: libuv, fmt, spdlog and CLI11 from their Debian source packages (apt-get source,
+# archive: libuv, fmt, spdlog, CLI11 and OpenSSL from their Debian source packages (apt-get source,
 # through a private deb-src list so the machine's apt configuration is left alone), GoogleTest
 # from the sources libgtest-dev installs in /usr/src/googletest. Each is built and installed
 # with its own CMake, so the prefix holds the same CMake packages (and libuv's pkg-config
@@ -40,11 +40,22 @@ fetch_source() { # PACKAGE DIRECTORY
             > "$apt_dir/sources.list.d/debian-src.sources"
         apt-get "${apt_options[@]}" update -qq
     fi
+    # The newest version first; an archive mirror that lacks its files (a security update
+    # not mirrored yet) falls back to the next version Debian lists.
+    local version fetched=""
+    for version in $(apt-cache "${apt_options[@]}" showsrc "$1" 2>/dev/null |
+        sed -n 's/^Version: //p' | sort -r -V); do
+        (cd "$work" && rm -rf "$2" "${1}_"* &&
+            apt-get "${apt_options[@]}" source --download-only -qq "$1=$version" 2> /dev/null) &&
+            fetched="$version" && break
+    done
+    if [ -z "$fetched" ]; then
+        echo "cannot fetch the Debian source package $1" >&2
+        exit 1
+    fi
     # dpkg-source cannot check the signature without Debian's keyring in gpg's form; apt
     # already checked every file against the signed Release.
-    (cd "$work" && rm -rf "$2" "${1}_"* &&
-        apt-get "${apt_options[@]}" source --download-only -qq "$1" &&
-        dpkg-source --no-check -x "${1}"_*.dsc "$2" > /dev/null)
+    (cd "$work" && dpkg-source --no-check -x "${1}"_*.dsc "$2" > /dev/null)
 }
 cross_build() { # SOURCE_DIRECTORY BUILD_NAME CMAKE_OPTIONS...
     local source="$1" build="$work/$2"
@@ -81,6 +92,17 @@ if [ ! -f "$prefix/share/cmake/CLI11/CLI11Config.cmake" ] &&
     fetch_source cli11 cli11
     cross_build "$work/cli11" cli11-build -DCLI11_BUILD_TESTS=OFF -DCLI11_BUILD_EXAMPLES=OFF \
         -DCLI11_BUILD_DOCS=OFF -DCLI11_INSTALL=ON
+fi
+
+# OpenSSL 3 for TLS: static libcrypto and libssl with OpenSSL's own Configure (mingw64 target);
+# no engines or modules to load at run time; only the libraries are built.
+if [ ! -f "$prefix/lib/libssl.a" ]; then
+    fetch_source openssl openssl
+    (cd "$work/openssl" &&
+        ./Configure mingw64 --cross-compile-prefix=x86_64-w64-mingw32- no-shared no-module \
+            no-engine no-tests --prefix="$prefix" --libdir=lib > /dev/null &&
+        make -j"$(nproc)" build_libs > /dev/null &&
+        make install_dev > /dev/null)
 fi
 
 # GoogleTest and GoogleMock: the sources Debian's libgtest-dev ships.

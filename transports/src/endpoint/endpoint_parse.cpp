@@ -472,6 +472,10 @@ void apply_option(std::string_view field, EndpointKind kind, Endpoint& endpoint,
         option.bare = true;
     } else {
         option.value = std::string(field.substr(equals + 1));
+        // A value holding ':' (a Windows path: cert=[C:\certs\s.pem]) comes in brackets.
+        if (option.value.size() >= 2 && option.value.front() == '[' && option.value.back() == ']') {
+            option.value = option.value.substr(1, option.value.size() - 2);
+        }
     }
     const KeyTable& keys = keys_of(kind);
     const auto found = keys.find(option.key);
@@ -679,7 +683,7 @@ std::string to_string(const Endpoint& e) {
                                          {"ca", &t.ca_file},
                                          {"ca_dir", &t.ca_dir}}) {
             if (!value->empty()) {
-                add(std::string(key) + "=" + *value);
+                add(std::string(key) + "=" + bracketed(*value));
             }
         }
         if (!t.alpn.empty()) {
@@ -920,7 +924,9 @@ std::string endpoint_help() {
            "(its stderr is this program's; closing ends its stdin, then SIGTERM after 2 s)\n"
            "  pty                       a new pseudo-terminal (a virtual serial port; its name "
            "is logged); " +
-           key_list(EndpointKind::pty) + "\n";
+           key_list(EndpointKind::pty) +
+           "\n"
+           "  A value holding ':' goes in brackets: cert=[C:\\certs\\s.pem]\n";
 }
 
 } // namespace ferry

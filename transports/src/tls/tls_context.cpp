@@ -220,9 +220,8 @@ TlsContext::TlsContext(bool server, TlsOptions options)
         } else {
             SSL_CTX_set_verify(context_, o.verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                                nullptr);
-            if (o.verify_peer && !has_ca && o.use_system_ca &&
-                SSL_CTX_set_default_verify_paths(context_) != 1) {
-                fail("cannot load the system's CA certificates: " + detail::take_openssl_errors());
+            if (o.verify_peer && !has_ca && o.use_system_ca) {
+                detail::trust_system_cas(context_);
             }
             if (o.session_resumption) {
                 sessions_ = std::make_unique<Sessions>();

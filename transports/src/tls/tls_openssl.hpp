@@ -25,6 +25,11 @@ struct TlsFailure {
 /// SSL_do_handshake, SSL_read or SSL_write), taking OpenSSL's error queue.
 TlsFailure classify_tls_failure(SSL* ssl, int ssl_error, bool handshaking);
 
+/// Makes `context` trust the system's CA certificates: OpenSSL's default paths on POSIX
+/// (tls_system_ca_posix.cpp), the Windows "ROOT" certificate store on Windows
+/// (tls_system_ca_win.cpp). Throws ferry::Error naming what failed.
+void trust_system_cas(SSL_CTX* context);
+
 /// The parts of a TlsContext its connections use.
 struct TlsContextAccess {
     /// The last session kept for `name` on a client context (a new reference), or null.

@@ -1,7 +1,7 @@
 #pragma once
 // TlsSession: OpenSSL's side of one TLS connection, without I/O — ciphertext in, plaintext and
-// records out, through the record BIO (tls_record_bio.hpp). The TLS transport drives one; being pure, it is also what
-// tests/fuzz/fuzz_tls.cpp feeds arbitrary bytes.
+// records out, through the record BIO (tls_record_bio.hpp). The TLS transport drives one; being
+// pure, it is also what tests/fuzz/fuzz_tls.cpp feeds arbitrary bytes.
 
 #include <optional>
 #include <string>
