@@ -95,6 +95,9 @@ struct Endpoint {
     /// tcp-listen, unix-listen, tls-listen (`:rfc2217`): clients speak RFC 2217 (telnet
     /// COM-PORT-OPTION), for whoever serves them (ferry-bridge wraps each with serve_rfc2217).
     bool rfc2217_server = false;
+    /// tls (`:rfc2217`): the server is an RFC 2217 port (connect_rfc2217 over TLS, sending
+    /// the line settings in `rfc2217`).
+    bool rfc2217_client = false;
 
     /// tls, tls-listen: certificates, CAs, verification, ALPN, minimum version.
     TlsOptions tls{};

@@ -99,6 +99,16 @@ void connect(Loop& loop, const Endpoint& endpoint, ProtocolFactory factory,
                                                                            e.what()));
             return;
         }
+        if (endpoint.rfc2217_client) {
+            Rfc2217Options remote = endpoint.rfc2217;
+            remote.tcp = options;
+            connect_rfc2217(loop, std::move(factory), endpoint.host, endpoint.port,
+                            std::move(remote),
+                            [done = std::move(done)](Result<std::shared_ptr<Rfc2217Transport>> r) {
+                                done(widen(std::move(r)));
+                            });
+            return;
+        }
         create_connection(loop, std::move(factory), endpoint.host, endpoint.port, options,
                           std::move(done));
         return;

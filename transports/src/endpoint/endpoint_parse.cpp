@@ -299,6 +299,13 @@ void add_tls_keys(KeyTable& keys) {
     };
 }
 
+const KeyTable& rfc2217_keys();
+
+/// The rfc2217: keys a tls: client with `rfc2217` takes too (the TCP ones it has already).
+constexpr const char* rfc2217_settings_keys[] = {"strict", "command_timeout", "baud", "data_bits",
+                                                 "parity", "stop_bits",       "flow", "dtr",
+                                                 "rts",    "discard_input"};
+
 const KeyTable& tls_keys() {
     static const KeyTable table = [] {
         KeyTable keys = tcp_keys();
@@ -307,6 +314,10 @@ const KeyTable& tls_keys() {
             e.tls_start.server_hostname = o.value;
         };
         keys["verify"] = [](const Option& o, Endpoint& e) { e.tls.verify_peer = o.flag(); };
+        keys["rfc2217"] = [](const Option& o, Endpoint& e) { e.rfc2217_client = o.flag(); };
+        for (const char* key : rfc2217_settings_keys) {
+            keys[key] = rfc2217_keys().at(key);
+        }
         return keys;
     }();
     return table;
@@ -413,6 +424,17 @@ const KeyTable& rfc2217_keys() {
         return keys;
     }();
     return table;
+}
+
+/// True when nothing an rfc2217 client sends was set.
+bool is_default(const Rfc2217Options& r) {
+    const Rfc2217Options d;
+    const SerialOptions& s = r.serial;
+    return s.baud_rate == d.serial.baud_rate && s.data_bits == d.serial.data_bits &&
+           s.parity == d.serial.parity && s.stop_bits == d.serial.stop_bits &&
+           s.flow_control == d.serial.flow_control && s.dtr == d.serial.dtr &&
+           s.rts == d.serial.rts && s.discard_input_on_open == d.serial.discard_input_on_open &&
+           r.strict == d.strict && r.command_timeout == d.command_timeout;
 }
 
 const KeyTable& no_keys() {
@@ -632,6 +654,11 @@ Endpoint parse_endpoint(std::string_view description) {
         complain("tls-listen needs its certificate (cert=FILE, and key=FILE unless the key is "
                  "in it)");
     }
+    if (endpoint.kind == EndpointKind::tls && !endpoint.rfc2217_client &&
+        !is_default(endpoint.rfc2217)) {
+        complain("baud=, strict= and the other line settings need rfc2217 (a remote serial port "
+                 "over TLS)");
+    }
     if (endpoint.tls.client_certificates != ClientCertificates::none &&
         endpoint.tls.ca_file.empty() && endpoint.tls.ca_dir.empty()) {
         complain("verify=require and verify=optional need the clients' CA (ca=FILE)");
@@ -641,7 +668,7 @@ Endpoint parse_endpoint(std::string_view description) {
             validate(endpoint.serial);
         } else if (endpoint.kind == EndpointKind::pty) {
             validate(endpoint.pty.serial);
-        } else if (endpoint.kind == EndpointKind::rfc2217) {
+        } else if (endpoint.kind == EndpointKind::rfc2217 || endpoint.rfc2217_client) {
             validate(endpoint.rfc2217.serial);
         }
     } catch (const Error& e) {
@@ -676,6 +703,25 @@ std::string to_string(const Endpoint& e) {
         }
     };
     static constexpr const char* lines[] = {"leave", "on", "off"};
+    const auto add_rfc2217_settings = [&](const Rfc2217Options& r, bool shorthand) {
+        const SerialOptions& s = r.serial;
+        add_line_settings(s, shorthand);
+        if (s.dtr != LineOnOpen::leave) {
+            add(std::string("dtr=") + lines[static_cast<int>(s.dtr)]);
+        }
+        if (s.rts != LineOnOpen::leave) {
+            add(std::string("rts=") + lines[static_cast<int>(s.rts)]);
+        }
+        if (s.discard_input_on_open) {
+            add("discard_input");
+        }
+        if (!r.strict) {
+            add("strict=false");
+        }
+        if (r.command_timeout != Rfc2217Options{}.command_timeout) {
+            add("command_timeout=" + std::to_string(r.command_timeout.count()) + "ms");
+        }
+    };
     const auto add_tls_options = [&](const Endpoint& with) {
         const TlsOptions& t = with.tls;
         for (const auto& [key, value] : {std::pair{"cert", &t.cert_file},
@@ -770,30 +816,17 @@ std::string to_string(const Endpoint& e) {
         if (!e.tls_start.server_hostname.empty()) {
             add("servername=" + e.tls_start.server_hostname);
         }
+        if (e.rfc2217_client) {
+            add("rfc2217");
+            add_rfc2217_settings(e.rfc2217, false);
+        }
         break;
-    case EndpointKind::rfc2217: {
+    case EndpointKind::rfc2217:
         add(bracketed(e.host));
         add(std::to_string(e.port));
-        const SerialOptions& s = e.rfc2217.serial;
-        add_line_settings(s, true);
-        if (s.dtr != LineOnOpen::leave) {
-            add(std::string("dtr=") + lines[static_cast<int>(s.dtr)]);
-        }
-        if (s.rts != LineOnOpen::leave) {
-            add(std::string("rts=") + lines[static_cast<int>(s.rts)]);
-        }
-        if (s.discard_input_on_open) {
-            add("discard_input");
-        }
-        if (!e.rfc2217.strict) {
-            add("strict=false");
-        }
-        if (e.rfc2217.command_timeout != Rfc2217Options{}.command_timeout) {
-            add("command_timeout=" + std::to_string(e.rfc2217.command_timeout.count()) + "ms");
-        }
+        add_rfc2217_settings(e.rfc2217, true);
         add_tcp_options(e.rfc2217.tcp);
         break;
-    }
     case EndpointKind::tcp_listen:
     case EndpointKind::tls_listen:
         add(std::to_string(e.port));
@@ -899,7 +932,8 @@ std::string endpoint_help() {
            key_list(EndpointKind::tcp_listen) +
            "\n"
            "  tls:HOST:PORT             connect over TLS, the server checked against ca= (else the "
-           "system's CAs) and HOST (or servername=); cert= and key= give a client certificate; " +
+           "system's CAs) and HOST (or servername=); cert= and key= give a client certificate; "
+           "rfc2217: a remote serial port over TLS (with the rfc2217: line keys); " +
            key_list(EndpointKind::tls) +
            "\n"
            "  tls-listen:PORT:cert=FILE:key=FILE  a TLS server on 127.0.0.1 unless interface= "
