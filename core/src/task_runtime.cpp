@@ -22,26 +22,16 @@ bool TaskRuntime::cancel() noexcept {
     return true;
 }
 
-bool Suspension::park(std::coroutine_handle<> handle) noexcept {
-    park_attempted_ = true;
-    task_ = TaskRuntime::current();
-    if (task_ == nullptr) {
-        return false; // throw_if_cancelled reports the misuse
+bool Suspension::deliver_pending_cancel() noexcept {
+    // A cancel that came before this await is delivered here, once (as asyncio does), through
+    // the same hook as a cancel while parked: a Future gets cancelled, an awaited task gets
+    // cancelled and waited for.
+    task_->cancel_requested_ = false;
+    if (on_cancel()) {
+        cancelled_ = true;
+        return true;
     }
-    loop_ = &task_->loop();
-    if (task_->cancel_requested_) {
-        // A cancel that came before this await is delivered here, once (as asyncio does),
-        // through the same hook as a cancel while parked: a Future gets cancelled, an awaited
-        // task gets cancelled and waited for.
-        task_->cancel_requested_ = false;
-        if (on_cancel()) {
-            cancelled_ = true;
-            return false;
-        }
-    }
-    handle_ = handle;
-    task_->waiting_in_ = this;
-    return true;
+    return false;
 }
 
 void Suspension::wake() noexcept {
@@ -53,18 +43,6 @@ void Suspension::wake() noexcept {
         task_->waiting_in_ = nullptr;
     }
     detail::LoopAccess::resume_soon(*loop_, handle_, task_);
-}
-
-void Suspension::wake_now() noexcept {
-    if (woken_ || TaskRuntime::current_ != nullptr) {
-        wake(); // inside a task: never resume another one re-entrantly
-        return;
-    }
-    woken_ = true;
-    if (task_->waiting_in_ == this) {
-        task_->waiting_in_ = nullptr;
-    }
-    task_->resume(handle_);
 }
 
 void Suspension::throw_cancelled_or_misused() const {
@@ -95,12 +73,6 @@ Loop& running_loop() {
 
 namespace ferry::detail {
 
-Waiter::~Waiter() {
-    if (queue_ != nullptr) {
-        queue_->remove(*this);
-    }
-}
-
 bool Waiter::on_cancel() noexcept {
     if (queue_ != nullptr) {
         queue_->remove(*this);
@@ -117,54 +89,6 @@ WaitQueue::~WaitQueue() {
         w->prev_ = w->next_ = nullptr;
         w = next;
     }
-}
-
-void WaitQueue::push_back(Waiter& waiter) noexcept {
-    waiter.queue_ = this;
-    waiter.prev_ = tail_;
-    waiter.next_ = nullptr;
-    if (tail_ != nullptr) {
-        tail_->next_ = &waiter;
-    } else {
-        head_ = &waiter;
-    }
-    tail_ = &waiter;
-}
-
-void WaitQueue::remove(Waiter& waiter) noexcept {
-    if (waiter.queue_ != this) {
-        return;
-    }
-    (waiter.prev_ != nullptr ? waiter.prev_->next_ : head_) = waiter.next_;
-    (waiter.next_ != nullptr ? waiter.next_->prev_ : tail_) = waiter.prev_;
-    waiter.queue_ = nullptr;
-    waiter.prev_ = waiter.next_ = nullptr;
-}
-
-Waiter* WaitQueue::pop_front() noexcept {
-    Waiter* first = head_;
-    if (first != nullptr) {
-        remove(*first);
-    }
-    return first;
-}
-
-bool WaitQueue::wake_one() noexcept {
-    Waiter* first = pop_front();
-    if (first == nullptr) {
-        return false;
-    }
-    first->notify();
-    return true;
-}
-
-bool WaitQueue::wake_one_now() noexcept {
-    Waiter* first = pop_front();
-    if (first == nullptr) {
-        return false;
-    }
-    first->notify_now();
-    return true;
 }
 
 void WaitQueue::wake_all() noexcept {

@@ -33,7 +33,10 @@ void forget_client(const std::weak_ptr<ClientSet>& clients, std::uint64_t id) no
 /// exception nobody retrieved (other exceptions are, by the task).
 Task<void> serve_client(ClientConnected handler, StreamReader reader, StreamWriter writer,
                         std::weak_ptr<ClientSet> clients, std::uint64_t id) {
-    const std::string client = client_name(writer); // the transport may be gone at the end
+    // Named now, as the transport may be gone at the end; only when the line can be logged
+    // (a getpeername system call per client otherwise).
+    const std::string client =
+        log().should_log(spdlog::level::debug) ? client_name(writer) : std::string();
     try {
         co_await handler(reader, writer);
     } catch (const ConnectionResetError& e) {

@@ -68,7 +68,20 @@ protected:
     /// Parks `handle` in the current task. A cancel already pending is delivered now through
     /// on_cancel(); when that returns true, park returns false (do not suspend) and
     /// await_resume throws CancelledError.
-    bool park(std::coroutine_handle<> handle) noexcept;
+    bool park(std::coroutine_handle<> handle) noexcept {
+        park_attempted_ = true;
+        task_ = TaskRuntime::current();
+        if (task_ == nullptr) {
+            return false; // throw_if_cancelled reports the misuse
+        }
+        loop_ = task_->loop_;
+        if (task_->cancel_requested_ && deliver_pending_cancel()) [[unlikely]] {
+            return false;
+        }
+        handle_ = handle;
+        task_->waiting_in_ = this;
+        return true;
+    }
     /// Yields: schedules `handle` to resume on the next loop iteration, without parking it
     /// (nothing wakes it earlier, so no cancellation hook is needed). A cancel that arrives
     /// meanwhile is thrown by throw_if_cancelled, at this await, as asyncio does for a task
@@ -95,7 +108,17 @@ protected:
     void wake() noexcept;
     /// Resumes the parked coroutine now when no task is running (an I/O callback), else as
     /// wake(). For handing freshly received data to its reader while it is hot in cache.
-    void wake_now() noexcept;
+    void wake_now() noexcept {
+        if (woken_ || TaskRuntime::current_ != nullptr) {
+            wake(); // inside a task: never resume another one re-entrantly
+            return;
+        }
+        woken_ = true;
+        if (task_->waiting_in_ == this) {
+            task_->waiting_in_ = nullptr;
+        }
+        task_->resume(handle_);
+    }
     /// In await_resume: throws CancelledError if the wait was cancelled.
     void throw_if_cancelled() const {
         if (cancelled_ || (park_attempted_ && task_ == nullptr) ||
@@ -116,6 +139,8 @@ protected:
 private:
     friend class TaskRuntime;
     [[noreturn]] void throw_cancelled_or_misused() const;
+    /// park()'s rare path: a cancel came before this await. True when the wait ends now.
+    bool deliver_pending_cancel() noexcept;
     std::coroutine_handle<> handle_;
     TaskRuntime* task_ = nullptr;
     Loop* loop_ = nullptr;
@@ -158,16 +183,52 @@ public:
     WaitQueue& operator=(const WaitQueue&) = delete;
     ~WaitQueue();
 
+    // Inline, with Waiter's destructor and Suspension's park and wake_now: a read that waits
+    // for data goes through all of them (docs/benchmarks.md, streams echo).
     /// Appends a waiter.
-    void push_back(Waiter& waiter) noexcept;
+    void push_back(Waiter& waiter) noexcept {
+        waiter.queue_ = this;
+        waiter.prev_ = tail_;
+        waiter.next_ = nullptr;
+        (tail_ != nullptr ? tail_->next_ : head_) = &waiter;
+        tail_ = &waiter;
+    }
     /// Removes a waiter (no-op if it is not queued here).
-    void remove(Waiter& waiter) noexcept;
+    void remove(Waiter& waiter) noexcept {
+        if (waiter.queue_ != this) {
+            return;
+        }
+        (waiter.prev_ != nullptr ? waiter.prev_->next_ : head_) = waiter.next_;
+        (waiter.next_ != nullptr ? waiter.next_->prev_ : tail_) = waiter.prev_;
+        waiter.queue_ = nullptr;
+        waiter.prev_ = waiter.next_ = nullptr;
+    }
     /// Takes the first waiter off the queue, or null.
-    Waiter* pop_front() noexcept;
+    Waiter* pop_front() noexcept {
+        Waiter* first = head_;
+        if (first != nullptr) {
+            remove(*first);
+        }
+        return first;
+    }
     /// Wakes the first waiter; false if there was none.
-    bool wake_one() noexcept;
+    bool wake_one() noexcept {
+        Waiter* first = pop_front();
+        if (first == nullptr) {
+            return false;
+        }
+        first->notify();
+        return true;
+    }
     /// Wakes the first waiter, resuming it before returning when no task is running.
-    bool wake_one_now() noexcept;
+    bool wake_one_now() noexcept {
+        Waiter* first = pop_front();
+        if (first == nullptr) {
+            return false;
+        }
+        first->notify_now();
+        return true;
+    }
     /// Wakes every waiter, in order.
     void wake_all() noexcept;
     /// True when nobody waits.
@@ -177,6 +238,12 @@ private:
     Waiter* head_ = nullptr;
     Waiter* tail_ = nullptr;
 };
+
+inline Waiter::~Waiter() {
+    if (queue_ != nullptr) {
+        queue_->remove(*this);
+    }
+}
 
 /// Parks the current task in `queue` until something wakes it (or it is cancelled).
 class QueueWait : public Waiter {
