@@ -48,8 +48,8 @@ std::vector<ServerKind> servers = {
 /// The contenders with --tls: raw libuv stays plaintext, the reference.
 std::vector<ServerKind> tls_servers = {
     {"raw libuv", "echo_server_libuv", {}},
-    {"ferry", "echo_server_ferry", {"protocol"}, true},
-    {"ferry streams", "echo_server_ferry", {"streams"}, true},
+    {"ferry", "echo_server_ferry_tls", {"protocol"}, true},
+    {"ferry streams", "echo_server_ferry_tls", {"streams"}, true},
     {"asio", "echo_server_asio", {}, true},
     {"asyncio", "/usr/bin/python3", {ECHO_SERVER_ASYNCIO}, true},
 };

@@ -1,6 +1,8 @@
 // ferry's echo servers: `echo_server_ferry protocol` (data_received -> write, pause_writing ->
 // pause_reading) or `echo_server_ferry streams` (a task per connection: read(64 KiB) -> write
-// -> drain). Both as a user would write them. `... CERT KEY` serves the same over TLS.
+// -> drain). Both as a user would write them. Built again as echo_server_ferry_tls, where
+// `... CERT KEY` serves the same over TLS (the plaintext build makes no TlsContext, so it
+// does not load OpenSSL).
 #include <cstring>
 #include <memory>
 
@@ -43,12 +45,14 @@ int main(int argc, char** argv) {
     ferry::Loop loop;
     ferry::ServerOptions options;
     options.backlog = bench::echo_backlog;
+#ifdef ECHO_SERVER_TLS
     if (argc > 3) {
         ferry::TlsOptions tls;
         tls.cert_file = argv[2];
         tls.key_file = argv[3];
         options.tls = ferry::TlsContext::server(tls);
     }
+#endif
     std::shared_ptr<ferry::StreamServer> stream_server;
     std::shared_ptr<ferry::Server> server;
     if (streams) {

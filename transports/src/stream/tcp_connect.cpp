@@ -232,8 +232,8 @@ void create_connection(Loop& loop, ProtocolFactory factory, std::string host, st
     }
     if (options.tls) {
         // TLS: connect holding the connection, then start_tls hands it to the factory's protocol.
-        detail::TlsConnectSteps steps =
-            detail::tls_connect_steps(host, options, std::move(factory), std::move(done));
+        detail::TlsConnectSteps steps = detail::installed_tls_wrapping().connect_steps(
+            host, options, std::move(factory), std::move(done));
         factory = std::move(steps.holding);
         done = std::move(steps.connected);
     }

@@ -20,7 +20,7 @@ void create_server(Loop& loop, ProtocolFactory factory, std::string host, std::u
             throw Error(make_error_code(errc::invalid_argument),
                         "create_server: the TLS context is a client's (use TlsContext::server)");
         }
-        factory = detail::tls_accepting_factory(options, std::move(factory));
+        factory = detail::installed_tls_wrapping().accepting_factory(options, std::move(factory));
     }
     const std::string what = detail::host_port(host, port);
     auto on_resolved = [&loop, factory = std::move(factory), host, port, options, what,

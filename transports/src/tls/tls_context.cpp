@@ -13,6 +13,7 @@
 #include <ferry/error.hpp>
 
 #include "tls/tls_openssl.hpp"
+#include "tls/tls_wrapping.hpp"
 
 namespace ferry {
 namespace {
@@ -129,6 +130,7 @@ std::shared_ptr<TlsContext> TlsContext::server(TlsOptions options) {
 
 TlsContext::TlsContext(bool server, TlsOptions options)
     : server_(server), options_(std::move(options)) {
+    detail::tls_wrapping.store(&detail::openssl_tls_wrapping, std::memory_order_release);
     ERR_clear_error();
     context_ = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (context_ == nullptr) {

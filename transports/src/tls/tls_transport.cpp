@@ -287,6 +287,7 @@ Task<std::shared_ptr<TlsTransport>> start_tls(std::shared_ptr<Transport> transpo
 }
 
 namespace detail {
+namespace {
 
 TlsConnectSteps tls_connect_steps(const std::string& host, const ConnectOptions& options,
                                   ProtocolFactory factory, TransportCallback done) {
@@ -324,6 +325,10 @@ ProtocolFactory tls_accepting_factory(const ServerOptions& options, ProtocolFact
         return std::make_unique<Accepting>(context, start, factory);
     };
 }
+
+} // namespace
+
+const TlsWrapping openssl_tls_wrapping{&tls_connect_steps, &tls_accepting_factory};
 
 } // namespace detail
 } // namespace ferry

@@ -3,8 +3,6 @@
 #include <ferry/error.hpp>
 #include <ferry/tls.hpp>
 
-#include "tls/tls_wrapping.hpp"
-
 namespace ferry {
 namespace {
 [[noreturn]] void unavailable() {
@@ -33,13 +31,4 @@ Task<std::shared_ptr<TlsTransport>> start_tls(std::shared_ptr<Transport>,
     unavailable();
 }
 
-namespace detail {
-TlsConnectSteps tls_connect_steps(const std::string&, const ConnectOptions&, ProtocolFactory,
-                                  TransportCallback) {
-    unavailable();
-}
-ProtocolFactory tls_accepting_factory(const ServerOptions&, ProtocolFactory) {
-    unavailable();
-}
-} // namespace detail
 } // namespace ferry
