@@ -111,7 +111,7 @@ TEST(MemoryPerConnection, AnIdleProtocolConnectionKeepsUnder600Bytes) {
     sockets.reserve(connections);
     const double per_connection = bytes_per_idle_connection(loop, server->port(), sockets);
     // The transport and its libuv handle in one allocation with the shared_ptr control block
-    // (496 bytes usable), the protocol (24): docs/benchmarks.md, "Memory per idle connection".
+    // (488 bytes usable), the protocol (24): docs/benchmarks.md, "Memory per idle connection".
     RecordProperty("bytes_per_connection", std::to_string(per_connection));
     std::printf("C++ heap per idle Protocol connection: %.1f bytes\n", per_connection);
     EXPECT_LE(per_connection, 600.0);

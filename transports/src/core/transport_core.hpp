@@ -20,7 +20,7 @@ namespace ferry::detail {
 std::unique_ptr<Protocol> make_protocol(const ProtocolFactory& factory);
 
 /// Which ways bytes may flow through a transport (a pipe may be read-only or write-only).
-enum class TransportDirection { both, read_only, write_only };
+enum class TransportDirection : std::uint8_t { both, read_only, write_only };
 
 /// The state machine (idle, open, closing, closed), the self-reference released last, the
 /// close / abort / fail ordering, connection_lost scheduled once and last, delivery to a
@@ -53,7 +53,8 @@ public:
 
 protected:
     /// Where a transport is in its life.
-    enum class State { idle, open, closing, closed };
+    // One byte each: with the flags below they fill one word (memory per connection).
+    enum class State : std::uint8_t { idle, open, closing, closed };
     using Direction = TransportDirection;
 
     explicit TransportCore(Loop& loop) : Interface(loop) {}

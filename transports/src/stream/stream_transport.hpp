@@ -49,7 +49,7 @@ private:
 class StreamTransport final : public TransportCore<Transport> {
 public:
     /// Which libuv handle type is embedded.
-    enum class Kind { tcp, pipe };
+    enum class Kind : std::uint8_t { tcp, pipe };
     /// What a pipe transport may do.
     using Direction = TransportDirection;
 
@@ -112,6 +112,7 @@ private:
     } handle_;
     Kind kind_;
     bool shutdown_sent_ = false;
+    int open_handles_ = 1; // beside the two above: one word for the three (memory per connection)
     // libuv's requests are made on first use: most connections never queue a write or send
     // EOF, and at rest the two would cost 272 bytes. Freed with the transport, which outlives
     // every request callback (libuv runs them before the handle's close callback).
@@ -130,7 +131,6 @@ private:
         ~SeparateOutput();
     };
     std::unique_ptr<SeparateOutput> output_;
-    int open_handles_ = 1;
     // The server's list of its clients (ClientOwner), when a server accepted this one.
     ClientOwner* owner_ = nullptr;
     StreamTransport* prev_client_ = nullptr;
