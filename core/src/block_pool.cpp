@@ -17,6 +17,8 @@ struct BlockPoolExitHook {
             }
         }
         pool.cached_bytes = 0;
+        ::operator delete(pool.large);
+        pool.large = nullptr;
     }
 };
 

@@ -1,6 +1,6 @@
-// The small-block pool: coroutine frames and small Bytes are recycled by size class on the
-// thread that frees them, the memory kept is bounded, and a thread's pool is emptied when the
-// thread exits.
+// The block pool: coroutine frames and small Bytes are recycled by size class on the thread
+// that frees them, the memory kept is bounded, the last bulk buffer freed serves the next one,
+// and a thread's pool is emptied when the thread exits.
 #include <thread>
 #include <vector>
 
@@ -51,6 +51,35 @@ TEST(BlockPoolTest, TheMemoryKeptIsBounded) {
     const std::uint32_t before = detail::block_pool.cached_bytes;
     detail::free_block(large, BlockPool::largest + 1);
     EXPECT_EQ(detail::block_pool.cached_bytes, before);
+}
+
+TEST(BlockPoolTest, TheLastLargeBlockFreedServesTheNextOfItsSizeOnly) {
+    if (!FERRY_BLOCK_POOL_ENABLED) {
+        GTEST_SKIP() << "the pool is off under AddressSanitizer";
+    }
+    constexpr std::size_t bulk = 256 * 1024;
+    void* first = detail::allocate_block(bulk);
+    void* second = detail::allocate_block(bulk);
+    detail::free_block(first, bulk);
+    detail::free_block(second, bulk); // the newest is kept, the older goes back to the heap
+    EXPECT_EQ(detail::block_pool.large, second);
+    void* other_size = detail::allocate_block(bulk - 16);
+    EXPECT_NE(other_size, second); // a different size never takes it
+    void* again = detail::allocate_block(bulk);
+    EXPECT_EQ(again, second);
+    EXPECT_EQ(detail::block_pool.large, nullptr); // one block at most is kept
+    detail::free_block(other_size, bulk - 16);    // kept: the slot was empty
+    EXPECT_EQ(detail::block_pool.large, other_size);
+    detail::free_block(again, bulk); // larger: replaces it
+    EXPECT_EQ(detail::block_pool.large, again);
+    void* chunk = detail::allocate_block(64 * 1024);
+    detail::free_block(chunk, 64 * 1024); // smaller than the one kept: to the heap
+    EXPECT_EQ(detail::block_pool.large, again);
+    // Larger than a bulk receive: straight back to the heap, the kept block stays.
+    void* huge = detail::allocate_block(BlockPool::large_max + 1);
+    detail::free_block(huge, BlockPool::large_max + 1);
+    EXPECT_EQ(detail::block_pool.large, again);
+    EXPECT_EQ(detail::block_pool.large_size, bulk);
 }
 
 Task<int> add(int a, int b) {

@@ -27,13 +27,24 @@ struct BlockPool {
     static constexpr std::size_t block_size(std::size_t size_class) noexcept {
         return size_class * 16 + 8;
     }
-    /// At most this much memory is kept per thread for reuse.
+    /// At most this much memory in small blocks is kept per thread for reuse (plus one large
+    /// block).
     static constexpr std::uint32_t max_cached_bytes = 64 * 1024;
+
+    /// Freed blocks from `large_min` to `large_max` bytes: the last one is kept for the next
+    /// allocation of the same size. A streams reader hands its bulk receive buffer to read()
+    /// and receives the next bulk into a new one; that one is then the buffer the last echo
+    /// just freed, still in cache, as a Protocol's one read buffer is (and no trip through
+    /// malloc, which trimmed and regrew the heap for blocks this large).
+    static constexpr std::size_t large_min = 16 * 1024;
+    static constexpr std::size_t large_max = 256 * 1024;
 
     struct FreeBlock {
         FreeBlock* next;
     };
     FreeBlock* free[size_classes];
+    void* large;            // the last large block freed, or null
+    std::size_t large_size; // its size
     std::uint32_t cached_bytes;
     bool exit_hook_installed; // the exit hook runs at thread exit
     bool closed;              // the thread is exiting: blocks go back to the heap
@@ -69,6 +80,11 @@ inline void* allocate_block(std::size_t size) {
         }
         return ::operator new(BlockPool::block_size(size_class));
     }
+    if (FERRY_BLOCK_POOL_ENABLED && size == block_pool.large_size && block_pool.large != nullptr) {
+        void* block = block_pool.large;
+        block_pool.large = nullptr;
+        return block;
+    }
     return ::operator new(size);
 }
 
@@ -86,6 +102,20 @@ inline void free_block(void* memory, std::size_t size) noexcept {
             block->next = pool.free[size_class];
             pool.free[size_class] = block;
             pool.cached_bytes += bytes;
+            return;
+        }
+    } else if (FERRY_BLOCK_POOL_ENABLED && size >= BlockPool::large_min &&
+               size <= BlockPool::large_max && !block_pool.closed) {
+        BlockPool& pool = block_pool;
+        // The newest is kept (the one most likely still in cache), unless it is smaller than
+        // the one kept: a write queue's chunk must not push out a bulk receive buffer.
+        if (pool.large == nullptr || size >= pool.large_size) {
+            if (!pool.exit_hook_installed) {
+                install_block_pool_exit_hook();
+            }
+            ::operator delete(pool.large);
+            pool.large = memory;
+            pool.large_size = size;
             return;
         }
     }
