@@ -1,6 +1,8 @@
 // StreamReader fed in every chunk size, limits and recovery, EOF and errors, cancellation;
 // StreamWriter drain and close; open_connection / start_server over TCP and Unix sockets
 // (named pipes on Windows); a serial port as streams.
+#include <cstring>
+
 #include <ferry/ferry.hpp>
 
 #include "../support/test_support.hpp"
@@ -270,6 +272,50 @@ TEST_F(StreamReaderTest, ReadAwaitedDirectlyIsCancellableAndLeavesTheReaderFree)
         loop, [&] { return all.done(); }, 5s));
     EXPECT_EQ(all.result(), "efgh");
     EXPECT_EQ(loop.run_until_complete(some(reader, 4)), ""); // at EOF: empty
+}
+
+TEST_F(StreamReaderTest, AReceiveThatFitsTheParkedReadGoesStraightToIt) {
+    StreamReader reader(loop);
+    auto some = [](StreamReader r, std::ptrdiff_t n) -> Task<std::string> {
+        co_return text(co_await r.read(n));
+    };
+    // What a transport's read callback does: receive into prepare()'s space, then commit().
+    auto receive = [&](std::string_view data) {
+        const std::span<std::byte> space = reader.prepare(data.size());
+        ASSERT_GE(space.size(), data.size());
+        std::memcpy(space.data(), data.data(), data.size());
+        reader.commit(data.size());
+    };
+    // Fits read(8): the read resumes inside commit() with all of it; nothing is buffered.
+    auto fits = loop.create_task(some(reader, 8));
+    loop.run_once(false);
+    receive("12345");
+    EXPECT_TRUE(fits.done());
+    EXPECT_EQ(fits.result(), "12345");
+    EXPECT_EQ(reader.buffered(), 0u);
+    // More than read(3) asks for: it gets 3 and the rest waits in the buffer.
+    auto part = loop.create_task(some(reader, 3));
+    loop.run_once(false);
+    receive("abcdef");
+    EXPECT_TRUE(part.done());
+    EXPECT_EQ(part.result(), "abc");
+    EXPECT_EQ(reader.buffered(), 3u);
+    EXPECT_EQ(loop.run_until_complete(some(reader, 10)), "def");
+    // Cancelled but not resumed yet when the bytes come: it takes none of them.
+    auto cancelled = loop.create_task(some(reader, 8));
+    loop.run_once(false);
+    cancelled.cancel();
+    receive("kept");
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return cancelled.done(); }, 5s));
+    EXPECT_TRUE(cancelled.cancelled());
+    EXPECT_EQ(reader.buffered(), 4u);
+    EXPECT_EQ(loop.run_until_complete(some(reader, 8)), "kept");
+    // After EOF a commit is ignored, a parked read or not.
+    reader.feed_eof();
+    receive("late");
+    EXPECT_EQ(reader.buffered(), 0u);
+    EXPECT_EQ(loop.run_until_complete(some(reader, 8)), "");
 }
 
 TEST_F(StreamReaderTest, ReadConvertsToATaskAndWorksUnderWaitFor) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ferry/bytes.hpp>
+#include <ferry/detail/reader_writer_state.hpp>
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/error.hpp>
 #include <ferry/serial.hpp>
@@ -47,8 +48,6 @@ public:
 };
 
 namespace detail {
-struct ReaderState;
-struct WriterState;
 struct StreamConnection;
 struct ClientSet;
 } // namespace detail
@@ -106,9 +105,13 @@ public:
     void feed_data(ByteView data);
     /// Space to receive up to `size_hint` bytes into directly (a BufferedProtocol's
     /// get_buffer): fill it and call commit() before returning to the loop, as a transport does.
-    std::span<std::byte> prepare(std::size_t size_hint);
+    std::span<std::byte> prepare(std::size_t size_hint) { return state_->prepare(size_hint); }
     /// `n` bytes were received into the space prepare() returned.
-    void commit(std::size_t n);
+    void commit(std::size_t n) {
+        if (!state_->eof) {
+            state_->commit(n);
+        }
+    }
     /// Marks the end of the stream.
     void feed_eof();
     /// Ends the stream with an error: reads that cannot be served from the buffer throw it
@@ -150,6 +153,11 @@ public:
 private:
     friend class StreamReader;
     ReadAwaiter(const StreamReader& reader, std::ptrdiff_t n) noexcept : reader_(&reader), n_(n) {}
+    // The inline members above take read(n > 0)'s usual paths, where a message costs most
+    // (docs/benchmarks.md, streams echo); these take the rest.
+    bool ready_otherwise();
+    bool suspend_until_eof(std::coroutine_handle<> awaiting) noexcept;
+    Bytes resume_otherwise();
 
     // Not a shared_ptr copy: two atomic operations per read were a tenth of the streams
     // layer's own cost per message.
@@ -159,13 +167,68 @@ private:
     bool parked_ = false;
 };
 
+inline StreamReader::ReadAwaiter StreamReader::read(std::ptrdiff_t n) const {
+    return ReadAwaiter(*this, n);
+}
+
+inline StreamReader::ReadAwaiter::ReadAwaiter(ReadAwaiter&& other) noexcept
+    : Waiter(std::move(other)), reader_(other.reader_), n_(other.n_),
+      until_eof_(std::move(other.until_eof_)) {}
+
+inline StreamReader::ReadAwaiter::~ReadAwaiter() {
+    if (parked_) {
+        reader_->state_->reading = false;
+        reader_->state_->parked_read_max = 0;
+    }
+}
+
+inline bool StreamReader::ReadAwaiter::await_ready() {
+    const detail::ReaderState& s = *reader_->state_;
+    if (n_ > 0 && s.size() == 0 && !s.eof && !s.error && !s.reading && !s.paused) {
+        return false; // nothing buffered: wait for it
+    }
+    return ready_otherwise();
+}
+
+inline bool StreamReader::ReadAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    if (n_ < 0) {
+        return suspend_until_eof(awaiting);
+    }
+    if (!park(awaiting)) {
+        return false;
+    }
+    parked_ = true;
+    detail::ReaderState& s = *reader_->state_;
+    s.reading = true;
+    s.waiting.push_back(*this);
+    s.parked_read_max = static_cast<std::size_t>(n_);
+    return true;
+}
+
+inline Bytes StreamReader::ReadAwaiter::await_resume() {
+    if (n_ <= 0) {
+        return resume_otherwise();
+    }
+    detail::ReaderState& s = *reader_->state_;
+    if (parked_) {
+        s.reading = false;
+        s.parked_read_max = 0;
+        parked_ = false;
+    }
+    throw_if_cancelled();
+    if (s.size() > 0) {
+        return s.take(std::min(static_cast<std::size_t>(n_), s.size()));
+    }
+    return resume_otherwise(); // EOF or the stream's error
+}
+
 /// Writes to a transport with back-pressure (asyncio.StreamWriter). A handle: copies share.
 class StreamWriter {
 public:
     class DrainAwaiter;
 
     /// Queues bytes; never blocks (call drain() to respect flow control).
-    void write(ByteView data) const;
+    void write(ByteView data) const { transport_->write(data); }
     /// Queues several buffers as one gathered write.
     void writelines(std::span<const ByteView> parts) const;
     /// Waits until the write buffer is at or below its low-water mark. Throws if the
@@ -214,6 +277,7 @@ public:
 private:
     friend class StreamWriter;
     explicit DrainAwaiter(const StreamWriter& writer) noexcept : writer_(&writer) {}
+    [[noreturn]] void throw_lost() const;
     const StreamWriter* writer_; // as ReadAwaiter's: the writer must outlive the awaiter
 };
 
@@ -235,6 +299,31 @@ struct StreamConnection {
 
 /// A reader and writer for one connection.
 using StreamPair = std::pair<StreamReader, StreamWriter>;
+
+inline StreamWriter::DrainAwaiter StreamWriter::drain() const {
+    return DrainAwaiter(*this);
+}
+
+inline bool StreamWriter::DrainAwaiter::await_ready() const noexcept {
+    return !writer_->state_->paused || writer_->state_->lost;
+}
+
+inline bool StreamWriter::DrainAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    if (!park(awaiting)) {
+        return false;
+    }
+    writer_->state_->drainers.push_back(*this);
+    return true;
+}
+
+inline void StreamWriter::DrainAwaiter::await_resume() const {
+    throw_if_cancelled();
+    // One wake is enough, as asyncio's drain: resume_writing or the loss woke it. Writes
+    // made since may have paused the writer again; the next drain() waits for that.
+    if (writer_->state_->lost) {
+        throw_lost();
+    }
+}
 
 /// Connects to host:port and yields (reader, writer) (asyncio.open_connection).
 Task<StreamPair> open_connection(Loop& loop, std::string host, std::uint16_t port,

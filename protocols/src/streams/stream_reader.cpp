@@ -7,7 +7,7 @@
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/streams.hpp>
 
-#include "streams/reader_state.hpp"
+#include <ferry/detail/reader_writer_state.hpp>
 
 namespace ferry {
 
@@ -195,21 +195,7 @@ StreamReader::StreamReader(Loop& loop, std::size_t limit)
     }
 }
 
-StreamReader::ReadAwaiter StreamReader::read(std::ptrdiff_t n) const {
-    return ReadAwaiter(*this, n);
-}
-
-StreamReader::ReadAwaiter::ReadAwaiter(ReadAwaiter&& other) noexcept
-    : Waiter(std::move(other)), reader_(other.reader_), n_(other.n_),
-      until_eof_(std::move(other.until_eof_)) {}
-
-StreamReader::ReadAwaiter::~ReadAwaiter() {
-    if (parked_) {
-        reader_->state_->reading = false;
-    }
-}
-
-bool StreamReader::ReadAwaiter::await_ready() {
+bool StreamReader::ReadAwaiter::ready_otherwise() {
     if (n_ < 0) {
         // Until EOF is a loop of reads: it runs as a Task, awaited through this awaiter.
         until_eof_ = detail::read_all(reader_->state_);
@@ -231,34 +217,18 @@ bool StreamReader::ReadAwaiter::await_ready() {
     return false;
 }
 
-bool StreamReader::ReadAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
-    if (n_ < 0) {
-        return until_eof_.operator co_await().await_suspend(awaiting);
-    }
-    if (!park(awaiting)) {
-        return false;
-    }
-    parked_ = true;
-    reader_->state_->reading = true;
-    reader_->state_->waiting.push_back(*this);
-    return true;
+bool StreamReader::ReadAwaiter::suspend_until_eof(std::coroutine_handle<> awaiting) noexcept {
+    return until_eof_.operator co_await().await_suspend(awaiting);
 }
 
-Bytes StreamReader::ReadAwaiter::await_resume() {
+Bytes StreamReader::ReadAwaiter::resume_otherwise() {
     if (n_ < 0) {
         return until_eof_.operator co_await().await_resume();
     }
-    detail::ReaderState& s = *reader_->state_;
-    if (parked_) {
-        s.reading = false;
-        parked_ = false;
-    }
     throw_if_cancelled();
+    detail::ReaderState& s = *reader_->state_;
     if (n_ == 0) {
         return Bytes{};
-    }
-    if (s.size() > 0) {
-        return s.take(std::min(static_cast<std::size_t>(n_), s.size()));
     }
     if (s.error && !s.eof) {
         std::rethrow_exception(s.error);
@@ -327,16 +297,6 @@ void StreamReader::feed_data(ByteView data) {
     std::memcpy(state_->reserve(data.size()).data(), data.data(), data.size());
     state_->staged = false;
     state_->commit(data.size());
-}
-
-std::span<std::byte> StreamReader::prepare(std::size_t size_hint) {
-    return state_->prepare(size_hint);
-}
-
-void StreamReader::commit(std::size_t n) {
-    if (!state_->eof) {
-        state_->commit(n);
-    }
 }
 
 void StreamReader::feed_eof() {

@@ -1,30 +1,17 @@
 #pragma once
-// What the streams layer's pieces share, private to ferry::protocols: the writer's view of its
-// connection (filled in by the stream protocol, read by StreamWriter), a connection's reader
+// What the streams layer's pieces share, private to ferry::protocols: a connection's reader
 // and writer state in one block, and a server's client tasks (filled in by start_server's
 // spawner, read by StreamServer).
 
 #include <cstdint>
 #include <map>
-#include <system_error>
 
+#include <ferry/detail/reader_writer_state.hpp>
 #include <ferry/streams.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task_handle.hpp>
 
-#include "streams/reader_state.hpp"
-
 namespace ferry::detail {
-
-/// What a StreamWriter needs to know of its connection: flow-control pauses and the loss.
-struct WriterState {
-    Transport* transport = nullptr;
-    bool paused = false; // between pause_writing and resume_writing
-    bool lost = false;
-    std::error_code lost_error;
-    WaitQueue drainers;
-    WaitQueue closers;
-};
 
 /// A connection's reader and writer state in one allocation: both are touched on every
 /// message, and one block is one allocation and one control block fewer per connection.

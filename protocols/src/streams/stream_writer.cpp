@@ -34,37 +34,12 @@ Task<void> wait_writer_closed(std::shared_ptr<WriterState> state) {
 } // namespace
 } // namespace detail
 
-void StreamWriter::write(ByteView data) const {
-    transport_->write(data);
-}
-
 void StreamWriter::writelines(std::span<const ByteView> parts) const {
     transport_->writelines(parts);
 }
 
-StreamWriter::DrainAwaiter StreamWriter::drain() const {
-    return DrainAwaiter(*this);
-}
-
-bool StreamWriter::DrainAwaiter::await_ready() const noexcept {
-    return !writer_->state_->paused || writer_->state_->lost;
-}
-
-bool StreamWriter::DrainAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
-    if (!park(awaiting)) {
-        return false;
-    }
-    writer_->state_->drainers.push_back(*this);
-    return true;
-}
-
-void StreamWriter::DrainAwaiter::await_resume() const {
-    throw_if_cancelled();
-    // One wake is enough, as asyncio's drain: resume_writing or the loss woke it. Writes
-    // made since may have paused the writer again; the next drain() waits for that.
-    if (writer_->state_->lost) {
-        detail::throw_lost(*writer_->state_);
-    }
+void StreamWriter::DrainAwaiter::throw_lost() const {
+    detail::throw_lost(*writer_->state_);
 }
 
 StreamWriter::DrainAwaiter::operator Task<void>() && {

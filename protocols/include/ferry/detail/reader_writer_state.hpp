@@ -1,14 +1,17 @@
 #pragma once
-// A StreamReader's state, private to ferry::protocols: its buffer, EOF and error, and the read
-// waiting for data. Shared by every StreamReader handle and the stream protocol that feeds it.
+/// A StreamReader's and a StreamWriter's state, shared by their handles and the stream protocol
+/// that feeds them. In a header (not private to ferry::protocols) only so that read()'s and
+/// drain()'s awaiters are inline where they are awaited; users never touch it.
 
 #include <cstring>
 #include <exception>
 #include <span>
+#include <system_error>
 
+#include <ferry/bytes.hpp>
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
-#include <ferry/streams.hpp>
+#include <ferry/transport.hpp>
 
 namespace ferry::detail {
 
@@ -23,13 +26,16 @@ struct ReaderState {
     Bytes buffer;
     std::size_t start = 0;
     std::size_t end = 0;
-    bool eof = false;
     std::exception_ptr error;
     Transport* transport = nullptr;
+    bool eof = false;
     bool paused = false;
     bool reading = false; // a read is waiting for data
     bool staged = false;  // the last prepare() gave the loop's read buffer
     WaitQueue waiting;
+    /// The n of the read(n) parked in `waiting` (0 when none): a receive that fits it goes to it
+    /// in a buffer of its own (see commit).
+    std::size_t parked_read_max = 0;
     /// Receives at least this large go straight into `buffer`.
     static constexpr std::size_t direct_receive_size = 64 * 1024;
 
@@ -68,6 +74,18 @@ struct ReaderState {
     void commit(std::size_t n) {
         if (staged) {
             staged = false;
+            if (n != 0 && n <= parked_read_max && !waiting.empty() &&
+                TaskRuntime::current() == nullptr) {
+                // A read(n) waits and takes all of it, resumed now: the bytes get a buffer of
+                // exactly their size, which take() hands over whole (no reserve, no second
+                // copy; the streams echo's hot path).
+                buffer = Bytes(n); // not zero-filled
+                std::memcpy(buffer.data(), LoopAccess::read_buffer(loop).data(), n);
+                start = 0;
+                end = n;
+                waiting.wake_one_now();
+                return;
+            }
             start = end = 0;
             std::memcpy(reserve(n).data(), LoopAccess::read_buffer(loop).data(), n);
         }
@@ -90,11 +108,14 @@ struct ReaderState {
             // Everything buffered goes out and fills a good part of the buffer: hand over the
             // buffer itself instead of copying (small reads are copied, so a 64-byte result
             // does not carry a 64 KiB allocation).
-            buffer.resize(end);
-            Bytes out = std::move(buffer);
-            buffer = Bytes();
+            if (buffer.size() != end) {
+                buffer.resize(end); // drop the scratch space after the data
+            }
+            Bytes out = std::move(buffer); // leaves `buffer` empty, without memory
             start = end = 0;
-            maybe_resume();
+            if (paused) {
+                maybe_resume();
+            }
             return out;
         }
         Bytes out = ByteView(buffer.data() + start, n).to_bytes();
@@ -120,6 +141,16 @@ struct ReaderState {
             transport->pause_reading();
         }
     }
+};
+
+/// What a StreamWriter needs to know of its connection: flow-control pauses and the loss.
+struct WriterState {
+    Transport* transport = nullptr;
+    bool paused = false; // between pause_writing and resume_writing
+    bool lost = false;
+    std::error_code lost_error;
+    WaitQueue drainers;
+    WaitQueue closers;
 };
 
 } // namespace ferry::detail
