@@ -301,6 +301,15 @@ TEST_F(StreamReaderTest, AReceiveThatFitsTheParkedReadGoesStraightToIt) {
     EXPECT_EQ(part.result(), "abc");
     EXPECT_EQ(reader.buffered(), 3u);
     EXPECT_EQ(loop.run_until_complete(some(reader, 10)), "def");
+    // A bulk receive (past the size that lands in the reader's buffer) that fits the read is
+    // staged and handed over the same way.
+    const std::string bulk(100'000, 'b');
+    auto whole = loop.create_task(some(reader, 256 * 1024));
+    loop.run_once(false);
+    receive(bulk);
+    EXPECT_TRUE(whole.done());
+    EXPECT_EQ(whole.result(), bulk);
+    EXPECT_EQ(reader.buffered(), 0u);
     // Cancelled but not resumed yet when the bytes come: it takes none of them.
     auto cancelled = loop.create_task(some(reader, 8));
     loop.run_once(false);

@@ -44,13 +44,18 @@ struct ReaderState {
 
     /// Space for a receive of up to `want` bytes (get_buffer's). A small receive into an empty
     /// buffer is staged in the loop's read buffer and commit() copies it out, so a quiet
-    /// connection holds no receive buffer (it held 64 KiB, a page of it resident); a large one
-    /// (the transport's adaptive read size has grown: bulk data) lands in the reader's buffer
+    /// connection holds no receive buffer (it held 64 KiB, a page of it resident). So is any
+    /// receive a parked read(n) will take whole: the kernel copies into the loop's buffer,
+    /// which stays in cache, rather than into a per-connection one in pages malloc may have
+    /// just given back (measured: streams bulk echo at 500 connections, docs/benchmarks.md).
+    /// Otherwise (bulk data for a reader that is behind) it lands in the reader's buffer
     /// directly and is handed to read() without a copy.
     std::span<std::byte> prepare(std::size_t want) {
-        if (size() == 0 && want < direct_receive_size) {
+        const std::span<std::byte> staging = LoopAccess::read_buffer(loop);
+        if (size() == 0 && want <= staging.size() &&
+            (want < direct_receive_size || (want <= parked_read_max && !waiting.empty()))) {
             staged = true;
-            return LoopAccess::read_buffer(loop).first(want);
+            return staging.first(want);
         }
         staged = false;
         return reserve(want);
