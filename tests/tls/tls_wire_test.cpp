@@ -1,9 +1,11 @@
 // TLS records on the wire: fed in every chunk size, over a pty pair, 64 MiB each way under
 // back-pressure, garbage after the handshake, a peer that vanishes mid-record, and STARTTLS on
-// a connection that carried plaintext first.
+// a connection that carried plaintext first; a server closing its clients, against Python's ssl.
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 #include <ferry/ferry.hpp>
@@ -176,6 +178,44 @@ TEST_F(TlsWireTest, APeerThatEndsBetweenRecordsWithoutCloseNotifyIsAnEnd) {
     ASSERT_TRUE(run_until(loop, [&] { return at_server->has_lost(); }));
     EXPECT_EQ(at_server->events, (std::vector<std::string>{"made", "data", "eof", "lost"}));
     client->value()->abort();
+}
+
+TEST(TlsServerTest, CloseClientsEndsEachTlsConnectionWithCloseNotify) {
+    // Python's ssl tells the two ends apart, with suppress_ragged_eofs=False and without the
+    // OP_IGNORE_UNEXPECTED_EOF Debian's Python sets: close_notify reads as b'', a connection
+    // closed underneath it as an SSLError (unexpected EOF).
+    const char* script = "import socket, ssl, sys\n"
+                         "ctx = ssl.create_default_context(cafile=sys.argv[1])\n"
+                         "ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF\n"
+                         "raw = socket.create_connection(('127.0.0.1', int(sys.argv[2])), 20)\n"
+                         "tls = ctx.wrap_socket(raw, server_hostname='localhost',\n"
+                         "                      suppress_ragged_eofs=False)\n"
+                         "tls.sendall(b'hello')\n"
+                         "try:\n"
+                         "    while tls.recv(4096):\n"
+                         "        pass\n"
+                         "    print('close_notify', flush=True)\n"
+                         "except ssl.SSLError as e:\n"
+                         "    print('cut short:', e, flush=True)\n";
+    Loop loop;
+    auto at_server = std::make_shared<Recording>();
+    ServerOptions options;
+    options.tls = server_context();
+    auto server = start_server(loop, recording_factory(at_server), "127.0.0.1", options);
+    ::setenv("FERRY_TLS_PEER", script, 1);
+    const std::string command = "/usr/bin/python3 -c \"$FERRY_TLS_PEER\" " + test_pki().ca_cert +
+                                " " + std::to_string(server->port());
+    FILE* peer = ::popen(command.c_str(), "r");
+    ASSERT_NE(peer, nullptr);
+    ASSERT_TRUE(run_until(loop, [&] { return at_server->data == "hello"; }));
+    server->close_clients();
+    ASSERT_TRUE(run_until(loop, [&] { return at_server->has_lost(); }));
+    EXPECT_FALSE(at_server->lost_error) << at_server->lost_error.message();
+    char line[256] = {};
+    ASSERT_NE(std::fgets(line, sizeof line, peer), nullptr) << "the Python client said nothing";
+    EXPECT_STREQ(line, "close_notify\n");
+    EXPECT_EQ(::pclose(peer), 0);
+    server->close();
 }
 
 // ---- over other transports ------------------------------------------------------------------

@@ -26,7 +26,8 @@ public:
     virtual bool is_serving() const noexcept = 0;
     /// Stops listening. Accepted connections stay open. Safe to call twice.
     virtual void close() noexcept = 0;
-    /// Closes every accepted connection (flushing what each has queued).
+    /// Closes every accepted connection (flushing what each has queued; over TLS, with
+    /// close_notify).
     virtual void close_clients() noexcept = 0;
     /// Aborts every accepted connection (dropping what each has queued).
     virtual void abort_clients() noexcept = 0;

@@ -22,12 +22,31 @@ constexpr std::size_t write_slice = 64 * 1024;
 constexpr std::size_t max_kept_scratch = 16 * 1024;
 } // namespace
 
+Transport& topmost_layer(Transport& transport) noexcept {
+    Transport* top = &transport;
+    while (auto* below = dynamic_cast<LayerBelow*>(&top->protocol())) {
+        Transport* above = below->layer_above();
+        if (above == nullptr) {
+            break;
+        }
+        top = above;
+    }
+    return *top;
+}
+
 /// The lower transport's protocol: forwards its events to the layer.
 template <class Interface>
-class LayeredTransport<Interface>::Receiver final : public Protocol {
+class LayeredTransport<Interface>::Receiver final : public Protocol, public LayerBelow {
 public:
     explicit Receiver(LayeredTransport* layer) : layer_(layer) {}
     void detach() noexcept { layer_ = nullptr; }
+    Transport* layer_above() noexcept override {
+        // Only a started layer: one still negotiating (a TLS handshake) has no user yet, and
+        // closing the lower transport is how it is refused.
+        const bool started = layer_ != nullptr &&
+                             (layer_->state() == State::open || layer_->state() == State::closing);
+        return started ? layer_ : nullptr;
+    }
     void data_received(ByteView data) override {
         if (layer_ != nullptr) {
             layer_->on_lower_data(data);

@@ -15,6 +15,21 @@
 
 namespace ferry::detail {
 
+/// What a layer puts on the transport below it as that transport's protocol: it lets whoever
+/// holds only the lower transport (a server closing its clients) reach the layer on top.
+class LayerBelow {
+public:
+    /// The started, not yet closed layer on top, or null (mid-handshake, detached, closed).
+    virtual Transport* layer_above() noexcept = 0;
+
+protected:
+    ~LayerBelow() = default;
+};
+
+/// The layer on top of `transport` that its user holds (TLS over TCP: the TLS transport),
+/// through any number of layers; `transport` itself when none has started on it.
+Transport& topmost_layer(Transport& transport) noexcept;
+
 /// The transport core's backend for a layer: the "OS" is a lower Transport. A readiness
 /// backend: write_now() encodes and hands everything to the lower transport unless it is
 /// full (its pause_writing) or the layer holds sending (may_send()); its resume_writing is

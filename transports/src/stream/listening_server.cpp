@@ -4,6 +4,8 @@
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/log.hpp>
 
+#include "core/layered_transport.hpp"
+
 namespace ferry {
 
 std::uint16_t Server::port() const {
@@ -188,7 +190,9 @@ void ListeningServer::on_listener_closed(Listener* listener) {
 
 void ListeningServer::close_clients() noexcept {
     for (StreamTransport* client : clients()) {
-        client->close();
+        // A layer on top closes itself, which closes the connection after its last words
+        // (TLS's close_notify: without it the peer sees the connection cut short).
+        topmost_layer(*client).close();
     }
 }
 
