@@ -281,7 +281,7 @@ def socat_pair(directory, name):
     with blocking writes: while one write waits, it reads nothing)."""
     a, b = os.path.join(directory, name + "-a"), os.path.join(directory, name + "-b")
     process = subprocess.Popen(["socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b],
-                               stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     end = time.time() + DEADLINE
     while not (os.path.exists(a) and os.path.exists(b)):
         if time.time() > end:
@@ -312,8 +312,11 @@ def case_socat_coupling():
     try:
         pump([(left, to_right, right, to_right), (right, to_left, left, to_left)])
     finally:
-        first.terminate()
-        second.terminate()
+        # SIGKILL: socat 1.7.4's SIGTERM handler calls exit() and now and then deadlocks there
+        # (seen in CI: this case printed ok, then ctest waited 300 s for socat to go).
+        for process in (first, second):
+            process.kill()
+            process.wait()
     code, errors = bridge.stop()
     if code != 0:
         fail("socat coupling: exit %d: %s" % (code, errors))
