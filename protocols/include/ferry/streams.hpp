@@ -102,7 +102,11 @@ public:
     std::size_t limit() const noexcept;
 
     /// Adds received bytes (from the protocol). Ignored after EOF.
-    void feed_data(ByteView data);
+    void feed_data(ByteView data) {
+        if (!data.empty() && !state_->eof) {
+            state_->append(data);
+        }
+    }
     /// Space to receive up to `size_hint` bytes into directly (a BufferedProtocol's
     /// get_buffer): fill it and call commit() before returning to the loop, as a transport does.
     std::span<std::byte> prepare(std::size_t size_hint) { return state_->prepare(size_hint); }

@@ -1,4 +1,4 @@
-// The stream protocol: the BufferedProtocol that feeds a StreamReader and tracks the writer's
+// The stream protocol: the Protocol that feeds a StreamReader and tracks the writer's
 // state (asyncio's StreamReaderProtocol), and the StreamConnection glue the factories use.
 #include <algorithm>
 
@@ -10,9 +10,13 @@
 namespace ferry::detail {
 namespace {
 
-/// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol). A
-/// BufferedProtocol: the transport receives straight into the reader's buffer.
-class StreamProtocol final : public BufferedProtocol {
+/// Feeds a StreamReader, tracks the writer's state (asyncio's StreamReaderProtocol). A plain
+/// Protocol, not a BufferedProtocol: every receive lands in the loop's read buffer, which
+/// stays in cache, and a read(n) that waits takes it in one copy (feed_data). Receiving into
+/// the reader's buffer instead cost a get_buffer call per read (~60 instructions per echo
+/// round trip, docs/benchmarks.md) and, for bulk, receives into pages malloc had just given
+/// back.
+class StreamProtocol final : public Protocol {
 public:
     StreamProtocol(std::shared_ptr<StreamStates> states,
                    std::function<void(StreamReader, StreamWriter)> on_connect)
@@ -30,12 +34,7 @@ public:
             on_connect(reader, StreamConnection::pair_of(transport).second);
         }
     }
-    std::span<std::byte> get_buffer(std::size_t size_hint) override {
-        // No more than the reader's limit at once: a typical read(limit) then takes the whole
-        // buffer without a copy, and a paused reader never holds much more than 2 x limit.
-        return reader.prepare(size_hint);
-    }
-    void buffer_updated(std::size_t nbytes) override { reader.commit(nbytes); }
+    void data_received(ByteView data) override { reader.feed_data(data); }
     bool eof_received() override {
         reader.feed_eof();
         return true; // keep the sending side open; the writer closes it

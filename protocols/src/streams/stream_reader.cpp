@@ -289,16 +289,6 @@ std::size_t StreamReader::limit() const noexcept {
     return state_->limit;
 }
 
-void StreamReader::feed_data(ByteView data) {
-    if (data.empty() || state_->eof) {
-        return;
-    }
-    // Never staged: `data` itself may be in the loop's read buffer (fed from data_received).
-    std::memcpy(state_->reserve(data.size()).data(), data.data(), data.size());
-    state_->staged = false;
-    state_->commit(data.size());
-}
-
 void StreamReader::feed_eof() {
     state_->eof = true;
     state_->waiting.wake_one();

@@ -75,24 +75,40 @@ struct ReaderState {
         }
         return {buffer.data() + end, buffer.size() - end};
     }
+    /// Gives `data` to the read(n) that waits for it if that read takes all of it, resuming it
+    /// now: the bytes get a buffer of exactly their size, which take() hands over whole (no
+    /// reserve, no second copy; the streams echo's hot path). False when no such read waits.
+    bool hand_over(ByteView data) {
+        const std::size_t n = data.size();
+        if (n == 0 || size() != 0 || n > parked_read_max || waiting.empty() ||
+            TaskRuntime::current() != nullptr) {
+            return false;
+        }
+        buffer = Bytes(n); // not zero-filled
+        std::memcpy(buffer.data(), data.data(), n);
+        start = 0;
+        end = n;
+        waiting.wake_one_now();
+        return true;
+    }
+    /// Received bytes, copied in (feed_data's). `data` may be in the loop's read buffer.
+    void append(ByteView data) {
+        if (!hand_over(data)) {
+            std::memcpy(reserve(data.size()).data(), data.data(), data.size());
+            staged = false;
+            commit(data.size());
+        }
+    }
     /// `n` bytes were written at the start of the last prepared space.
     void commit(std::size_t n) {
         if (staged) {
             staged = false;
-            if (n != 0 && n <= parked_read_max && !waiting.empty() &&
-                TaskRuntime::current() == nullptr) {
-                // A read(n) waits and takes all of it, resumed now: the bytes get a buffer of
-                // exactly their size, which take() hands over whole (no reserve, no second
-                // copy; the streams echo's hot path).
-                buffer = Bytes(n); // not zero-filled
-                std::memcpy(buffer.data(), LoopAccess::read_buffer(loop).data(), n);
-                start = 0;
-                end = n;
-                waiting.wake_one_now();
+            const ByteView data(LoopAccess::read_buffer(loop).data(), n);
+            if (hand_over(data)) {
                 return;
             }
             start = end = 0;
-            std::memcpy(reserve(n).data(), LoopAccess::read_buffer(loop).data(), n);
+            std::memcpy(reserve(n).data(), data.data(), n);
         }
         end += n;
         if (size() == 0) {
