@@ -17,7 +17,7 @@ struct BlockPoolExitHook {
             }
         }
         pool.cached_bytes = 0;
-        ::operator delete(pool.large);
+        ::operator delete(pool.large, BlockPool::bulk_alignment);
         pool.large = nullptr;
     }
 };
