@@ -112,13 +112,14 @@ std::ptrdiff_t StreamTransport::write_now(const ByteView* parts, std::size_t cou
     int n = 0;
     if (count == 1) { // write(): the common case, without building a gather
         const uv_buf_t buf = as_uv_buf(parts[0]);
-        n = uv_try_write(output(), &buf, 1);
+        n = try_write_stream(output(), output_descriptor_, &buf, 1);
     } else {
         std::array<uv_buf_t, WriteQueue::max_gather> bufs;
         for (std::size_t i = 0; i < count; ++i) {
             bufs[i] = as_uv_buf(parts[i]);
         }
-        n = uv_try_write(output(), bufs.data(), static_cast<unsigned int>(count));
+        n = try_write_stream(output(), output_descriptor_, bufs.data(),
+                             static_cast<unsigned int>(count));
     }
     if (n >= 0) {
         return n;

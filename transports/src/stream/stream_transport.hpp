@@ -3,6 +3,7 @@
 // pipes and fd pipes, on the shared transport core. Private to ferry::transports.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -43,7 +44,8 @@ private:
 };
 
 /// A Transport over a uv_tcp_t or uv_pipe_t that it embeds, built on the transport core: it
-/// supplies only libuv's calls (uv_try_write, uv_write, uv_read_start, uv_shutdown, uv_close).
+/// supplies only the OS calls (try_write_stream; libuv's uv_write, uv_read_start, uv_shutdown,
+/// uv_close).
 /// Created before the connection exists (a connect attempt or an accept target); start()
 /// makes it live. The loop owns it while its handle is open.
 class StreamTransport final : public TransportCore<Transport> {
@@ -112,7 +114,9 @@ private:
     } handle_;
     Kind kind_;
     bool shutdown_sent_ = false;
-    int open_handles_ = 1; // beside the two above: one word for the three (memory per connection)
+    std::uint8_t open_handles_ = 1; // one or two (a separate output)
+    int output_descriptor_ = -1;    // try_write_stream's cache of output()'s descriptor
+    // (the four above share one word: memory per connection)
     // libuv's requests are made on first use: most connections never queue a write or send
     // EOF, and at rest the two would cost 272 bytes. Freed with the transport, which outlives
     // every request callback (libuv runs them before the handle's close callback).
