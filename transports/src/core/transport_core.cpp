@@ -351,8 +351,9 @@ void TransportCore<Interface>::fail(std::error_code error) noexcept {
     if (state_ == State::closed) {
         return;
     }
-    if (!error_) {
-        error_ = error;
+    if (!loss_reason()) {
+        error_value_ = error.value();
+        error_category_ = &error.category();
     }
     log().debug("{}transport failed: {}", log_name().empty() ? "" : log_name() + ": ",
                 error.message());
@@ -386,7 +387,7 @@ void TransportCore<Interface>::handles_closed() noexcept {
     queue_.clear();
     if (started_) {
         this->call_protocol("exception in connection_lost",
-                            [this] { this->protocol().connection_lost(error_); });
+                            [this] { this->protocol().connection_lost(loss_reason()); });
     }
     released();
     detail::LoopAccess::unregister_resource(this->loop(), *this);

@@ -162,7 +162,10 @@ protected:
 
     void fail(std::error_code error) noexcept final;
     /// What connection_lost reports (empty for a clean close).
-    std::error_code loss_reason() const noexcept { return error_; }
+    std::error_code loss_reason() const noexcept {
+        return error_category_ != nullptr ? std::error_code(error_value_, *error_category_)
+                                          : std::error_code();
+    }
     /// True while closing because of close() (the queue was flushed), false once abort() or
     /// a failure cut it short: a backend may linger in close_handles() only while this holds.
     bool closing_after_flush() const noexcept { return closing_after_flush_; }
@@ -203,21 +206,24 @@ private:
 
     WriteQueue queue_;
     std::shared_ptr<TransportCore> self_;
+    // The state, the flags (bits), the read size's level and the error's value share one
+    // word: an idle connection's memory is mostly this object (docs/benchmarks.md).
     State state_ = State::idle;
     Direction direction_ = Direction::both;
-    bool started_ = false;           // connection_made was called: connection_lost is owed
-    bool reading_ = false;           // the backend is watching for data
-    bool read_paused_ = false;       // the protocol asked for pause_reading
-    bool eof_received_ = false;      // the OS reported end of data
-    bool eof_requested_ = false;     // write_eof: shut down once flushed
-    bool closing_handles_ = false;   // close_handles() was called
-    bool get_buffer_failed_ = false; // the last read_space() gave scratch memory
-    bool refusal_logged_ = false;
-    bool closing_after_flush_ = false; // close() was called and no abort or failure since
-    std::uint8_t read_level_ = 1;      // read_size() is min_read_size << (2 * read_level_)
-    std::uint8_t small_reads_ = 0;     // reads in a row that would have fitted a quarter of it
-    std::error_code error_;
-    std::byte* read_at_ = nullptr; // where the last read_space() began
+    bool started_ : 1 = false;           // connection_made was called: connection_lost is owed
+    bool reading_ : 1 = false;           // the backend is watching for data
+    bool read_paused_ : 1 = false;       // the protocol asked for pause_reading
+    bool eof_received_ : 1 = false;      // the OS reported end of data
+    bool eof_requested_ : 1 = false;     // write_eof: shut down once flushed
+    bool closing_handles_ : 1 = false;   // close_handles() was called
+    bool get_buffer_failed_ : 1 = false; // the last read_space() gave scratch memory
+    bool refusal_logged_ : 1 = false;
+    bool closing_after_flush_ : 1 = false; // close() was called and no abort or failure since
+    std::uint8_t read_level_ : 2 = 1;      // read_size() is min_read_size << (2 * read_level_)
+    std::uint8_t small_reads_ : 2 = 0;     // reads in a row that would have fitted a quarter of it
+    int error_value_ = 0;                  // loss_reason(), in two parts
+    const std::error_category* error_category_ = nullptr; // null: no error
+    std::byte* read_at_ = nullptr;                        // where the last read_space() began
 };
 
 } // namespace ferry::detail
