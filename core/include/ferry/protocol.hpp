@@ -42,6 +42,8 @@ public:
 class BufferedProtocol : public Protocol {
 public:
     /// Memory for the next read; must be non-empty. `size_hint` is what the transport would like.
+    /// For bulk reads, start it on a cache line (ferry's `Bytes` above 1 KiB do): the kernel's
+    /// copy into memory 16 bytes off one, as malloc gives, runs at half speed on AMD EPYC.
     virtual std::span<std::byte> get_buffer(std::size_t size_hint) = 0;
     /// `nbytes` bytes were written at the start of the last buffer returned.
     virtual void buffer_updated(std::size_t nbytes) = 0;

@@ -47,9 +47,11 @@ struct ReaderState {
     /// connection holds no receive buffer (it held 64 KiB, a page of it resident). So is any
     /// receive a parked read(n) will take whole: the kernel copies into the loop's buffer,
     /// which stays in cache, rather than into a per-connection one in pages malloc may have
-    /// just given back (measured: streams bulk echo at 500 connections, docs/benchmarks.md).
-    /// Otherwise (bulk data for a reader that is behind) it lands in the reader's buffer
-    /// directly and is handed to read() without a copy.
+    /// just given back (measured when the library's stream protocol still received this way:
+    /// streams bulk echo at 500 connections, docs/benchmarks.md; it now takes data_received,
+    /// and this serves users' own BufferedProtocols). Otherwise (bulk data for a reader that
+    /// is behind) it lands in the reader's buffer directly and is handed to read() without a
+    /// copy.
     std::span<std::byte> prepare(std::size_t want) {
         const std::span<std::byte> staging = LoopAccess::read_buffer(loop);
         if (size() == 0 && want <= staging.size() &&
