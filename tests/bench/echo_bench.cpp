@@ -7,6 +7,13 @@
 // With --tls, the same over TLS 1.3 (AES-128-GCM): ferry, Asio's ssl::stream and Python asyncio
 // serve TLS, raw libuv still serves plaintext as the reference, and a second set of ratios is
 // taken against Asio.
+// With --instructions, ping-pong is measured in user-space instructions per round trip instead
+// of CPU time: each server runs under valgrind --tool=callgrind, twice per connection count (a
+// short run and one four times as long), and the difference of the two totals over the
+// difference of their round trips is the cost of one round trip, start-up and connection
+// set-up cancelled. Deterministic, where CPU time on a shared machine swings by tens of per
+// cent between rounds; it does not see the kernel's share, which is the same system calls for
+// every server.
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
@@ -143,8 +150,10 @@ struct Child {
     std::uint16_t port;
 };
 
-/// Starts a server on CPU 1 and reads the port it prints.
-Child spawn(const ServerKind& kind, const TlsFiles& tls) {
+/// Starts a server on CPU 1 and reads the port it prints; with a `wrapper` (a command and its
+/// arguments, found on PATH), the server runs under it (valgrind).
+Child spawn(const ServerKind& kind, const TlsFiles& tls,
+            const std::vector<std::string>& wrapper = {}) {
     const std::string program = kind.program.find('/') != std::string::npos
                                     ? kind.program
                                     : program_directory() + "/" + kind.program;
@@ -158,7 +167,11 @@ Child spawn(const ServerKind& kind, const TlsFiles& tls) {
         dup2(fds[1], STDOUT_FILENO);
         close(fds[1]);
         pin_to_cpu(1);
-        std::vector<const char*> argv{program.c_str()};
+        std::vector<const char*> argv;
+        for (const std::string& word : wrapper) {
+            argv.push_back(word.c_str());
+        }
+        argv.push_back(program.c_str());
         for (const std::string& argument : kind.arguments) {
             argv.push_back(argument.c_str());
         }
@@ -167,7 +180,7 @@ Child spawn(const ServerKind& kind, const TlsFiles& tls) {
             argv.push_back(tls.key.c_str());
         }
         argv.push_back(nullptr);
-        execv(program.c_str(), const_cast<char* const*>(argv.data()));
+        execvp(argv[0], const_cast<char* const*>(argv.data()));
         _exit(127);
     }
     close(fds[1]);
@@ -229,12 +242,60 @@ void print_table(const Samples& samples, const std::string& title, const std::st
             }
             std::sort(ratios.begin(), ratios.end());
             char cell[64];
-            std::snprintf(cell, sizeof cell, "%.3fx (%.2f-%.2f)", median(ratios), ratios.front(),
-                          ratios.back());
+            if (ratios.size() == 1) {
+                std::snprintf(cell, sizeof cell, "%.3fx", ratios.front()); // a deterministic count
+            } else {
+                std::snprintf(cell, sizeof cell, "%.3fx (%.2f-%.2f)", median(ratios),
+                              ratios.front(), ratios.back());
+            }
             std::printf(" %22s", cell);
         }
         std::printf("\n");
     }
+}
+
+/// The instruction total callgrind wrote for a finished process ("totals:" or "summary:").
+double callgrind_total(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    while (std::getline(file, line)) {
+        if (line.rfind("totals:", 0) == 0 || line.rfind("summary:", 0) == 0) {
+            return std::strtod(line.c_str() + line.find(':') + 1, nullptr);
+        }
+    }
+    throw std::runtime_error("no instruction total in " + path);
+}
+
+/// --instructions: one server's user-space instructions per ping-pong round trip at `count`
+/// connections: two runs under callgrind, `seconds` and 4 x `seconds` long, differenced.
+double instructions_per_round_trip(const ServerKind& kind, const TlsFiles& tls, int count,
+                                   std::size_t size, double seconds,
+                                   const std::string& directory) {
+    double totals[2] = {};
+    std::uint64_t round_trips[2] = {};
+    for (int run = 0; run < 2; ++run) {
+        const std::vector<std::string> valgrind{
+            "valgrind", "--tool=callgrind", "--quiet",
+            "--callgrind-out-file=" + directory + "/callgrind.%p"};
+        Child child = spawn(kind, tls, valgrind);
+        try {
+            const auto wire = kind.tls ? bench::Wire::tls13_aes128gcm : bench::Wire::plaintext;
+            const auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count, size,
+                                           0.05, seconds * (run == 0 ? 1 : 4), [](bool) {}, wire);
+            round_trips[run] = r.all_round_trips;
+        } catch (...) {
+            stop(child);
+            throw;
+        }
+        stop(child); // callgrind writes its totals as the server exits
+        const std::string path = directory + "/callgrind." + std::to_string(child.pid);
+        totals[run] = callgrind_total(path);
+        std::filesystem::remove(path);
+    }
+    if (round_trips[1] <= round_trips[0]) {
+        throw std::runtime_error("the long run made no more round trips than the short one");
+    }
+    return (totals[1] - totals[0]) / static_cast<double>(round_trips[1] - round_trips[0]);
 }
 
 } // namespace
@@ -253,6 +314,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> only;
     std::vector<std::string> contenders;
     bool tls = false;
+    bool instructions = false;
     app.add_option("--ping-connections", ping_counts, "connection counts for ping-pong")
         ->delimiter(',')
         ->check(CLI::PositiveNumber);
@@ -281,6 +343,10 @@ int main(int argc, char** argv) {
                  "TLS 1.3 AES-128-GCM echo: ferry, Asio ssl::stream and asyncio over TLS, raw "
                  "libuv plaintext as the reference (fewer connections by default: 1,50,500 "
                  "ping, 1,10,50 bulk, 200 idle)");
+    app.add_flag("--instructions", instructions,
+                 "ping-pong in user-space instructions per round trip, counted by valgrind "
+                 "--tool=callgrind (deterministic; two runs per server and count, --seconds and "
+                 "4x as long, differenced; --rounds is ignored)");
     CLI11_PARSE(app, argc, argv);
     TlsFiles tls_files;
     if (tls) {
@@ -320,6 +386,54 @@ int main(int argc, char** argv) {
     std::setvbuf(stdout, nullptr, _IONBF, 0); // each phase shows as it ends
     raise_descriptor_limit();
     pin_to_cpu(0);
+    if (instructions) {
+        if (std::system("valgrind --version > /dev/null 2>&1") != 0) {
+            std::fprintf(stderr, "echo_bench: --instructions needs valgrind "
+                                 "(apt-get install -y valgrind)\n");
+            return 2;
+        }
+        char pattern[] = "/tmp/ferry-echo-bench-callgrind-XXXXXX";
+        if (mkdtemp(pattern) == nullptr) {
+            std::fprintf(stderr, "echo_bench: cannot make a temporary directory\n");
+            return 1;
+        }
+        const std::string directory = pattern;
+        std::printf("echo benchmark%s: %zu B ping-pong, user-space instructions per round trip "
+                    "(callgrind: runs of %.1f s and %.1f s, differenced)\n",
+                    tls ? " over TLS 1.3 AES-128-GCM (raw libuv: plaintext)" : "", size, seconds,
+                    4 * seconds);
+        Samples samples;
+        int status = 0;
+        for (const ServerKind& kind : servers) {
+            if (!runs(kind)) {
+                continue;
+            }
+            std::printf("  %-13s", kind.name.c_str());
+            try {
+                for (int count : ping_counts) {
+                    const double per_round_trip = instructions_per_round_trip(
+                        kind, tls_files, count, size, seconds, directory);
+                    samples[kind.name]["instructions " + std::to_string(count)].push_back(
+                        per_round_trip);
+                    std::printf(" | ping %d: %.1f", count, per_round_trip);
+                }
+                std::printf("\n");
+            } catch (const std::exception& e) {
+                std::printf("\n");
+                std::fprintf(stderr, "echo_bench: %s: %s\n", kind.name.c_str(), e.what());
+                status = 1;
+                break;
+            }
+        }
+        std::filesystem::remove_all(directory);
+        if (status == 0 && samples.count(baseline) != 0) {
+            print_table(samples,
+                        "ping-pong " + std::to_string(size) +
+                            " B: user-space instructions per round trip (lower is better)",
+                        "instructions", ping_counts, "");
+        }
+        return status;
+    }
     std::printf("echo benchmark%s: %zu B ping-pong, bulk 64 KiB writes with 256 KiB in flight "
                 "per connection, %d idle connections; %d rounds x %.1f s per phase\n",
                 tls ? " over TLS 1.3 AES-128-GCM (raw libuv: plaintext)" : "", size, idle_count,

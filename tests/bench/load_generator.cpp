@@ -62,6 +62,7 @@ struct Generator {
     bool measuring = false;
     bool stopping = false;
     std::uint64_t round_trips = 0;
+    std::uint64_t all_round_trips = 0;
     std::uint64_t bytes_echoed = 0;
     int connected = 0;
     int idle = 0;                        // idle mode: connections whose one echo came back
@@ -179,6 +180,7 @@ void echoed(Connection* c, std::size_t n) {
         c->received += n;
         while (c->received >= g.message_size) {
             c->received -= g.message_size;
+            ++g.all_round_trips;
             if (g.measuring) {
                 ++g.round_trips;
             }
@@ -351,6 +353,7 @@ LoadResult run_load(std::uint16_t port, LoadMode mode, int connections, std::siz
     };
     finish(g);
     result.round_trips = g.round_trips;
+    result.all_round_trips = g.all_round_trips;
     result.bytes_echoed = g.bytes_echoed;
     return result;
 }

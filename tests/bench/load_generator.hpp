@@ -19,8 +19,11 @@ enum class LoadMode {
 /// What one measured phase produced.
 struct LoadResult {
     double seconds = 0;
-    std::uint64_t round_trips = 0;
+    std::uint64_t round_trips = 0; // in the measured seconds
     std::uint64_t bytes_echoed = 0;
+    /// Every round trip from the first connection to the last, warm-up included (what a
+    /// server's whole-run instruction count is divided by).
+    std::uint64_t all_round_trips = 0;
 };
 
 /// How clients speak to the server: plaintext, or TLS 1.3 with TLS_AES_128_GCM_SHA256 only

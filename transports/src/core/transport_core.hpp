@@ -183,6 +183,9 @@ private:
     std::span<std::byte> buffered_read_space(std::size_t size_hint) noexcept;
     void end_after_failed_get_buffer() noexcept;
     void deliver(std::size_t n) noexcept;
+    [[gnu::noinline]] void deliver_buffered(std::size_t n) noexcept;
+    /// The trace-level hex dump of a receive.
+    [[gnu::cold, gnu::noinline]] void trace_read(ByteView data) const;
     /// Netty's adaptive receive size, kept in two bytes: a read that filled the space grows
     /// the next one fourfold (4 -> 16 -> 64 -> 256 KiB); two reads in a row that would have
     /// fitted a quarter of it shrink it one step. It sizes the memory a BufferedProtocol

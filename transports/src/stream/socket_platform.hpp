@@ -62,11 +62,4 @@ uv_file pipe_file(uv_os_fd_t fd) noexcept;
 /// How errors name a descriptor ("7") or a handle ("handle 0x1a4").
 std::string handle_name(uv_os_fd_t fd);
 
-/// Writes what the OS takes of `bufs` now, as uv_try_write does: the bytes taken, UV_EAGAIN
-/// when none, or a libuv-style error. POSIX: one write(2) or writev(2) on the descriptor,
-/// kept in `descriptor` (-1 until the first call), while libuv has nothing of its own
-/// queued: ~30 instructions fewer than uv_try_write on every echo; Windows: uv_try_write.
-int try_write_stream(uv_stream_t* stream, int& descriptor, const uv_buf_t* bufs,
-                     unsigned int count) noexcept;
-
 } // namespace ferry::detail

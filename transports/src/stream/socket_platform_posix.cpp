@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -127,35 +126,6 @@ uv_file pipe_file(uv_os_fd_t fd) noexcept {
 
 std::string handle_name(uv_os_fd_t fd) {
     return std::to_string(fd);
-}
-
-int try_write_stream(uv_stream_t* stream, int& descriptor, const uv_buf_t* bufs,
-                     unsigned int count) noexcept {
-    if (descriptor < 0) {
-        uv_os_fd_t fd = -1;
-        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(stream), &fd) != 0) {
-            return uv_try_write(stream, bufs, count); // its error for a handle without one
-        }
-        descriptor = fd;
-    }
-    if (stream->write_queue_size != 0) {
-        return UV_EAGAIN; // libuv's own queue goes first (the core queues behind it anyway)
-    }
-    const int fd = descriptor;
-    ssize_t n = 0;
-    do {
-        // uv_buf_t is laid out as struct iovec on POSIX (libuv documents it so).
-        n = count == 1
-                ? ::write(fd, bufs[0].base, bufs[0].len)
-                : ::writev(fd, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
-    } while (n < 0 && errno == EINTR);
-    if (n >= 0) {
-        return static_cast<int>(n);
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-        return UV_EAGAIN;
-    }
-    return -errno; // libuv's codes are negated errno values on POSIX
 }
 
 } // namespace ferry::detail

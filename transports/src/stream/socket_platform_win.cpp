@@ -85,9 +85,4 @@ std::string handle_name(uv_os_fd_t fd) {
     return name;
 }
 
-int try_write_stream(uv_stream_t* stream, int& /*descriptor*/, const uv_buf_t* bufs,
-                     unsigned int count) noexcept {
-    return uv_try_write(stream, bufs, count);
-}
-
 } // namespace ferry::detail

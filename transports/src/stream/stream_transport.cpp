@@ -1,5 +1,5 @@
-// StreamTransport: libuv's stream calls under the transport core (try_write, write, read,
-// shutdown, close).
+// StreamTransport: libuv's stream calls under the transport core (write, read, shutdown,
+// close); the write at once is the platform's (stream_write_posix.cpp, stream_write_win.cpp).
 #include "stream/stream_transport.hpp"
 
 #include "stream/socket_platform.hpp"
@@ -18,22 +18,6 @@ namespace {
 
 StreamTransport& transport_of(uv_handle_t* handle) {
     return *static_cast<StreamTransport*>(handle->data);
-}
-
-// Built directly rather than through uv_buf_init, which is an out-of-line call into libuv on
-// the hottest path (one per read and per write).
-uv_buf_t as_uv_buf(ByteView data) {
-    uv_buf_t buf;
-    buf.base = const_cast<char*>(reinterpret_cast<const char*>(data.data()));
-    buf.len = data.size();
-    return buf;
-}
-
-uv_buf_t as_uv_buf(std::span<std::byte> space) {
-    uv_buf_t buf;
-    buf.base = reinterpret_cast<char*>(space.data());
-    buf.len = space.size();
-    return buf;
 }
 
 } // namespace
@@ -72,10 +56,16 @@ bool StreamTransport::start_reading() noexcept {
         stream(),
         [](uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
             // libuv suggests 64 KiB always; the core adapts the size to the traffic.
-            *buf = as_uv_buf(transport_of(handle).read_space());
+            const std::span<std::byte> space = transport_of(handle).read_space();
+            *buf = as_uv_buf(ByteView(space.data(), space.size()));
         },
         [](uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
-            transport_of(reinterpret_cast<uv_handle_t*>(stream)).on_read(nread);
+            StreamTransport& self = transport_of(reinterpret_cast<uv_handle_t*>(stream));
+            if (nread > 0) [[likely]] {
+                self.delivered(static_cast<std::size_t>(nread)); // inline: one call fewer per read
+                return;
+            }
+            self.on_read(nread);
         });
     if (rc != 0) {
         fail(uv_error(rc));
@@ -108,26 +98,14 @@ void StreamTransport::on_read(ssize_t nread) {
 
 // ---- writing ---------------------------------------------------------------------------
 
-std::ptrdiff_t StreamTransport::write_now(const ByteView* parts, std::size_t count) noexcept {
-    int n = 0;
-    if (count == 1) { // write(): the common case, without building a gather
-        const uv_buf_t buf = as_uv_buf(parts[0]);
-        n = try_write_stream(output(), output_descriptor_, &buf, 1);
-    } else {
-        std::array<uv_buf_t, WriteQueue::max_gather> bufs;
-        for (std::size_t i = 0; i < count; ++i) {
-            bufs[i] = as_uv_buf(parts[i]);
-        }
-        n = try_write_stream(output(), output_descriptor_, bufs.data(),
-                             static_cast<unsigned int>(count));
+std::ptrdiff_t StreamTransport::taken_or_failed(int result) noexcept {
+    if (result >= 0) {
+        return result;
     }
-    if (n >= 0) {
-        return n;
-    }
-    if (n == UV_EAGAIN) {
+    if (result == UV_EAGAIN) {
         return 0;
     }
-    fail(uv_error(n));
+    fail(uv_error(result));
     return -1;
 }
 

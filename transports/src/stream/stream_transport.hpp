@@ -43,9 +43,18 @@ private:
     std::size_t count_ = 0;
 };
 
+/// `data` as libuv's buffer. Built directly rather than through uv_buf_init, which is an
+/// out-of-line call into libuv on the hottest path (one per read and per write).
+inline uv_buf_t as_uv_buf(ByteView data) noexcept {
+    uv_buf_t buf;
+    buf.base = const_cast<char*>(reinterpret_cast<const char*>(data.data()));
+    buf.len = static_cast<decltype(buf.len)>(data.size());
+    return buf;
+}
+
 /// A Transport over a uv_tcp_t or uv_pipe_t that it embeds, built on the transport core: it
-/// supplies only the OS calls (try_write_stream; libuv's uv_write, uv_read_start, uv_shutdown,
-/// uv_close).
+/// supplies only the OS calls (its write at once, per platform: write(2) on POSIX,
+/// uv_try_write on Windows; libuv's uv_write, uv_read_start, uv_shutdown, uv_close).
 /// Created before the connection exists (a connect attempt or an accept target); start()
 /// makes it live. The loop owns it while its handle is open.
 class StreamTransport final : public TransportCore<Transport> {
@@ -91,7 +100,11 @@ public:
     NativeHandle native_handle() const noexcept override;
 
 private:
+    // Defined per platform: stream_write_posix.cpp, stream_write_win.cpp.
     std::ptrdiff_t write_now(const ByteView* parts, std::size_t count) noexcept override;
+    /// write_now's result from a libuv-style one: the bytes taken, 0 for UV_EAGAIN, or -1
+    /// once fail() has been called for an error.
+    std::ptrdiff_t taken_or_failed(int result) noexcept;
     void send_queued() noexcept override;
     bool start_reading() noexcept override;
     void stop_reading() noexcept override;
@@ -115,7 +128,7 @@ private:
     Kind kind_;
     bool shutdown_sent_ = false;
     std::uint8_t open_handles_ = 1; // one or two (a separate output)
-    int output_descriptor_ = -1;    // try_write_stream's cache of output()'s descriptor
+    int output_descriptor_ = -1;    // POSIX write_now's cache of output()'s descriptor
     // (the four above share one word: memory per connection)
     // libuv's requests are made on first use: most connections never queue a write or send
     // EOF, and at rest the two would cost 272 bytes. Freed with the transport, which outlives
