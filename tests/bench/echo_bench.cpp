@@ -7,13 +7,13 @@
 // With --tls, the same over TLS 1.3 (AES-128-GCM): ferry, Asio's ssl::stream and Python asyncio
 // serve TLS, raw libuv still serves plaintext as the reference, and a second set of ratios is
 // taken against Asio.
-// With --instructions, ping-pong is measured in user-space instructions per round trip instead
-// of CPU time: each server runs under valgrind --tool=callgrind, twice per connection count (a
-// short run and one four times as long), and the difference of the two totals over the
-// difference of their round trips is the cost of one round trip, start-up and connection
-// set-up cancelled. Deterministic, where CPU time on a shared machine swings by tens of per
-// cent between rounds; it does not see the kernel's share, which is the same system calls for
-// every server.
+// With --instructions, ping-pong is measured in user-space instructions (and first-level data
+// cache misses, simulated) per round trip instead of CPU time: each server runs under valgrind
+// --tool=callgrind, twice per connection count (a short run and one four times as long), and the
+// difference of the two totals over the difference of their round trips is the cost of one round
+// trip, start-up and connection set-up cancelled. Deterministic, where CPU time on a shared machine
+// swings by tens of per cent between rounds; it does not see the kernel's share, which is the same
+// system calls for every server.
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -254,34 +255,82 @@ void print_table(const Samples& samples, const std::string& title, const std::st
     }
 }
 
-/// The instruction total callgrind wrote for a finished process ("totals:" or "summary:").
-double callgrind_total(const std::string& path) {
-    std::ifstream file(path);
-    std::string line;
-    while (std::getline(file, line)) {
-        if (line.rfind("totals:", 0) == 0 || line.rfind("summary:", 0) == 0) {
-            return std::strtod(line.c_str() + line.find(':') + 1, nullptr);
+/// One table of each server's value (a single, deterministic sample) per connection count:
+/// for counts near zero, where a ratio says nothing.
+void print_values(const Samples& samples, const std::string& title, const std::string& key,
+                  const std::vector<int>& counts) {
+    std::printf("\n%s\n%-6s", title.c_str(), "conns");
+    for (const ServerKind& kind : servers) {
+        if (samples.count(kind.name) != 0) {
+            std::printf(" %14s", kind.name.c_str());
         }
     }
-    throw std::runtime_error("no instruction total in " + path);
+    std::printf("\n");
+    for (int count : counts) {
+        std::printf("%-6d", count);
+        for (const ServerKind& kind : servers) {
+            if (samples.count(kind.name) != 0) {
+                std::printf(" %14.2f",
+                            samples.at(kind.name).at(key + " " + std::to_string(count))[0]);
+            }
+        }
+        std::printf("\n");
+    }
 }
 
-/// --instructions: one server's user-space instructions per ping-pong round trip at `count`
-/// connections: two runs under callgrind, `seconds` and 4 x `seconds` long, differenced.
-double instructions_per_round_trip(const ServerKind& kind, const TlsFiles& tls, int count,
-                                   std::size_t size, double seconds,
-                                   const std::string& directory) {
-    double totals[2] = {};
+/// What callgrind counts for a process: instructions executed, and first-level data cache
+/// misses (reads and writes) in its simulation of this machine's caches.
+struct CallgrindCounts {
+    double instructions = 0;
+    double data_misses = 0;
+};
+
+/// The totals callgrind wrote for a finished process (its "events:" and "totals:" lines).
+CallgrindCounts callgrind_totals(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    std::vector<std::string> events;
+    while (std::getline(file, line)) {
+        std::istringstream words(line);
+        std::string first;
+        words >> first;
+        if (first == "events:") {
+            for (std::string event; words >> event;) {
+                events.push_back(event);
+            }
+        } else if (first == "totals:" || first == "summary:") {
+            CallgrindCounts counts;
+            double value = 0;
+            for (std::size_t i = 0; words >> value && i < events.size(); ++i) {
+                if (events[i] == "Ir") {
+                    counts.instructions = value;
+                } else if (events[i] == "D1mr" || events[i] == "D1mw") {
+                    counts.data_misses += value;
+                }
+            }
+            return counts;
+        }
+    }
+    throw std::runtime_error("no totals in " + path);
+}
+
+/// --instructions: one server's user-space instructions and first-level data cache misses
+/// per ping-pong round trip at `count` connections: two runs under callgrind, `seconds` and
+/// 4 x `seconds` long, differenced.
+CallgrindCounts per_round_trip(const ServerKind& kind, const TlsFiles& tls, int count,
+                               std::size_t size, double seconds, const std::string& directory) {
+    CallgrindCounts totals[2] = {};
     std::uint64_t round_trips[2] = {};
     for (int run = 0; run < 2; ++run) {
         const std::vector<std::string> valgrind{
-            "valgrind", "--tool=callgrind", "--quiet",
+            "valgrind", "--tool=callgrind", "--cache-sim=yes", "--log-file=/dev/null",
             "--callgrind-out-file=" + directory + "/callgrind.%p"};
         Child child = spawn(kind, tls, valgrind);
         try {
             const auto wire = kind.tls ? bench::Wire::tls13_aes128gcm : bench::Wire::plaintext;
-            const auto r = bench::run_load(child.port, bench::LoadMode::ping_pong, count, size,
-                                           0.05, seconds * (run == 0 ? 1 : 4), [](bool) {}, wire);
+            const auto r = bench::run_load(
+                child.port, bench::LoadMode::ping_pong, count, size, 0.05,
+                seconds * (run == 0 ? 1 : 4), [](bool) {}, wire);
             round_trips[run] = r.all_round_trips;
         } catch (...) {
             stop(child);
@@ -289,13 +338,15 @@ double instructions_per_round_trip(const ServerKind& kind, const TlsFiles& tls, 
         }
         stop(child); // callgrind writes its totals as the server exits
         const std::string path = directory + "/callgrind." + std::to_string(child.pid);
-        totals[run] = callgrind_total(path);
+        totals[run] = callgrind_totals(path);
         std::filesystem::remove(path);
     }
     if (round_trips[1] <= round_trips[0]) {
         throw std::runtime_error("the long run made no more round trips than the short one");
     }
-    return (totals[1] - totals[0]) / static_cast<double>(round_trips[1] - round_trips[0]);
+    const auto n = static_cast<double>(round_trips[1] - round_trips[0]);
+    return {(totals[1].instructions - totals[0].instructions) / n,
+            (totals[1].data_misses - totals[0].data_misses) / n};
 }
 
 } // namespace
@@ -344,9 +395,10 @@ int main(int argc, char** argv) {
                  "libuv plaintext as the reference (fewer connections by default: 1,50,500 "
                  "ping, 1,10,50 bulk, 200 idle)");
     app.add_flag("--instructions", instructions,
-                 "ping-pong in user-space instructions per round trip, counted by valgrind "
-                 "--tool=callgrind (deterministic; two runs per server and count, --seconds and "
-                 "4x as long, differenced; --rounds is ignored)");
+                 "ping-pong in user-space instructions and simulated first-level data cache "
+                 "misses per round trip, counted by valgrind --tool=callgrind (deterministic; "
+                 "two runs per server and count, --seconds and 4x as long, differenced; "
+                 "--rounds is ignored)");
     CLI11_PARSE(app, argc, argv);
     TlsFiles tls_files;
     if (tls) {
@@ -411,11 +463,14 @@ int main(int argc, char** argv) {
             std::printf("  %-13s", kind.name.c_str());
             try {
                 for (int count : ping_counts) {
-                    const double per_round_trip = instructions_per_round_trip(
-                        kind, tls_files, count, size, seconds, directory);
+                    const CallgrindCounts counts =
+                        per_round_trip(kind, tls_files, count, size, seconds, directory);
                     samples[kind.name]["instructions " + std::to_string(count)].push_back(
-                        per_round_trip);
-                    std::printf(" | ping %d: %.1f", count, per_round_trip);
+                        counts.instructions);
+                    samples[kind.name]["misses " + std::to_string(count)].push_back(
+                        counts.data_misses);
+                    std::printf(" | ping %d: %.1f instructions, %.2f D1 misses", count,
+                                counts.instructions, counts.data_misses);
                 }
                 std::printf("\n");
             } catch (const std::exception& e) {
@@ -431,6 +486,13 @@ int main(int argc, char** argv) {
                         "ping-pong " + std::to_string(size) +
                             " B: user-space instructions per round trip (lower is better)",
                         "instructions", ping_counts, "");
+            // What grows with the connection count: each connection's state is touched once
+            // per round trip, and once it no longer fits the first-level cache every line of
+            // it is a miss (callgrind's simulation of this machine's D1; lines, not time).
+            print_values(samples,
+                         "ping-pong: first-level data cache misses per round trip, simulated "
+                         "(lower is better)",
+                         "misses", ping_counts);
         }
         return status;
     }

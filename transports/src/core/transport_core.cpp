@@ -89,7 +89,8 @@ void TransportCore<Interface>::deliver(std::size_t n) noexcept {
         return;
     }
     const ByteView data(read_at_, n);
-    this->call_protocol("exception in data_received", [&] { this->protocol().data_received(data); });
+    this->call_protocol("exception in data_received",
+                        [&] { this->protocol().data_received(data); });
 }
 
 template <class Interface>

@@ -45,7 +45,7 @@ std::shared_ptr<StreamTransport> StreamTransport::create(Loop& loop, Kind kind,
 }
 
 StreamTransport::StreamTransport(Loop& loop, Kind kind)
-    : TransportCore(loop), handle_{}, kind_(kind) {}
+    : TransportCore(loop), kind_(kind), handle_{} {}
 
 StreamTransport::~StreamTransport() = default;
 

@@ -121,15 +121,21 @@ private:
     std::optional<SocketAddress> address_of(bool peer) const;
 
     friend class ClientOwner;
-    union Handle {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } handle_;
+    // What every write reads (the descriptor, output()'s test) comes first, beside the core's
+    // state and before the handle, so that an echo touches one cache line fewer: the handle's
+    // union ends in padding for the larger uv_pipe_t, and these sat after it (callgrind's cache
+    // simulation, docs/benchmarks.md).
     Kind kind_;
     bool shutdown_sent_ = false;
     std::uint8_t open_handles_ = 1; // one or two (a separate output)
     int output_descriptor_ = -1;    // POSIX write_now's cache of output()'s descriptor
     // (the four above share one word: memory per connection)
+    struct SeparateOutput;
+    std::unique_ptr<SeparateOutput> output_;
+    union Handle {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } handle_;
     // libuv's requests are made on first use: most connections never queue a write or send
     // EOF, and at rest the two would cost 272 bytes. Freed with the transport, which outlives
     // every request callback (libuv runs them before the handle's close callback).
@@ -147,7 +153,6 @@ private:
         std::function<void()> on_released;
         ~SeparateOutput();
     };
-    std::unique_ptr<SeparateOutput> output_;
     // The server's list of its clients (ClientOwner), when a server accepted this one.
     ClientOwner* owner_ = nullptr;
     StreamTransport* prev_client_ = nullptr;
