@@ -270,8 +270,10 @@ void print_values(const Samples& samples, const std::string& title, const std::s
         std::printf("%-6d", count);
         for (const ServerKind& kind : servers) {
             if (samples.count(kind.name) != 0) {
-                std::printf(" %14.2f",
-                            samples.at(kind.name).at(key + " " + std::to_string(count))[0]);
+                // A difference of two runs: where nothing misses it can come out a hair below
+                // zero, which means zero.
+                const double value = samples.at(kind.name).at(key + " " + std::to_string(count))[0];
+                std::printf(" %14.2f", std::max(value, 0.0));
             }
         }
         std::printf("\n");
@@ -470,7 +472,7 @@ int main(int argc, char** argv) {
                     samples[kind.name]["misses " + std::to_string(count)].push_back(
                         counts.data_misses);
                     std::printf(" | ping %d: %.1f instructions, %.2f D1 misses", count,
-                                counts.instructions, counts.data_misses);
+                                counts.instructions, std::max(counts.data_misses, 0.0));
                 }
                 std::printf("\n");
             } catch (const std::exception& e) {
