@@ -198,6 +198,12 @@ Child spawn(const ServerKind& kind, const TlsFiles& tls,
     close(fds[0]);
     const unsigned long port = got > 0 ? std::strtoul(line, nullptr, 10) : 0;
     if (port == 0 || port > 65535) {
+        if (!wrapper.empty()) {
+            // valgrind's own messages go to /dev/null: say where to look.
+            throw std::runtime_error(program + " did not start under " + wrapper[0] +
+                                     " (run it so by hand to see why; valgrind 3.19 cannot "
+                                     "read clang 14's DWARF 5: build with g++ or -gdwarf-4)");
+        }
         throw std::runtime_error(program + " did not start (is it built?)");
     }
     return {pid, static_cast<std::uint16_t>(port)};
