@@ -1,6 +1,8 @@
 // ferry's echo servers: `echo_server_ferry protocol` (data_received -> write, pause_writing ->
-// pause_reading) or `echo_server_ferry streams` (a task per connection: read(64 KiB) -> write
-// -> drain). Both as a user would write them. Built again as echo_server_ferry_tls, where
+// pause_reading), `echo_server_ferry streams` (a task per connection: read(256 KiB) -> write
+// -> drain) or `echo_server_ferry lines` (the same with readline(), for ping-pong only: the
+// load generator's messages are lines, its bulk data is not). As a user would write them. Built
+// again as echo_server_ferry_tls, where
 // `... CERT KEY` serves the same over TLS (the plaintext build makes no TlsContext, so it
 // does not load OpenSSL).
 #include <cstring>
@@ -38,10 +40,27 @@ ferry::Task<void> stream_echo(ferry::StreamReader reader, ferry::StreamWriter wr
     }
 }
 
+/// What a device-protocol user writes: a line in, a line out.
+ferry::Task<void> line_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
+    try {
+        for (;;) {
+            ferry::Bytes line = co_await reader.readline();
+            if (line.empty()) {
+                co_return;
+            }
+            writer.write(line);
+            co_await writer.drain();
+        }
+    } catch (const ferry::ConnectionResetError&) {
+        // As stream_echo's.
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    const bool streams = argc > 1 && std::strcmp(argv[1], "streams") == 0;
+    const bool lines = argc > 1 && std::strcmp(argv[1], "lines") == 0;
+    const bool streams = lines || (argc > 1 && std::strcmp(argv[1], "streams") == 0);
     ferry::Loop loop;
     ferry::ServerOptions options;
     options.backlog = bench::echo_backlog;
@@ -57,7 +76,7 @@ int main(int argc, char** argv) {
     std::shared_ptr<ferry::Server> server;
     if (streams) {
         stream_server = loop.run_until_complete(
-            ferry::start_server(loop, stream_echo, "127.0.0.1", 0, options));
+            ferry::start_server(loop, lines ? line_echo : stream_echo, "127.0.0.1", 0, options));
         bench::announce_port(stream_server->port());
     } else {
         server = loop.run_until_complete(ferry::create_server(

@@ -284,6 +284,9 @@ void connect_all(Generator& g, std::uint16_t port, int connections, Wire wire) {
         g.tls_context = make_client_context();
     }
     g.payload.assign(std::max(g.message_size, bulk_write), 'x');
+    // A ping-pong message is a line, so that a readline server (`echo_server_ferry lines`)
+    // answers it too; the other servers echo bytes and do not look.
+    g.payload[g.message_size - 1] = '\n';
     sockaddr_in address{};
     uv_ip4_addr("127.0.0.1", port, &address);
     for (int i = 0; i < connections; ++i) {

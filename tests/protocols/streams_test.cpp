@@ -151,10 +151,83 @@ TEST_F(StreamReaderTest, SeparatorsTakeWhatByteViewTakes) {
         got.push_back(text(co_await std::move(from_temporary)));
         const std::vector<Bytes> container{bytes("."), bytes("!")};
         got.push_back(text(co_await r.readuntil(container)));
+        // Longer than the 16 bytes a separator is kept inline in.
+        got.push_back(text(co_await r.readuntil("--a-rather-long-boundary--")));
         co_return got;
     };
+    reader.feed_data("seven and then --a-rather-long-boundary--after");
     EXPECT_EQ(loop.run_until_complete(read_all_forms(reader)),
-              (std::vector<std::string>{"one;", "two#", "three|", "four\r\n", "five\n", "six."}));
+              (std::vector<std::string>{"one;", "two#", "three|", "four\r\n", "five\n", "six.",
+                                        "sevenseven and then --a-rather-long-boundary--"}));
+    EXPECT_EQ(reader.buffered(), 5u); // "after"
+}
+
+// A readline, readuntil or readexactly that waits is woken once its chunk is complete, not
+// per receive: until then it stays parked, a cancel consumes nothing, and the search that
+// passes the limit ends it with LimitOverrunError.
+TEST_F(StreamReaderTest, AParkedChunkReadEndsWhenItsChunkIsCompleteOrOverrunsTheLimit) {
+    StreamReader reader(loop, 8);
+    auto line = [](StreamReader r) -> Task<std::string> { co_return text(co_await r.readline()); };
+    auto waiting = loop.create_task(line(reader));
+    loop.run_once(false);
+    reader.feed_data("ab");
+    reader.feed_data("c");
+    loop.run_once(false);
+    EXPECT_FALSE(waiting.done());
+    reader.feed_data("d\nrest");
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return waiting.done(); }, 5s));
+    EXPECT_EQ(waiting.result(), "abcd\n");
+    EXPECT_EQ(reader.buffered(), 4u);
+
+    auto cancelled = loop.create_task(line(reader));
+    loop.run_once(false);
+    reader.feed_data("-"); // still no newline
+    cancelled.cancel();
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return cancelled.done(); }, 5s));
+    EXPECT_TRUE(cancelled.cancelled());
+    EXPECT_EQ(reader.buffered(), 5u); // "rest-": nothing consumed
+
+    // readuntil keeps an over-long chunk; readline drops it and starts on a fresh line.
+    auto until = [](StreamReader r) -> Task<void> { co_await r.readuntil("|"); };
+    auto overrun = loop.create_task(until(reader));
+    loop.run_once(false);
+    reader.feed_data("0123"); // 9 bytes without "|": past the limit of 8
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return overrun.done(); }, 5s));
+    EXPECT_THROW(overrun.result(), LimitOverrunError);
+    EXPECT_EQ(reader.buffered(), 9u);
+    auto dropped = loop.create_task(line(reader));
+    EXPECT_TRUE(test::run_until(
+        loop, [&] { return dropped.done(); }, 5s));
+    EXPECT_THROW(dropped.result(), LimitOverrunError);
+    EXPECT_EQ(reader.buffered(), 0u);
+    reader.feed_data("fresh\n");
+    EXPECT_EQ(loop.run_until_complete(line(reader)), "fresh\n");
+}
+
+TEST_F(StreamReaderTest, ChunkReadsConvertToTasksAndWorkUnderWaitFor) {
+    StreamReader reader(loop);
+    auto body = [](StreamReader r) -> Task<std::string> {
+        bool timed_out = false;
+        try {
+            co_await wait_for(r.readline(), 5ms);
+        } catch (const TimeoutError&) {
+            timed_out = true;
+        }
+        EXPECT_TRUE(timed_out);
+        r.feed_data("line\n");
+        TaskHandle<Bytes> spawned = get_running_loop().create_task(Task<Bytes>(r.readline()));
+        Bytes first = co_await spawned;
+        Task<Bytes> stored = r.readexactly(5); // stored, awaited later
+        r.feed_data("12345");
+        Bytes second = co_await std::move(stored);
+        r.feed_data("x;");
+        Bytes third = co_await wait_for(r.readuntil(";"), 5s);
+        co_return text(first) + text(second) + text(third);
+    };
+    EXPECT_EQ(loop.run_until_complete(body(reader)), "line\n12345x;");
 }
 
 TEST_F(StreamReaderTest, ASecondReaderWhileOneWaitsIsAClearError) {
@@ -383,6 +456,41 @@ TEST_F(StreamsTest, OpenConnectionAndStartServerEchoLines) {
     };
     EXPECT_EQ(loop.run_until_complete(body(loop)),
               (std::vector<std::string>{"first\n", "second\n", "third\n", ""}));
+}
+
+// A readexactly longer than twice the reader's limit: the reader pauses a transport only
+// while no read waits for more than is buffered, so the read completes.
+TEST_F(StreamsTest, ReadexactlyLongerThanTwiceTheLimitCompletes) {
+    constexpr std::size_t total = 8192;
+    auto server = loop.run_until_complete(start_server(
+        loop,
+        [](StreamReader, StreamWriter writer) -> Task<void> {
+            std::string block(total, '\0');
+            for (std::size_t i = 0; i < total; ++i) {
+                block[i] = static_cast<char>('a' + i % 26);
+            }
+            // In pieces, so that what is buffered passes 2 x limit before the read is answered.
+            for (std::size_t at = 0; at < total; at += 1024) {
+                writer.write(ByteView(block).subview(at, 1024));
+                co_await writer.drain();
+                co_await sleep(1ms);
+            }
+        },
+        "127.0.0.1", 0));
+    auto client = [](std::uint16_t port) -> Task<std::string> {
+        auto [reader, writer] =
+            co_await open_connection(get_running_loop(), "127.0.0.1", port, {}, /*limit=*/1024);
+        Bytes all = co_await wait_for(reader.readexactly(total), 5s);
+        writer.close();
+        co_return text(all);
+    };
+    const std::string got = loop.run_until_complete(client(server->port()));
+    ASSERT_EQ(got.size(), total);
+    for (std::size_t i = 0; i < total; ++i) {
+        ASSERT_EQ(got[i], static_cast<char>('a' + i % 26)) << "at " << i;
+    }
+    server->close();
+    loop.run_until_complete(server->wait_closed());
 }
 
 TEST_F(StreamsTest, DrainRaisesWhenTheConnectionIsLost) {

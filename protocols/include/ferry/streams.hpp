@@ -63,6 +63,7 @@ inline constexpr std::size_t default_stream_limit = 64 * 1024;
 class StreamReader {
 public:
     class ReadAwaiter;
+    class ChunkAwaiter;
 
     /// A reader on `loop` with the given buffer limit.
     explicit StreamReader(Loop& loop, std::size_t limit = default_stream_limit);
@@ -71,29 +72,27 @@ public:
     /// once it needs no coroutine frame; convert it to a Task<Bytes> to spawn or store it.
     ReadAwaiter read(std::ptrdiff_t n = -1) const;
     /// Reads exactly `n` bytes; IncompleteReadError (with `partial`) if EOF comes first.
-    Task<Bytes> readexactly(std::size_t n) const;
+    /// Like read(), needs no coroutine frame when awaited at once (see ChunkAwaiter).
+    ChunkAwaiter readexactly(std::size_t n) const;
     /// Reads up to and including `separator` (a literal, string or bytes; copied, so it may
     /// be a temporary). At EOF: IncompleteReadError with what is left. Over the limit:
     /// LimitOverrunError, and the data stays in the buffer.
-    Task<Bytes> readuntil(ByteView separator) const;
+    ChunkAwaiter readuntil(ByteView separator) const;
     /// Reads up to the separator that ends the shortest chunk of several:
     /// `readuntil("\r\n", "\n")` — no container needed (safe inside co_await with GCC 12).
     template <std::convertible_to<ByteView>... More>
-    Task<Bytes> readuntil(ByteView first, ByteView second, const More&... more) const {
-        return readuntil_any({Bytes(first.begin(), first.end()),
-                              Bytes(second.begin(), second.end()), to_bytes(ByteView(more))...});
-    }
+    ChunkAwaiter readuntil(ByteView first, ByteView second, const More&... more) const;
     /// Reads up to the separator that ends the shortest chunk of several: `readuntil({"#",
     /// "|"})`. (GCC 12 rejects a braced list inside a co_await expression — "array used as
     /// initializer" — so there write the separators as arguments, as above.)
-    Task<Bytes> readuntil(std::initializer_list<ByteView> separators) const;
+    ChunkAwaiter readuntil(std::initializer_list<ByteView> separators) const;
     /// Reads up to the separator that ends the shortest chunk of several, from a container
     /// (a std::vector<Bytes>, say). The separators are copied.
-    Task<Bytes> readuntil(std::span<const Bytes> separators) const;
+    ChunkAwaiter readuntil(std::span<const Bytes> separators) const;
     /// Reads one line including "\n"; at EOF returns what is left (possibly empty). A line
     /// longer than the limit is discarded up to the next "\n" (or the buffer is cleared) and
     /// LimitOverrunError is thrown, so the next readline starts on a fresh line (asyncio).
-    Task<Bytes> readline() const;
+    ChunkAwaiter readline() const;
     /// True when EOF was fed and the buffer is empty.
     bool at_eof() const noexcept;
     /// Bytes buffered and not yet read.
@@ -129,7 +128,9 @@ private:
     explicit StreamReader(std::shared_ptr<detail::ReaderState> state) noexcept
         : state_(std::move(state)) {}
     static Bytes to_bytes(ByteView view) { return Bytes(view.begin(), view.end()); }
-    Task<Bytes> readuntil_any(std::vector<Bytes> separators) const;
+    ChunkAwaiter readuntil_any(std::vector<Bytes> separators) const;
+    /// read(-1)'s loop of reads, as a Task (it holds a copy of the reader).
+    static Task<Bytes> read_until_eof(StreamReader reader);
 
     std::shared_ptr<detail::ReaderState> state_;
 };
@@ -157,6 +158,8 @@ public:
 private:
     friend class StreamReader;
     ReadAwaiter(const StreamReader& reader, std::ptrdiff_t n) noexcept : reader_(&reader), n_(n) {}
+    /// What the conversion to a Task runs: `read` awaited over the Task's own copy of the reader.
+    static Task<Bytes> as_task(StreamReader reader, ReadAwaiter read);
     // The inline members above take read(n > 0)'s usual paths, where a message costs most
     // (docs/benchmarks.md, streams echo); these take the rest.
     bool ready_otherwise();
@@ -224,6 +227,86 @@ inline Bytes StreamReader::ReadAwaiter::await_resume() {
         return s.take(std::min(static_cast<std::size_t>(n_), s.size()));
     }
     return resume_otherwise(); // EOF or the stream's error
+}
+
+/// What readexactly, readuntil and readline return. The read parks in the awaiting coroutine's
+/// frame and the reader wakes it only once the buffer holds the whole chunk (or EOF, the
+/// stream's error or the limit ends it), so a line costs no coroutine frame and no loop of
+/// wake-ups (it cost 2.5 times a read(), docs/benchmarks.md). Like ReadAwaiter it refers to
+/// the StreamReader it came from, which must outlive it: await it in the expression that made
+/// it, or convert it to a Task. The separators are copied into it.
+class [[nodiscard]] StreamReader::ChunkAwaiter : public detail::Waiter {
+public:
+    /// Moving is for an awaiter not yet awaited (returning, wrapping it).
+    ChunkAwaiter(ChunkAwaiter&& other) noexcept;
+    ChunkAwaiter& operator=(ChunkAwaiter&&) = delete;
+    /// Leaves the reader free for the next read if this one was abandoned while parked.
+    ~ChunkAwaiter();
+    /// Ready when the buffer, EOF or the stream's error answers now. Throws if another read
+    /// waits, or (readuntil) when a separator is empty or none was given.
+    bool await_ready();
+    /// Parks the coroutine until the chunk is complete, EOF or an error.
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept;
+    /// The chunk; throws as readexactly, readuntil and readline say, or CancelledError.
+    Bytes await_resume();
+    /// The same read as a Task (for create_task, gather, or awaiting it later).
+    operator Task<Bytes>() &&;
+
+private:
+    friend class StreamReader;
+    enum class Kind : std::uint8_t { exactly, until, line };
+    ChunkAwaiter(const StreamReader& reader, Kind kind, std::size_t size,
+                 detail::Separators separators) noexcept
+        : reader_(&reader), separators_(std::move(separators)), size_(size), kind_(kind) {}
+    /// What the conversion to a Task runs: `read` awaited over the Task's own copy of the reader.
+    static Task<Bytes> as_task(StreamReader reader, ChunkAwaiter read);
+    Bytes take_exactly(detail::ReaderState& state) const;
+    Bytes take_until(detail::ReaderState& state, std::size_t searched_from,
+                     std::size_t match_end) const;
+    /// readuntil leaves an over-long chunk in the buffer; readline drops it (asyncio).
+    [[noreturn]] void overrun(detail::ReaderState& state, const char* what,
+                              std::size_t consumed) const;
+    const char* name() const noexcept;
+    /// What the read waits for: none (readexactly), its own (readuntil) or "\n" (readline).
+    const detail::Separators* separators() const noexcept;
+
+    const StreamReader* reader_;    // as ReadAwaiter's: the reader must outlive the awaiter
+    detail::Separators separators_; // readuntil's
+    std::size_t size_;              // readexactly's count
+    Kind kind_;
+    bool parked_ = false;
+};
+
+inline StreamReader::ChunkAwaiter StreamReader::readexactly(std::size_t n) const {
+    return ChunkAwaiter(*this, ChunkAwaiter::Kind::exactly, n, detail::Separators());
+}
+
+inline StreamReader::ChunkAwaiter StreamReader::readline() const {
+    return ChunkAwaiter(*this, ChunkAwaiter::Kind::line, 0, detail::Separators());
+}
+
+inline StreamReader::ChunkAwaiter::~ChunkAwaiter() {
+    if (parked_) {
+        reader_->state_->reading = false;
+        reader_->state_->forget_wanted();
+    }
+}
+
+inline bool StreamReader::ChunkAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    if (!park(awaiting)) {
+        return false;
+    }
+    parked_ = true;
+    detail::ReaderState& s = *reader_->state_;
+    s.reading = true;
+    s.waiting.push_back(*this);
+    return true;
+}
+
+template <std::convertible_to<ByteView>... More>
+StreamReader::ChunkAwaiter StreamReader::readuntil(ByteView first, ByteView second,
+                                                   const More&... more) const {
+    return readuntil_any({to_bytes(first), to_bytes(second), to_bytes(ByteView(more))...});
 }
 
 /// Writes to a transport with back-pressure (asyncio.StreamWriter). A handle: copies share.

@@ -1,7 +1,7 @@
 // StreamReader: a bounded buffer with count, separator and EOF reads, asyncio's semantics.
 #include <algorithm>
 #include <cstring>
-#include <optional>
+#include <tuple>
 
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/detail/task_runtime.hpp>
@@ -24,61 +24,74 @@ LimitOverrunError::LimitOverrunError(const std::string& what, std::size_t consum
 namespace detail {
 namespace {
 
-/// Parks the reading task until data, EOF or an error arrives.
-class DataAwaiter : public Waiter {
-public:
-    DataAwaiter(ReaderState& state, const char* what) : state_(state), what_(what) {}
-    ~DataAwaiter() {
-        if (parked_) {
-            state_.reading = false;
-        }
+/// Where `needle` first occurs in `haystack` at or after `from` (npos when nowhere). One byte,
+/// the usual separator, is a memchr.
+std::size_t find_one(std::string_view haystack, std::string_view needle, std::size_t from) {
+    if (needle.size() != 1) {
+        return haystack.find(needle, from);
     }
-    bool await_ready() {
-        if (state_.reading) {
+    if (from >= haystack.size()) {
+        return std::string_view::npos;
+    }
+    const void* hit = std::memchr(haystack.data() + from, needle[0], haystack.size() - from);
+    return hit == nullptr
+               ? std::string_view::npos
+               : static_cast<std::size_t>(static_cast<const char*>(hit) - haystack.data());
+}
+
+/// readline's separator, shared by every readline.
+const Separators& newline() {
+    static const Separators separators(ByteView("\n"));
+    return separators;
+}
+
+} // namespace
+
+Separators::Separators(ByteView one) {
+    if (one.size() <= inline_capacity) {
+        std::copy(one.begin(), one.end(), inline_.begin());
+        inline_size_ = static_cast<std::uint8_t>(one.size());
+        one_inline_ = true;
+    } else {
+        several_.emplace_back(one.begin(), one.end());
+    }
+}
+
+void Separators::check() const {
+    if (one_inline_) {
+        if (inline_size_ == 0) {
             throw Error(make_error_code(errc::invalid_argument),
-                        std::string(what_) +
-                            "() called while another coroutine is already waiting for data");
+                        "readuntil: a separator must not be empty");
         }
-        // A reader that needs more than the buffer holds must let the transport fill it.
-        if (state_.paused && state_.transport != nullptr) {
-            state_.paused = false;
-            state_.transport->resume_reading();
-        }
-        return false;
+        return;
     }
-    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
-        if (!park(awaiting)) {
-            return false;
-        }
-        parked_ = true;
-        state_.reading = true;
-        state_.waiting.push_back(*this);
-        return true;
+    if (several_.empty()) {
+        throw Error(make_error_code(errc::invalid_argument), "readuntil: no separator given");
     }
-    void await_resume() {
-        if (parked_) {
-            state_.reading = false;
-            parked_ = false;
+    for (const Bytes& separator : several_) {
+        if (separator.empty()) {
+            throw Error(make_error_code(errc::invalid_argument),
+                        "readuntil: a separator must not be empty");
         }
-        throw_if_cancelled();
     }
+}
 
-private:
-    ReaderState& state_;
-    const char* what_;
-    bool parked_ = false;
-};
-
-/// Where the earliest-ending separator match ends in `data`, searching from `from`;
-/// also returns where that match starts. npos when none matches.
-std::pair<std::size_t, std::size_t> find_shortest(ByteView data, const std::vector<Bytes>& seps,
-                                                  std::size_t from) {
+std::pair<std::size_t, std::size_t> Separators::find_shortest(ByteView data,
+                                                              std::size_t from) const {
+    const std::string_view haystack = data.as_string_view();
+    if (one_inline_) {
+        const std::string_view needle(reinterpret_cast<const char*>(inline_.data()), inline_size_);
+        const std::size_t at = find_one(haystack, needle, from);
+        if (at == std::string_view::npos) {
+            return {std::string_view::npos, std::string_view::npos};
+        }
+        return {at, at + needle.size()};
+    }
     std::size_t best_end = std::string_view::npos;
     std::size_t best_start = std::string_view::npos;
-    const std::string_view haystack = data.as_string_view();
-    for (const Bytes& sep : seps) {
-        const std::string_view needle = ByteView(sep).as_string_view();
-        const std::size_t at = haystack.find(needle, from);
+    for (const Bytes& separator : several_) {
+        const std::string_view needle = ByteView(separator).as_string_view();
+        const std::size_t at = find_one(haystack, needle, from);
         if (at != std::string_view::npos && at + needle.size() < best_end) {
             best_end = at + needle.size();
             best_start = at;
@@ -87,105 +100,25 @@ std::pair<std::size_t, std::size_t> find_shortest(ByteView data, const std::vect
     return {best_start, best_end};
 }
 
-Task<Bytes> read_some(std::shared_ptr<ReaderState> s, std::size_t n) {
-    while (s->size() == 0 && !s->eof) {
-        if (s->error) {
-            std::rethrow_exception(s->error);
-        }
-        co_await DataAwaiter(*s, "read");
+std::size_t Separators::next_search_from(std::size_t size) const noexcept {
+    std::size_t longest = inline_size_;
+    for (const Bytes& separator : several_) {
+        longest = std::max(longest, separator.size());
     }
-    co_return s->take(std::min(n, s->size()));
+    return size + 1 > longest ? size + 1 - longest : 0;
 }
 
-Task<Bytes> read_all(std::shared_ptr<ReaderState> s) {
-    Bytes all;
-    for (;;) {
-        Bytes block = co_await read_some(s, s->limit);
-        if (block.empty()) {
-            co_return all;
-        }
-        append(all, block);
+bool ReaderState::finds_wanted_separator() {
+    const auto [at, end] = wanted_separators->find_shortest(view(), searched_from);
+    if (at != std::string_view::npos) {
+        searched_from = at; // for the reader, which takes it without searching again
+        match_end = end;
+        return true;
     }
+    searched_from = wanted_separators->next_search_from(size());
+    return searched_from > limit; // the read ends with LimitOverrunError
 }
 
-Task<Bytes> read_exactly(std::shared_ptr<ReaderState> s, std::size_t n) {
-    while (s->size() < n) {
-        if (s->error) {
-            std::rethrow_exception(s->error); // the buffered bytes stay readable
-        }
-        if (s->eof) {
-            throw IncompleteReadError(s->take(s->size()), n);
-        }
-        co_await DataAwaiter(*s, "readexactly");
-    }
-    co_return s->take(n);
-}
-
-Task<Bytes> read_until(std::shared_ptr<ReaderState> s, std::vector<Bytes> separators) {
-    if (separators.empty()) {
-        throw Error(make_error_code(errc::invalid_argument), "readuntil: no separator given");
-    }
-    std::size_t longest = 0;
-    for (const Bytes& sep : separators) {
-        if (sep.empty()) {
-            throw Error(make_error_code(errc::invalid_argument),
-                        "readuntil: a separator must not be empty");
-        }
-        longest = std::max(longest, sep.size());
-    }
-    std::size_t from = 0; // bytes before this were already searched
-    for (;;) {
-        auto [at, end] = find_shortest(s->view(), separators, from);
-        if (end != std::string_view::npos) {
-            if (at > s->limit) {
-                throw LimitOverrunError("separator is found, but chunk is longer than limit", at);
-            }
-            co_return s->take(end);
-        }
-        from = s->size() + 1 > longest ? s->size() + 1 - longest : 0;
-        if (from > s->limit) {
-            throw LimitOverrunError("separator is not found, and chunk exceeds the limit", from);
-        }
-        if (s->eof) {
-            throw IncompleteReadError(s->take(s->size()), 0);
-        }
-        if (s->error) {
-            std::rethrow_exception(s->error);
-        }
-        co_await DataAwaiter(*s, "readuntil");
-    }
-}
-
-Task<Bytes> read_line(std::shared_ptr<ReaderState> s) {
-    // The separator list is built outside the co_await expression: GCC 12 rejects an
-    // initializer list there ("array used as initializer").
-    std::vector<Bytes> newline;
-    newline.push_back(Bytes{std::byte{'\n'}});
-    std::optional<Bytes> line;
-    std::exception_ptr overrun;
-    std::size_t consumed = 0;
-    try {
-        line = co_await read_until(s, std::move(newline));
-    } catch (IncompleteReadError& e) {
-        line = std::move(e.partial); // EOF: the last, unterminated line (maybe empty)
-    } catch (const LimitOverrunError& e) {
-        overrun = std::current_exception();
-        consumed = e.consumed;
-    }
-    if (line) {
-        co_return std::move(*line);
-    }
-    // Resynchronise at the next line, as asyncio does: drop the over-long line.
-    const ByteView rest = s->view();
-    if (consumed < rest.size() && rest[consumed] == std::byte{'\n'}) {
-        s->consume(consumed + 1);
-    } else {
-        s->consume(s->size());
-    }
-    std::rethrow_exception(overrun);
-}
-
-} // namespace
 } // namespace detail
 
 StreamReader::StreamReader(Loop& loop, std::size_t limit)
@@ -195,10 +128,21 @@ StreamReader::StreamReader(Loop& loop, std::size_t limit)
     }
 }
 
+Task<Bytes> StreamReader::read_until_eof(StreamReader reader) {
+    Bytes all;
+    for (;;) {
+        Bytes block = co_await reader.read(static_cast<std::ptrdiff_t>(reader.limit()));
+        if (block.empty()) {
+            co_return all;
+        }
+        append(all, block);
+    }
+}
+
 bool StreamReader::ReadAwaiter::ready_otherwise() {
     if (n_ < 0) {
         // Until EOF is a loop of reads: it runs as a Task, awaited through this awaiter.
-        until_eof_ = detail::read_all(reader_->state_);
+        until_eof_ = read_until_eof(*reader_);
         return until_eof_.operator co_await().await_ready();
     }
     detail::ReaderState& s = *reader_->state_;
@@ -236,25 +180,153 @@ Bytes StreamReader::ReadAwaiter::resume_otherwise() {
     return Bytes{}; // EOF (the queue is woken only with data, EOF or an error)
 }
 
+Task<Bytes> StreamReader::ReadAwaiter::as_task(StreamReader reader, ReadAwaiter read) {
+    read.reader_ = &reader; // the copy in this frame, which lives as long as the read
+    co_return co_await read;
+}
+
 StreamReader::ReadAwaiter::operator Task<Bytes>() && {
     if (n_ < 0) {
-        return detail::read_all(reader_->state_);
+        return read_until_eof(*reader_);
     }
-    if (n_ == 0) {
-        return []() -> Task<Bytes> { co_return Bytes{}; }();
+    return as_task(*reader_, std::move(*this));
+}
+
+StreamReader::ChunkAwaiter::ChunkAwaiter(ChunkAwaiter&& other) noexcept
+    : Waiter(std::move(other)), reader_(other.reader_), separators_(std::move(other.separators_)),
+      size_(other.size_), kind_(other.kind_) {}
+
+const char* StreamReader::ChunkAwaiter::name() const noexcept {
+    switch (kind_) {
+    case Kind::exactly:
+        return "readexactly";
+    case Kind::until:
+        return "readuntil";
+    case Kind::line:
+        break;
     }
-    return detail::read_some(reader_->state_, static_cast<std::size_t>(n_));
+    return "readline";
 }
 
-Task<Bytes> StreamReader::readexactly(std::size_t n) const {
-    return detail::read_exactly(state_, n);
+inline const detail::Separators* StreamReader::ChunkAwaiter::separators() const noexcept {
+    switch (kind_) {
+    case Kind::exactly:
+        return nullptr;
+    case Kind::until:
+        return &separators_;
+    case Kind::line:
+        break;
+    }
+    return &detail::newline();
 }
 
-Task<Bytes> StreamReader::readuntil(ByteView separator) const {
-    return readuntil_any({to_bytes(separator)});
+bool StreamReader::ChunkAwaiter::await_ready() {
+    detail::ReaderState& s = *reader_->state_;
+    if (kind_ == Kind::until) {
+        separators_.check();
+    }
+    if (s.reading) {
+        throw Error(make_error_code(errc::invalid_argument),
+                    std::string(name()) +
+                        "() called while another coroutine is already waiting for data");
+    }
+    s.wanted_size = kind_ == Kind::exactly ? size_ : 1;
+    s.wanted_separators = separators();
+    if (s.eof || s.error || s.answers_parked_read()) {
+        return true;
+    }
+    // A reader that needs more than the buffer holds must let the transport fill it.
+    if (s.paused && s.transport != nullptr) {
+        s.paused = false;
+        s.transport->resume_reading();
+    }
+    return false;
 }
 
-Task<Bytes> StreamReader::readuntil(std::initializer_list<ByteView> separators) const {
+Bytes StreamReader::ChunkAwaiter::await_resume() {
+    detail::ReaderState& s = *reader_->state_;
+    if (parked_) {
+        s.reading = false;
+        parked_ = false;
+    }
+    const std::size_t searched_from = s.searched_from;
+    const std::size_t match_end = s.match_end;
+    s.forget_wanted();
+    throw_if_cancelled(); // a cancelled read consumes nothing
+    return kind_ == Kind::exactly ? take_exactly(s) : take_until(s, searched_from, match_end);
+}
+
+Bytes StreamReader::ChunkAwaiter::take_exactly(detail::ReaderState& s) const {
+    if (s.size() >= size_) {
+        return s.take(size_);
+    }
+    if (s.error) {
+        std::rethrow_exception(s.error); // the buffered bytes stay readable
+    }
+    // EOF: the only other reason the read was woken.
+    throw IncompleteReadError(s.take(s.size()), size_);
+}
+
+Bytes StreamReader::ChunkAwaiter::take_until(detail::ReaderState& s, std::size_t searched_from,
+                                             std::size_t match_end) const {
+    const detail::Separators& separators = *this->separators();
+    std::size_t at = searched_from;
+    std::size_t end = match_end;
+    if (end == 0) {
+        // None found while the read waited, and every byte that came was searched: this looks
+        // only at the bytes a match could still begin in.
+        std::tie(at, end) = separators.find_shortest(s.view(), searched_from);
+    }
+    if (end != std::string_view::npos) {
+        if (at > s.limit) {
+            overrun(s, "separator is found, but chunk is longer than limit", at);
+        }
+        return s.take(end);
+    }
+    const std::size_t searched = separators.next_search_from(s.size());
+    if (searched > s.limit) {
+        overrun(s, "separator is not found, and chunk exceeds the limit", searched);
+    }
+    if (s.eof) {
+        Bytes rest = s.take(s.size());
+        if (kind_ == Kind::line) {
+            return rest; // the last, unterminated line (maybe empty)
+        }
+        throw IncompleteReadError(std::move(rest), 0);
+    }
+    // The stream's error: the only other reason the read was woken.
+    std::rethrow_exception(s.error);
+}
+
+void StreamReader::ChunkAwaiter::overrun(detail::ReaderState& s, const char* what,
+                                         std::size_t consumed) const {
+    if (kind_ == Kind::line) {
+        // Resynchronise at the next line, as asyncio does: drop the over-long line.
+        const ByteView rest = s.view();
+        if (consumed < rest.size() && rest[consumed] == std::byte{'\n'}) {
+            s.consume(consumed + 1);
+        } else {
+            s.consume(s.size());
+        }
+    }
+    throw LimitOverrunError(what, consumed);
+}
+
+Task<Bytes> StreamReader::ChunkAwaiter::as_task(StreamReader reader, ChunkAwaiter read) {
+    read.reader_ = &reader; // the copy in this frame, which lives as long as the read
+    co_return co_await read;
+}
+
+StreamReader::ChunkAwaiter::operator Task<Bytes>() && {
+    return as_task(*reader_, std::move(*this));
+}
+
+StreamReader::ChunkAwaiter StreamReader::readuntil(ByteView separator) const {
+    return ChunkAwaiter(*this, ChunkAwaiter::Kind::until, 0, detail::Separators(separator));
+}
+
+StreamReader::ChunkAwaiter
+StreamReader::readuntil(std::initializer_list<ByteView> separators) const {
     std::vector<Bytes> owned;
     owned.reserve(separators.size());
     for (ByteView separator : separators) {
@@ -263,18 +335,14 @@ Task<Bytes> StreamReader::readuntil(std::initializer_list<ByteView> separators) 
     return readuntil_any(std::move(owned));
 }
 
-Task<Bytes> StreamReader::readuntil(std::span<const Bytes> separators) const {
+StreamReader::ChunkAwaiter StreamReader::readuntil(std::span<const Bytes> separators) const {
     return readuntil_any(std::vector<Bytes>(separators.begin(), separators.end()));
 }
 
-Task<Bytes> StreamReader::readuntil_any(std::vector<Bytes> separators) const {
-    // The coroutine gets owned copies: the caller's views may be temporaries that end before
-    // the lazy task first runs.
-    return detail::read_until(state_, std::move(separators));
-}
-
-Task<Bytes> StreamReader::readline() const {
-    return detail::read_line(state_);
+StreamReader::ChunkAwaiter StreamReader::readuntil_any(std::vector<Bytes> separators) const {
+    // Owned copies: the caller's views may be temporaries that end before the read does.
+    return ChunkAwaiter(*this, ChunkAwaiter::Kind::until, 0,
+                        detail::Separators(std::move(separators)));
 }
 
 bool StreamReader::at_eof() const noexcept {

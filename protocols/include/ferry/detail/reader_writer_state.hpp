@@ -3,10 +3,14 @@
 /// that feeds them. In a header (not private to ferry::protocols) only so that read()'s and
 /// drain()'s awaiters are inline where they are awaited; users never touch it.
 
+#include <array>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <span>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <ferry/bytes.hpp>
 #include <ferry/detail/loop_access.hpp>
@@ -14,6 +18,34 @@
 #include <ferry/transport.hpp>
 
 namespace ferry::detail {
+
+/// The separators a readuntil() or readline() waits for. One of up to 16 bytes is kept inline
+/// (readline's "\n", a "\r\n"), so such a read allocates nothing for it; several, or a longer
+/// one, are kept in a vector.
+class Separators {
+public:
+    /// None (readexactly's; readline waits for a shared "\n").
+    Separators() = default;
+    /// One separator (copied).
+    explicit Separators(ByteView one);
+    /// Several; a read ends at the one that ends the shortest chunk.
+    explicit Separators(std::vector<Bytes> several) noexcept : several_(std::move(several)) {}
+    /// Throws ferry::Error when there is no separator or one is empty (readuntil's checks).
+    void check() const;
+    /// Where the earliest-ending match in `data` at or after `from` starts and ends; npos for
+    /// both when there is none.
+    std::pair<std::size_t, std::size_t> find_shortest(ByteView data, std::size_t from) const;
+    /// Bytes of `size` buffered that a later, longer buffer must search again (a match may
+    /// begin in them): the next search starts at the returned offset.
+    std::size_t next_search_from(std::size_t size) const noexcept;
+
+private:
+    static constexpr std::size_t inline_capacity = 16;
+    std::array<std::byte, inline_capacity> inline_{};
+    std::uint8_t inline_size_ = 0;
+    bool one_inline_ = false;
+    std::vector<Bytes> several_;
+};
 
 /// The reader's buffer and waiting state, shared by every StreamReader handle and the protocol.
 /// Unread bytes are buffer[start, end); buffer[end, size) is scratch space the transport
@@ -36,6 +68,17 @@ struct ReaderState {
     /// The n of the read(n) parked in `waiting` (0 when none): a receive that fits it goes to it
     /// in a buffer of its own (see commit).
     std::size_t parked_read_max = 0;
+    /// What the parked read needs beyond a byte: readexactly's count, readuntil's and
+    /// readline's separators. commit() wakes the read only once the buffer answers it (or the
+    /// search overruns the limit), so those reads need no loop and no coroutine frame of their
+    /// own. The defaults (a byte, no separator) are read()'s.
+    std::size_t wanted_size = 1;
+    const Separators* wanted_separators = nullptr;
+    /// Bytes of view() before this were searched for the wanted separators without a match;
+    /// once one is found, where it starts.
+    std::size_t searched_from = 0;
+    /// Where the wanted separator found ends in view(); 0 while none is.
+    std::size_t match_end = 0;
     /// Receives at least this large go straight into `buffer`.
     static constexpr std::size_t direct_receive_size = 64 * 1024;
 
@@ -120,11 +163,33 @@ struct ReaderState {
         // while they are still in cache, as a Protocol's data_received would; waking it on
         // the next iteration instead let every connection's reads pile up first (measured:
         // 0.6x raw libuv's stream efficiency, against 1.0x for a Protocol echo).
-        waiting.wake_one_now();
+        if (answers_parked_read()) {
+            waiting.wake_one_now();
+        }
         // Only then the bound: a 256 KiB receive is over 2 x limit by itself, and pausing
         // before the reader took it stopped and restarted reading (two epoll_ctl calls) on
-        // every bulk receive.
-        maybe_pause();
+        // every bulk receive. A read still parked needs more than is buffered (a long
+        // readexactly): pausing would leave it waiting for ever.
+        if (waiting.empty()) {
+            maybe_pause();
+        }
+    }
+    /// True when what is buffered answers the read that waits (nothing waiting: true).
+    bool answers_parked_read() {
+        if (size() < wanted_size) {
+            return false;
+        }
+        return wanted_separators == nullptr || finds_wanted_separator();
+    }
+    /// A wanted separator is buffered, or the search for one has passed the limit (the read
+    /// must end with LimitOverrunError). Remembers how far it searched.
+    bool finds_wanted_separator();
+    /// Back to read()'s defaults once the read that wanted more has its answer.
+    void forget_wanted() noexcept {
+        wanted_size = 1;
+        wanted_separators = nullptr;
+        searched_from = 0;
+        match_end = 0;
     }
     Bytes take(std::size_t n) {
         if (start == 0 && n == end && n * 4 >= buffer.capacity()) {
