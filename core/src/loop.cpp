@@ -18,6 +18,8 @@
 #include <ferry/detail/task_runtime.hpp>
 #include <ferry/log.hpp>
 
+#include "timeout_list.hpp"
+
 namespace ferry {
 
 namespace detail {
@@ -34,14 +36,19 @@ struct ScheduledCallback {
     std::shared_ptr<ScheduledCallback> queued;
 };
 
-/// One armed call_later/call_at timer: a uv_timer_t that frees itself in its close callback.
+/// A call_later/call_at timer: a uv_timer_t that frees itself in its close callback. One that
+/// fired or was cancelled is stopped and kept for the next call_later (Loop::retire_timer),
+/// so a timeout around every read does not open and close a handle each time.
 struct TimerEntry final : detail::LoopResource {
     uv_timer_t handle{};
-    std::shared_ptr<ScheduledCallback> callback;
+    std::shared_ptr<ScheduledCallback> callback; // null while kept for reuse
     Loop* loop = nullptr;
 
     void close() noexcept {
-        callback->timer = nullptr;
+        if (callback) {
+            callback->timer = nullptr;
+            callback.reset();
+        }
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle))) {
             uv_close(reinterpret_cast<uv_handle_t*>(&handle), [](uv_handle_t* h) {
                 auto* self = static_cast<TimerEntry*>(h->data);
@@ -51,7 +58,9 @@ struct TimerEntry final : detail::LoopResource {
         }
     }
     void close_for_loop_shutdown() noexcept override {
-        callback->fn = nullptr;
+        if (callback) {
+            callback->fn = nullptr;
+        }
         close();
     }
 };
@@ -141,6 +150,11 @@ struct Loop::Impl {
     detail::LoopResource* resources = nullptr; // intrusive list of everything to close at shutdown
     std::unordered_set<detail::WorkRequest*> work;
     std::map<int, detail::SignalEntry*> signals;
+    /// Stopped timers kept for reuse (at most max_spare_timers; each is still a resource).
+    std::vector<detail::TimerEntry*> spare_timers;
+    /// wait_for's timeout lists by duration in milliseconds (each a resource).
+    std::vector<std::pair<std::int64_t, detail::TimeoutList*>> timeout_lists;
+    static constexpr std::size_t max_spare_timers = 64;
     ExceptionHandler exception_handler;
     bool shutting_down = false;
     bool closed = false;
@@ -211,6 +225,8 @@ void Loop::close() {
         uv_cancel(reinterpret_cast<uv_req_t*>(&request->req));
     }
     close_open_resources();
+    impl.timeout_lists.clear(); // closed above, freed by their close callbacks
+    impl.spare_timers.clear();
     uv_close(reinterpret_cast<uv_handle_t*>(&impl.idle), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&impl.wakeup), nullptr);
     uv_walk(
@@ -378,12 +394,18 @@ CallbackHandle Loop::arm_timer(std::chrono::milliseconds delay, bool relative, C
         return CallbackHandle(std::move(state));
     }
     state->fn = std::move(callback);
-    auto* entry = new detail::TimerEntry();
-    entry->loop = this;
+    detail::TimerEntry* entry = nullptr;
+    if (!impl_->spare_timers.empty()) {
+        entry = impl_->spare_timers.back();
+        impl_->spare_timers.pop_back();
+    } else {
+        entry = new detail::TimerEntry();
+        entry->loop = this;
+        entry->handle.data = entry;
+        uv_timer_init(&impl_->uv, &entry->handle);
+        register_resource(*entry);
+    }
     entry->callback = state;
-    entry->handle.data = entry;
-    uv_timer_init(&impl_->uv, &entry->handle);
-    register_resource(*entry);
     state->timer = entry;
     // libuv counts a timeout from the loop's cached time, which is stale by however long the
     // current iteration has run so far: refresh it so a timer armed after a slow step does not
@@ -398,17 +420,56 @@ CallbackHandle Loop::arm_timer(std::chrono::milliseconds delay, bool relative, C
         &entry->handle,
         [](uv_timer_t* handle) {
             auto* timer = static_cast<detail::TimerEntry*>(handle->data);
+            Loop& loop = *timer->loop;
             auto scheduled = timer->callback;
-            timer->close();
+            loop.retire_timer(*timer);
             if (scheduled->cancelled) {
                 return;
             }
             scheduled->done = true;
             Callback fn = std::move(scheduled->fn);
-            detail::invoke_guarded(*timer->loop, "exception in call_later callback", fn);
+            detail::invoke_guarded(loop, "exception in call_later callback", fn);
         },
         static_cast<std::uint64_t>(ms), 0);
     return CallbackHandle(std::move(state));
+}
+
+void Loop::retire_timer(detail::TimerEntry& timer) noexcept {
+    uv_timer_stop(&timer.handle);
+    timer.callback->timer = nullptr;
+    timer.callback.reset();
+    if (impl_->shutting_down || impl_->spare_timers.size() >= Impl::max_spare_timers) {
+        timer.close();
+        return;
+    }
+    try {
+        impl_->spare_timers.push_back(&timer);
+    } catch (...) {
+        timer.close(); // no memory to keep it: close it as before
+    }
+}
+
+detail::TimeoutList* Loop::timeout_list(std::chrono::milliseconds duration) {
+    if (impl_->shutting_down) {
+        return nullptr;
+    }
+    auto& lists = impl_->timeout_lists;
+    for (const auto& [ms, list] : lists) {
+        if (ms == duration.count()) {
+            return list;
+        }
+    }
+    if (lists.size() >= detail::TimeoutList::max_lists) {
+        const auto idle = std::find_if(lists.begin(), lists.end(),
+                                       [](const auto& entry) { return entry.second->empty(); });
+        if (idle == lists.end()) {
+            return nullptr;
+        }
+        idle->second->close(); // frees itself once libuv has let go of its timer
+        lists.erase(idle);
+    }
+    lists.emplace_back(duration.count(), new detail::TimeoutList(*this, duration));
+    return lists.back().second;
 }
 
 CallbackHandle Loop::call_at(std::chrono::milliseconds when, Callback callback) {
@@ -567,7 +628,7 @@ void CallbackHandle::cancel() noexcept {
     state_->cancelled = true;
     state_->fn = nullptr;
     if (state_->timer != nullptr) {
-        state_->timer->close();
+        state_->timer->loop->retire_timer(*state_->timer);
     }
 }
 

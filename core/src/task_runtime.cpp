@@ -22,6 +22,16 @@ bool TaskRuntime::cancel() noexcept {
     return true;
 }
 
+bool TaskRuntime::end_wait() noexcept {
+    Suspension* parked = waiting_in_;
+    if (done_ || parked == nullptr || parked->woken_ || !parked->on_cancel()) {
+        return false;
+    }
+    parked->cancelled_ = true;
+    parked->wake();
+    return true;
+}
+
 bool Suspension::deliver_pending_cancel() noexcept {
     // A cancel that came before this await is delivered here, once (as asyncio does), through
     // the same hook as a cancel while parked: a Future gets cancelled, an awaited task gets

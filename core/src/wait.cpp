@@ -1,9 +1,17 @@
-// gather's settling and TaskGroup::wait.
+// wait_for's timeout error, gather's settling and TaskGroup::wait.
+#include <string>
+#include <system_error>
+
 #include <ferry/wait.hpp>
 
 namespace ferry {
 
 namespace detail {
+
+void throw_timed_out(std::chrono::milliseconds timeout) {
+    throw TimeoutError(std::make_error_code(std::errc::timed_out),
+                       "wait_for: timed out after " + std::to_string(timeout.count()) + " ms");
+}
 
 Task<void> gather_settle(std::shared_ptr<GatherState> state) {
     try {

@@ -1,12 +1,14 @@
 // ferry's echo servers: `echo_server_ferry protocol` (data_received -> write, pause_writing ->
 // pause_reading), `echo_server_ferry streams` (a task per connection: read(256 KiB) -> write
-// -> drain) or `echo_server_ferry lines` (the same with readline(), for ping-pong only: the
-// load generator's messages are lines, its bulk data is not). As a user would write them. Built
+// -> drain), `echo_server_ferry lines` (the same with readline(), for ping-pong only: the
+// load generator's messages are lines, its bulk data is not) or `echo_server_ferry
+// timed-lines` (each readline under wait_for). As a user would write them. Built
 // again as echo_server_ferry_tls, where
 // `... CERT KEY` serves the same over TLS (the plaintext build makes no TlsContext, so it
 // does not load OpenSSL).
-#include <cstring>
+#include <chrono>
 #include <memory>
+#include <string>
 
 #include <ferry/ferry.hpp>
 
@@ -56,11 +58,28 @@ ferry::Task<void> line_echo(ferry::StreamReader reader, ferry::StreamWriter writ
     }
 }
 
+/// The same with a timeout on every line, as the README's client does.
+ferry::Task<void> timed_line_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
+    try {
+        for (;;) {
+            ferry::Bytes line =
+                co_await ferry::wait_for(reader.readline(), std::chrono::minutes(1));
+            if (line.empty()) {
+                co_return;
+            }
+            writer.write(line);
+            co_await writer.drain();
+        }
+    } catch (const ferry::ConnectionResetError&) {
+        // As stream_echo's.
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    const bool lines = argc > 1 && std::strcmp(argv[1], "lines") == 0;
-    const bool streams = lines || (argc > 1 && std::strcmp(argv[1], "streams") == 0);
+    const std::string mode = argc > 1 ? argv[1] : "protocol";
+    const bool streams = mode == "streams" || mode == "lines" || mode == "timed-lines";
     ferry::Loop loop;
     ferry::ServerOptions options;
     options.backlog = bench::echo_backlog;
@@ -75,8 +94,12 @@ int main(int argc, char** argv) {
     std::shared_ptr<ferry::StreamServer> stream_server;
     std::shared_ptr<ferry::Server> server;
     if (streams) {
-        stream_server = loop.run_until_complete(
-            ferry::start_server(loop, lines ? line_echo : stream_echo, "127.0.0.1", 0, options));
+        stream_server =
+            loop.run_until_complete(ferry::start_server(loop,
+                                                        mode == "lines"         ? line_echo
+                                                        : mode == "timed-lines" ? timed_line_echo
+                                                                                : stream_echo,
+                                                        "127.0.0.1", 0, options));
         bench::announce_port(stream_server->port());
     } else {
         server = loop.run_until_complete(ferry::create_server(

@@ -147,6 +147,32 @@ TEST_F(LoopSchedulingTest, CancelledTimerNeverFires) {
     EXPECT_TRUE(handle.cancelled());
 }
 
+// Timers that fired or were cancelled are kept and reused: a reused one runs only its new
+// callback, and a handle to the old one cancels nothing new.
+TEST_F(LoopSchedulingTest, ReusedTimersRunOnlyTheirOwnCallbacks) {
+    int old_runs = 0;
+    int new_runs = 0;
+    std::vector<CallbackHandle> old_handles;
+    for (int i = 0; i < 100; ++i) {
+        old_handles.push_back(loop.call_later(1h, [&] { ++old_runs; }));
+    }
+    for (CallbackHandle& handle : old_handles) {
+        handle.cancel();
+    }
+    std::vector<CallbackHandle> new_handles;
+    for (int i = 0; i < 100; ++i) {
+        new_handles.push_back(loop.call_later(std::chrono::milliseconds(1 + i % 5), [&] {
+            ++new_runs;
+            loop.call_later(1ms, [&] { ++new_runs; }); // a timer armed from a timer
+        }));
+    }
+    for (CallbackHandle& handle : old_handles) {
+        handle.cancel(); // again: no effect on the timers that reuse theirs
+    }
+    EXPECT_TRUE(run_until(loop, [&] { return new_runs == 200; }));
+    EXPECT_EQ(old_runs, 0);
+}
+
 TEST_F(LoopSchedulingTest, TimerMayCancelItselfAndOthers) {
     CallbackHandle self;
     CallbackHandle other;

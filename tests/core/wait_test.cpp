@@ -1,7 +1,9 @@
 // wait_for, gather, wait and TaskGroup: results, first-failure propagation, timeouts that
 // cancel the inner operation, and cancellation flowing to children.
+#include <algorithm>
 #include <thread>
 
+#include <ferry/queue.hpp>
 #include <ferry/sleep.hpp>
 #include <ferry/wait.hpp>
 
@@ -86,6 +88,107 @@ TEST_F(WaitTest, WaitForWorksOnAnyAwaitable) {
     Event never;
     auto body = [&]() -> Task<void> { co_await wait_for(never.wait(), 5ms); };
     EXPECT_THROW(loop.run_until_complete(body()), TimeoutError);
+}
+
+// wait_for on one of the library's awaiters runs no task: the timer ends that one wait and
+// nothing after it. A wait that finishes in time keeps its result and leaves no timer behind;
+// cancelling the task is a CancelledError, not a TimeoutError.
+TEST_F(WaitTest, WaitForOnALibraryAwaiterEndsThatWaitOnly) {
+    auto body = []() -> Task<std::string> {
+        Event soon;
+        get_running_loop().call_later(2ms, [&soon] { soon.set(); });
+        co_await wait_for(soon.wait(), 30ms); // in time
+        co_await sleep(60ms);                 // past the first timeout: not ended by it
+        Queue<int> queue;
+        std::string outcome = "in time";
+        try {
+            co_await wait_for(queue.get(), 5ms);
+        } catch (const TimeoutError& e) {
+            outcome += std::string(", ") + e.what();
+        }
+        queue.put_nowait(7);
+        outcome += ", then " + std::to_string(co_await wait_for(queue.get(), 1s));
+        co_return outcome;
+    };
+    EXPECT_EQ(loop.run_until_complete(body()), "in time, wait_for: timed out after 5 ms, then 7");
+
+    auto parked = []() -> Task<void> {
+        Event never;
+        co_await wait_for(never.wait(), 1h);
+    };
+    auto task = loop.create_task(parked());
+    loop.call_later(2ms, [&] { task.cancel(); });
+    ASSERT_TRUE(test::run_until(
+        loop, [&] { return task.done(); }, 5s));
+    EXPECT_TRUE(task.cancelled());
+}
+
+/// Waits for `never` under wait_for(`timeout`) and returns how long it took, in ms.
+Task<double> time_out_after(std::shared_ptr<Event> never, std::chrono::milliseconds timeout) {
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        co_await wait_for(never->wait(), timeout);
+        ADD_FAILURE() << "no timeout";
+    } catch (const TimeoutError&) {
+    }
+    co_return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+// Timeouts of one duration share a list under one timer; they end in order, none early, also
+// when the oldest ones stop before their time. More durations than the loop keeps lists for
+// still time out (on a timer each).
+TEST_F(WaitTest, ManyTimeoutsOfOneOrManyDurationsEndOnTimeAndNeverEarly) {
+    auto never = std::make_shared<Event>();
+    auto answered = std::make_shared<Event>();
+    std::vector<TaskHandle<double>> same;
+    std::vector<TaskHandle<void>> stopped_early;
+    for (int i = 0; i < 3; ++i) {
+        stopped_early.push_back(loop.create_task([](std::shared_ptr<Event> event) -> Task<void> {
+            co_await wait_for(event->wait(), 20ms);
+        }(answered)));
+    }
+    for (int i = 0; i < 20; ++i) {
+        same.push_back(loop.create_task(time_out_after(never, 20ms)));
+        loop.run_once(false);
+    }
+    loop.call_later(2ms, [answered] { answered->set(); }); // the oldest three stop early
+    std::vector<TaskHandle<double>> varied;
+    std::vector<int> durations;
+    for (int i = 0; i < 24; ++i) {
+        durations.push_back(10 + i);
+        varied.push_back(
+            loop.create_task(time_out_after(never, std::chrono::milliseconds(10 + i))));
+    }
+    ASSERT_TRUE(test::run_until(
+        loop,
+        [&] {
+            return std::all_of(same.begin(), same.end(), [](auto& t) { return t.done(); }) &&
+                   std::all_of(varied.begin(), varied.end(), [](auto& t) { return t.done(); });
+        },
+        10s));
+    for (auto& task : stopped_early) {
+        EXPECT_TRUE(task.done());
+        EXPECT_NO_THROW(task.result());
+    }
+    for (auto& task : same) {
+        EXPECT_GE(task.result(), 20.0);
+    }
+    for (std::size_t i = 0; i < varied.size(); ++i) {
+        EXPECT_GE(varied[i].result(), durations[i]) << "duration " << durations[i];
+    }
+}
+
+// What a library awaiter's wait_for returns converts to a Task, to spawn or keep.
+TEST_F(WaitTest, WaitForOnALibraryAwaiterConvertsToATask) {
+    auto body = []() -> Task<int> {
+        Queue<int> queue;
+        Task<int> stored = wait_for(queue.get(), 1s);
+        TaskHandle<int> spawned = get_running_loop().create_task(std::move(stored));
+        queue.put_nowait(41);
+        co_return co_await spawned + 1;
+    };
+    EXPECT_EQ(loop.run_until_complete(body()), 42);
 }
 
 TEST_F(WaitTest, CancellingWaitForCancelsTheInnerTask) {

@@ -217,6 +217,14 @@ TEST_F(StreamReaderTest, ChunkReadsConvertToTasksAndWorkUnderWaitFor) {
             timed_out = true;
         }
         EXPECT_TRUE(timed_out);
+        // read(-1) runs a Task of reads inside its awaiter: the timeout ends the read in it.
+        bool all_timed_out = false;
+        try {
+            co_await wait_for(r.read(), 5ms);
+        } catch (const TimeoutError&) {
+            all_timed_out = true;
+        }
+        EXPECT_TRUE(all_timed_out);
         r.feed_data("line\n");
         TaskHandle<Bytes> spawned = get_running_loop().create_task(Task<Bytes>(r.readline()));
         Bytes first = co_await spawned;

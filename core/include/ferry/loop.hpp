@@ -22,6 +22,8 @@ class Loop;
 
 namespace detail {
 struct ScheduledCallback;
+struct TimerEntry;
+class TimeoutList;
 class TaskRuntime;
 class LoopResource;
 class LoopAccess;
@@ -149,6 +151,7 @@ private:
     // The implementer side (transports, protocols, awaitables), reached through
     // detail::LoopAccess in <ferry/detail/loop_access.hpp>.
     friend class detail::LoopAccess;
+    friend class CallbackHandle; // a cancelled timer goes back to the loop
     struct Impl;
     uv_loop_s* native() noexcept;
     static Loop& from_native(uv_loop_s* native) noexcept;
@@ -172,6 +175,11 @@ private:
 
     CallbackHandle call_later_ms(std::chrono::milliseconds delay, Callback callback);
     CallbackHandle arm_timer(std::chrono::milliseconds delay, bool relative, Callback callback);
+    /// Stops a timer that fired or was cancelled and keeps it for the next one (or closes it).
+    void retire_timer(detail::TimerEntry& timer) noexcept;
+    /// The list of wait_for timeouts of `duration`; null when closing or when lists for
+    /// TimeoutList::max_lists other durations hold timeouts.
+    detail::TimeoutList* timeout_list(std::chrono::milliseconds duration);
     unsigned stop_count() const noexcept;
     void close_open_resources() noexcept;
     void start_idle() noexcept;

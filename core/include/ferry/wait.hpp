@@ -3,6 +3,7 @@
 /// semantics, on Task<T> / TaskHandle<T>.
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include <ferry/detail/timeout.hpp>
 #include <ferry/future.hpp>
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
@@ -20,6 +22,9 @@
 namespace ferry {
 
 namespace detail {
+/// Throws wait_for's TimeoutError ("wait_for: timed out after N ms").
+[[noreturn]] void throw_timed_out(std::chrono::milliseconds timeout);
+
 /// The value a task of T yields through gather (void becomes Empty).
 template <class T>
 using GatherValue = std::conditional_t<std::is_void_v<T>, Empty, T>;
@@ -203,11 +208,7 @@ Task<T> wait_for(TaskHandle<T> task, std::chrono::duration<Rep, Period> timeout)
     }
     timer.cancel();
     if (*timed_out) {
-        throw TimeoutError(
-            std::make_error_code(std::errc::timed_out),
-            "wait_for: timed out after " +
-                std::to_string(std::chrono::ceil<std::chrono::milliseconds>(timeout).count()) +
-                " ms");
+        detail::throw_timed_out(std::chrono::ceil<std::chrono::milliseconds>(timeout));
     }
     std::rethrow_exception(error);
 }
@@ -218,9 +219,97 @@ Task<T> wait_for(Task<T> task, std::chrono::duration<Rep, Period> timeout) {
     return wait_for(get_running_loop().create_task(std::move(task)), timeout);
 }
 
-/// wait_for on any other awaitable (a Future, an Event wait, a Queue get...).
+namespace detail {
+/// The library's own awaiters (a read, a readline, a drain, a Queue get, an Event wait...):
+/// they park the task they run in, so a timer can end their wait.
+template <class Awaiter>
+concept ParkingAwaiter = std::derived_from<Awaiter, Suspension> && std::move_constructible<Awaiter>;
+
+} // namespace detail
+
+/// What wait_for returns for one of the library's awaiters: that awaiter parks in the awaiting
+/// coroutine's frame as it would without a timeout, and a timer ends its wait (asyncio's
+/// `timeout()` around one await). No task is spawned, no frame made and nothing allocated (the
+/// timer is a detail::Timeout inside this object): a readline under wait_for cost 4.7 times a
+/// readline when it ran as a task of its own (docs/benchmarks.md). Refers to what the awaiter
+/// refers to (await it at once, or convert it to a Task).
+template <detail::ParkingAwaiter Awaiter>
+class [[nodiscard]] TimedAwaiter {
+public:
+    /// The awaiter's result type.
+    using Result = decltype(std::declval<Awaiter&>().await_resume());
+
+    /// `inner` with at most `timeout` to finish once it parks.
+    TimedAwaiter(Awaiter inner, std::chrono::milliseconds timeout)
+        : inner_(std::move(inner)), timeout_(timeout) {}
+    /// Moving is for an awaiter not yet awaited.
+    TimedAwaiter(TimedAwaiter&& other) noexcept
+        : inner_(std::move(other.inner_)), timeout_(other.timeout_) {}
+    TimedAwaiter& operator=(TimedAwaiter&&) = delete;
+    /// Stops the timer if the awaiting coroutine is destroyed while it waits.
+    ~TimedAwaiter() { fallback_.cancel(); }
+
+    /// Ready when the awaiter is (then no timer is armed).
+    bool await_ready() { return inner_.await_ready(); }
+    /// Parks through the awaiter, then starts the timer.
+    bool await_suspend(std::coroutine_handle<> awaiting) {
+        if (!inner_.await_suspend(awaiting)) {
+            return false;
+        }
+        // The task is parked somewhere inside this await (in `inner_`, or deeper when it
+        // runs a Task): whatever it waits in when the time is up is what ends.
+        task_ = detail::TaskRuntime::current();
+        if (!timer_.start(task_->loop(), timeout_, &TimedAwaiter::expired, this)) {
+            // The loop has lists for too many other durations: a timer of its own.
+            fallback_ = task_->loop().call_later(timeout_, [this] { expired(this); });
+        }
+        return true;
+    }
+    /// The awaiter's result; TimeoutError when the timer ended the wait.
+    Result await_resume() {
+        timer_.stop();
+        fallback_.cancel();
+        if (!timed_out_) {
+            return inner_.await_resume();
+        }
+        try {
+            return inner_.await_resume(); // a wait that finished all the same keeps its result
+        } catch (const CancelledError&) {
+            detail::throw_timed_out(timeout_);
+        }
+    }
+    /// The same wait as a Task (for create_task, gather, or awaiting it later).
+    operator Task<Result>() && { return as_task(std::move(inner_), timeout_); }
+
+private:
+    static void expired(void* self) noexcept {
+        auto& awaiter = *static_cast<TimedAwaiter*>(self);
+        awaiter.timed_out_ = awaiter.task_->end_wait();
+    }
+    static Task<Result> as_task(Awaiter inner, std::chrono::milliseconds timeout) {
+        co_return co_await TimedAwaiter(std::move(inner), timeout);
+    }
+
+    Awaiter inner_;
+    std::chrono::milliseconds timeout_;
+    detail::TaskRuntime* task_ = nullptr;
+    detail::Timeout timer_;
+    CallbackHandle fallback_;
+    bool timed_out_ = false;
+};
+
+/// wait_for on one of the library's awaiters (`wait_for(reader.readline(), 2s)`): no task, no
+/// frame (see TimedAwaiter). TimeoutError when the time runs out; the read consumes nothing.
+template <detail::ParkingAwaiter Awaiter, class Rep, class Period>
+TimedAwaiter<Awaiter> wait_for(Awaiter awaiter, std::chrono::duration<Rep, Period> timeout) {
+    return TimedAwaiter<Awaiter>(std::move(awaiter),
+                                 std::chrono::ceil<std::chrono::milliseconds>(timeout));
+}
+
+/// wait_for on any other awaitable (a Future...): runs it as a task.
 template <class Awaitable, class Rep, class Period>
-auto wait_for(Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
+requires(!detail::ParkingAwaiter<Awaitable>) auto wait_for(
+    Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
     -> Task<decltype(std::declval<Awaitable&>().await_resume())> {
     return wait_for(detail::as_task(std::move(awaitable)), timeout);
 }

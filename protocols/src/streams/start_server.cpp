@@ -32,11 +32,7 @@ void forget_client(const std::weak_ptr<ClientSet>& clients, std::uint64_t id) no
 /// of the handler: it is logged at debug level with the client's address, not reported as an
 /// exception nobody retrieved (other exceptions are, by the task).
 Task<void> serve_client(ClientConnected handler, StreamReader reader, StreamWriter writer,
-                        std::weak_ptr<ClientSet> clients, std::uint64_t id) {
-    // Named now, as the transport may be gone at the end; only when the line can be logged
-    // (a getpeername system call per client otherwise).
-    const std::string client =
-        log().should_log(spdlog::level::debug) ? client_name(writer) : std::string();
+                        std::weak_ptr<ClientSet> clients, std::uint64_t id, std::string client) {
     try {
         co_await handler(reader, writer);
     } catch (const ConnectionResetError& e) {
@@ -55,7 +51,13 @@ std::function<void(StreamReader, StreamWriter)> spawn_clients(Loop& loop, Client
                                                               std::shared_ptr<ClientSet> clients) {
     return [&loop, handler = std::move(handler), clients](StreamReader r, StreamWriter w) {
         const std::uint64_t id = clients->next_id++;
-        clients->tasks.emplace(id, loop.create_task(serve_client(handler, r, w, clients, id)));
+        // Named now, at accept: a client that resets before its task first runs (a loaded
+        // server) has no peer address by then. Only when the line can be logged (a
+        // getpeername system call per client otherwise).
+        std::string client =
+            log().should_log(spdlog::level::debug) ? client_name(w) : std::string("a client");
+        clients->tasks.emplace(
+            id, loop.create_task(serve_client(handler, r, w, clients, id, std::move(client))));
         clients->idle.clear();
     };
 }

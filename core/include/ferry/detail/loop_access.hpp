@@ -3,6 +3,7 @@
 /// libuv loop, the shared read buffer, resource registration, scheduling a coroutine. A user of
 /// ferry never needs this header; <ferry/loop.hpp> is the public face.
 
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
 #include <exception>
@@ -17,6 +18,7 @@ struct uv_loop_s;
 namespace ferry::detail {
 
 class TaskRuntime;
+class TimeoutList;
 
 /// Something holding libuv handles that must be closed when its loop closes (transports,
 /// servers, timers, watchers, tasks). Loop thread only.
@@ -65,6 +67,10 @@ public:
     static void resume_soon(Loop& loop, std::coroutine_handle<> handle,
                             TaskRuntime* task) noexcept {
         loop.resume_soon(handle, task);
+    }
+    /// The loop's list of wait_for timeouts of `duration` (see Timeout); null when there is none.
+    static TimeoutList* timeout_list(Loop& loop, std::chrono::milliseconds duration) {
+        return loop.timeout_list(duration);
     }
     /// A token that expires when the loop is destroyed (for objects that may outlive it).
     static std::weak_ptr<void> lifetime_token(const Loop& loop) noexcept {

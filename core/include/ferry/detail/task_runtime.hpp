@@ -33,6 +33,10 @@ public:
     bool cancel() noexcept;
     /// True once the task has finished (value, exception or cancelled).
     bool done() const noexcept { return done_; }
+    /// Ends the wait the task is parked in now as a cancel would (its await throws
+    /// CancelledError), without cancelling the task: a timeout around one await. False when
+    /// the task is not parked, is about to resume, or its wait ends by itself.
+    bool end_wait() noexcept;
 
 protected:
     ~TaskRuntime() = default;
