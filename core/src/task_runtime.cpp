@@ -9,6 +9,7 @@ bool TaskRuntime::cancel() noexcept {
     if (done_) {
         return false;
     }
+    ++cancel_count_;
     Suspension* parked = waiting_in_;
     if (parked == nullptr || parked->woken_) {
         // Running, not started, or about to resume: the next await throws.
@@ -22,21 +23,32 @@ bool TaskRuntime::cancel() noexcept {
     return true;
 }
 
-bool TaskRuntime::end_wait() noexcept {
-    Suspension* parked = waiting_in_;
-    if (done_ || parked == nullptr || parked->woken_ || !parked->on_cancel()) {
-        return false;
+void TaskRuntime::end_wait(const void* region) noexcept {
+    if (done_) {
+        return;
     }
-    parked->cancelled_ = true;
-    parked->wake();
-    return true;
+    Suspension* parked = waiting_in_;
+    if (parked == nullptr || parked->woken_) {
+        // About to resume (perhaps only to park again inside the region) or yielding: the next
+        // wait ends. The first region to ask keeps the request; a region inside it that asks
+        // too ends with it anyway.
+        if (end_requested_by_ == nullptr) {
+            end_requested_by_ = region;
+        }
+        return;
+    }
+    if (parked->on_cancel()) {
+        parked->cancelled_ = true;
+        parked->wake();
+    }
+    // Otherwise the wait ends by itself soon (an awaited task is cancelling).
 }
 
 bool Suspension::deliver_pending_cancel() noexcept {
     // A cancel that came before this await is delivered here, once (as asyncio does), through
     // the same hook as a cancel while parked: a Future gets cancelled, an awaited task gets
-    // cancelled and waited for.
-    task_->cancel_requested_ = false;
+    // cancelled and waited for. So is a timeout's request to end the next wait.
+    task_->take_pending_end();
     if (on_cancel()) {
         cancelled_ = true;
         return true;

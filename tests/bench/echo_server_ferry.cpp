@@ -2,7 +2,8 @@
 // pause_reading), `echo_server_ferry streams` (a task per connection: read(256 KiB) -> write
 // -> drain), `echo_server_ferry lines` (the same with readline(), for ping-pong only: the
 // load generator's messages are lines, its bulk data is not) or `echo_server_ferry
-// timed-lines` (each readline under wait_for). As a user would write them. Built
+// timed-lines` (each readline under wait_for) or `echo_server_ferry timed-requests` (each
+// readline in a coroutine of the user's, under wait_for). As a user would write them. Built
 // again as echo_server_ferry_tls, where
 // `... CERT KEY` serves the same over TLS (the plaintext build makes no TlsContext, so it
 // does not load OpenSSL).
@@ -75,11 +76,34 @@ ferry::Task<void> timed_line_echo(ferry::StreamReader reader, ferry::StreamWrite
     }
 }
 
+/// A user's own coroutine for one request: here only a line, as the load generator sends.
+ferry::Task<ferry::Bytes> read_request(ferry::StreamReader reader) {
+    co_return co_await reader.readline();
+}
+
+/// The same with the user's coroutine under wait_for, as a request with a deadline is written.
+ferry::Task<void> timed_request_echo(ferry::StreamReader reader, ferry::StreamWriter writer) {
+    try {
+        for (;;) {
+            ferry::Bytes line =
+                co_await ferry::wait_for(read_request(reader), std::chrono::minutes(1));
+            if (line.empty()) {
+                co_return;
+            }
+            writer.write(line);
+            co_await writer.drain();
+        }
+    } catch (const ferry::ConnectionResetError&) {
+        // As stream_echo's.
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "protocol";
-    const bool streams = mode == "streams" || mode == "lines" || mode == "timed-lines";
+    const bool streams =
+        mode == "streams" || mode == "lines" || mode == "timed-lines" || mode == "timed-requests";
     ferry::Loop loop;
     ferry::ServerOptions options;
     options.backlog = bench::echo_backlog;
@@ -94,12 +118,13 @@ int main(int argc, char** argv) {
     std::shared_ptr<ferry::StreamServer> stream_server;
     std::shared_ptr<ferry::Server> server;
     if (streams) {
-        stream_server =
-            loop.run_until_complete(ferry::start_server(loop,
-                                                        mode == "lines"         ? line_echo
-                                                        : mode == "timed-lines" ? timed_line_echo
-                                                                                : stream_echo,
-                                                        "127.0.0.1", 0, options));
+        stream_server = loop.run_until_complete(
+            ferry::start_server(loop,
+                                mode == "lines"            ? line_echo
+                                : mode == "timed-lines"    ? timed_line_echo
+                                : mode == "timed-requests" ? timed_request_echo
+                                                           : stream_echo,
+                                "127.0.0.1", 0, options));
         bench::announce_port(stream_server->port());
     } else {
         server = loop.run_until_complete(ferry::create_server(

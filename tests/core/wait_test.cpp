@@ -204,6 +204,146 @@ TEST_F(WaitTest, CancellingWaitForCancelsTheInnerTask) {
     EXPECT_TRUE(*cancelled);
 }
 
+/// Counts `*woken` each time `event` is set (it clears it), until cancelled.
+Task<void> count_wakeups(std::shared_ptr<Event> event, std::shared_ptr<int> woken,
+                         std::shared_ptr<bool> cancelled) {
+    try {
+        for (;;) {
+            co_await event->wait();
+            event->clear();
+            ++*woken;
+        }
+    } catch (const CancelledError&) {
+        *cancelled = true;
+        throw;
+    }
+}
+
+// wait_for on a Task runs it in the awaiting task, as `co_await task` would: it starts only when
+// awaited, and the timeout ends whatever it waits in then, also after it woke and parked again,
+// and also when it only yields (the timer fires while it is about to resume).
+TEST_F(WaitTest, WaitForOnATaskRunsItInTheAwaitingTaskAndEndsItsLaterWaits) {
+    auto started = std::make_shared<bool>(false);
+    auto lazy = [](std::shared_ptr<bool> flag) -> Task<int> {
+        *flag = true;
+        co_return 3;
+    };
+    auto body = [&]() -> Task<int> {
+        auto waiting = wait_for(lazy(started), 1s);
+        co_await sleep(1ms);
+        EXPECT_FALSE(*started); // nothing spawned: not started before it is awaited
+        co_return co_await std::move(waiting);
+    };
+    EXPECT_EQ(loop.run_until_complete(body()), 3);
+
+    auto event = std::make_shared<Event>();
+    auto woken = std::make_shared<int>(0);
+    auto cancelled = std::make_shared<bool>(false);
+    auto ticker = loop.call_later(2ms, [event] { event->set(); }); // one wake-up before the end
+    auto repeated = [](std::shared_ptr<Event> e, std::shared_ptr<int> w,
+                       std::shared_ptr<bool> c) -> Task<void> {
+        co_await wait_for(count_wakeups(e, w, c), 30ms);
+    };
+    const auto start = loop.time();
+    EXPECT_THROW(loop.run_until_complete(repeated(event, woken, cancelled)), TimeoutError);
+    EXPECT_GE((loop.time() - start).count(), 30);
+    EXPECT_EQ(*woken, 1);
+    EXPECT_TRUE(*cancelled);
+
+    auto yields = std::make_shared<int>(0);
+    auto spinning = [](std::shared_ptr<int> count) -> Task<void> {
+        auto spin = [](std::shared_ptr<int> n) -> Task<void> {
+            for (;;) {
+                co_await sleep(0ms);
+                ++*n;
+            }
+        };
+        co_await wait_for(spin(count), 5ms);
+    };
+    EXPECT_THROW(loop.run_until_complete(spinning(yields)), TimeoutError);
+    EXPECT_GT(*yields, 0);
+}
+
+// Around a Task: a task that catches the timeout's CancelledError and returns a value returns
+// it; a cancel of the awaiting task that comes with the timeout wins (CancelledError, delivered
+// once); timeouts nest, the shorter one ending the wait; after a timeout nothing is left to end
+// a later wait.
+TEST_F(WaitTest, WaitForOnATaskKeepsAsyncioSemantics) {
+    auto stubborn = []() -> Task<int> {
+        Event never;
+        try {
+            co_await never.wait();
+        } catch (const CancelledError&) {
+            co_return 7; // swallowed: the task returns a value after all
+        }
+        co_return 0;
+    };
+    auto kept = [&]() -> Task<int> { co_return co_await wait_for(stubborn(), 2ms); };
+    EXPECT_EQ(loop.run_until_complete(kept()), 7);
+
+    auto self = std::make_shared<TaskHandle<std::string>>();
+    auto cancels_itself = [](std::shared_ptr<TaskHandle<std::string>> me) -> Task<void> {
+        Event never;
+        try {
+            co_await never.wait();
+        } catch (const CancelledError&) {
+            me->cancel(); // the task is cancelled as its timeout ends this wait
+            throw;
+        }
+    };
+    auto outer = [](std::shared_ptr<TaskHandle<std::string>> me, auto inner) -> Task<std::string> {
+        std::string outcome;
+        try {
+            co_await wait_for(inner(me), 2ms);
+        } catch (const TimeoutError&) {
+            outcome = "timeout";
+        } catch (const CancelledError&) {
+            outcome = "cancelled";
+        }
+        co_await sleep(1ms); // the cancel was delivered once, above
+        co_return outcome + ", then slept";
+    };
+    *self = loop.create_task(outer(self, cancels_itself));
+    ASSERT_TRUE(test::run_until(
+        loop, [&] { return self->done(); }, 5s));
+    EXPECT_EQ(self->result(), "cancelled, then slept");
+
+    auto nested = []() -> Task<std::string> {
+        std::string outcome;
+        auto inner = [](std::chrono::milliseconds limit) -> Task<void> {
+            Event never;
+            co_await wait_for(never.wait(), limit);
+        };
+        try {
+            co_await wait_for(inner(1h), 3ms); // the outer one ends it
+        } catch (const TimeoutError& e) {
+            outcome += e.what();
+        }
+        try {
+            co_await wait_for(inner(3ms), 1h); // the inner one ends it
+        } catch (const TimeoutError& e) {
+            outcome += std::string(", ") + e.what();
+        }
+        co_await sleep(10ms); // neither timer is left to end this
+        co_return outcome;
+    };
+    EXPECT_EQ(loop.run_until_complete(nested()),
+              "wait_for: timed out after 3 ms, wait_for: timed out after 3 ms");
+}
+
+// wait_for on a Future times out and cancels the Future (asyncio), without a task.
+TEST_F(WaitTest, WaitForOnAFutureCancelsIt) {
+    auto body = []() -> Task<bool> {
+        Future<int> answer(get_running_loop());
+        try {
+            co_await wait_for(answer, 2ms);
+        } catch (const TimeoutError&) {
+        }
+        co_return answer.cancelled();
+    };
+    EXPECT_TRUE(loop.run_until_complete(body()));
+}
+
 TEST_F(WaitTest, GatherYieldsResultsInOrder) {
     auto body = []() -> Task<std::tuple<int, int, Empty>> {
         co_return co_await gather(value_after(1, 5ms), value_after(2, 1ms),

@@ -182,8 +182,8 @@ Task<WaitResult<T>> wait(std::vector<TaskHandle<T>> tasks,
     co_return result;
 }
 
-/// Waits for `task` at most `timeout` (asyncio.wait_for): on timeout the task is cancelled,
-/// waited for, and TimeoutError is thrown. Cancelling the waiter cancels the task too.
+/// Waits for a spawned `task` at most `timeout` (asyncio.wait_for): on timeout the task is
+/// cancelled, waited for, and TimeoutError is thrown. Cancelling the waiter cancels the task too.
 template <class T, class Rep, class Period>
 Task<T> wait_for(TaskHandle<T> task, std::chrono::duration<Rep, Period> timeout) {
     Loop& loop = get_running_loop();
@@ -213,27 +213,47 @@ Task<T> wait_for(TaskHandle<T> task, std::chrono::duration<Rep, Period> timeout)
     std::rethrow_exception(error);
 }
 
-/// wait_for on a Task not spawned yet: spawns it first.
-template <class T, class Rep, class Period>
-Task<T> wait_for(Task<T> task, std::chrono::duration<Rep, Period> timeout) {
-    return wait_for(get_running_loop().create_task(std::move(task)), timeout);
-}
-
 namespace detail {
 /// The library's own awaiters (a read, a readline, a drain, a Queue get, an Event wait...):
 /// they park the task they run in, so a timer can end their wait.
 template <class Awaiter>
 concept ParkingAwaiter = std::derived_from<Awaiter, Suspension> && std::move_constructible<Awaiter>;
 
+/// A Task under wait_for: owns it and awaits it as `co_await task` does, in the awaiting task.
+template <class T>
+class TaskAwaiter {
+public:
+    /// Awaits `task`.
+    explicit TaskAwaiter(Task<T> task) noexcept : task_(std::move(task)) {}
+    bool await_ready() noexcept { return task_.operator co_await().await_ready(); }
+    bool await_suspend(std::coroutine_handle<> awaiting) noexcept {
+        return task_.operator co_await().await_suspend(awaiting);
+    }
+    T await_resume() { return task_.operator co_await().await_resume(); }
+
+private:
+    Task<T> task_;
+};
+
+template <class Awaiter>
+inline constexpr bool is_task_awaiter = false;
+template <class T>
+inline constexpr bool is_task_awaiter<TaskAwaiter<T>> = true;
+
+/// What wait_for can time without a task of its own: the library's awaiters and Tasks.
+template <class Awaiter>
+concept TimeableAwaiter = ParkingAwaiter<Awaiter> || is_task_awaiter<Awaiter>;
 } // namespace detail
 
-/// What wait_for returns for one of the library's awaiters: that awaiter parks in the awaiting
-/// coroutine's frame as it would without a timeout, and a timer ends its wait (asyncio's
-/// `timeout()` around one await). No task is spawned, no frame made and nothing allocated (the
-/// timer is a detail::Timeout inside this object): a readline under wait_for cost 4.7 times a
-/// readline when it ran as a task of its own (docs/benchmarks.md). Refers to what the awaiter
-/// refers to (await it at once, or convert it to a Task).
-template <detail::ParkingAwaiter Awaiter>
+/// What wait_for returns for a Task or one of the library's awaiters: it is awaited in the
+/// awaiting task as it would be without a timeout, and a timer ends whatever that task waits in
+/// when the time is up (asyncio's `timeout()` around one await, which is what its wait_for does
+/// for a coroutine): the awaited code sees CancelledError, and what comes out of this await is
+/// TimeoutError. No task is spawned, no frame made and nothing allocated (the timer is a
+/// detail::Timeout inside this object): a readline under wait_for cost 4.7 times a readline
+/// when it ran as a task of its own (docs/benchmarks.md). Refers to what the awaiter refers to
+/// (await it at once, or convert it to a Task).
+template <detail::TimeableAwaiter Awaiter>
 class [[nodiscard]] TimedAwaiter {
 public:
     /// The awaiter's result type.
@@ -247,18 +267,28 @@ public:
         : inner_(std::move(other.inner_)), timeout_(other.timeout_) {}
     TimedAwaiter& operator=(TimedAwaiter&&) = delete;
     /// Stops the timer if the awaiting coroutine is destroyed while it waits.
-    ~TimedAwaiter() { fallback_.cancel(); }
+    ~TimedAwaiter() {
+        fallback_.cancel();
+        if (task_ != nullptr) {
+            task_->end_region(this);
+        }
+    }
 
     /// Ready when the awaiter is (then no timer is armed).
     bool await_ready() { return inner_.await_ready(); }
-    /// Parks through the awaiter, then starts the timer.
+    /// Awaits through the awaiter; starts the timer if that parked the task.
     bool await_suspend(std::coroutine_handle<> awaiting) {
-        if (!inner_.await_suspend(awaiting)) {
-            return false;
+        detail::TaskRuntime* task = detail::TaskRuntime::current();
+        const unsigned cancels = task != nullptr ? task->cancel_count() : 0;
+        if (!inner_.await_suspend(awaiting) || task == nullptr) {
+            // Done already, or outside any ferry task, where nothing parks: what was awaited
+            // reports the misuse.
+            return task != nullptr ? false : true;
         }
         // The task is parked somewhere inside this await (in `inner_`, or deeper when it
         // runs a Task): whatever it waits in when the time is up is what ends.
-        task_ = detail::TaskRuntime::current();
+        task_ = task;
+        cancels_before_ = cancels;
         if (!timer_.start(task_->loop(), timeout_, &TimedAwaiter::expired, this)) {
             // The loop has lists for too many other durations: a timer of its own.
             fallback_ = task_->loop().call_later(timeout_, [this] { expired(this); });
@@ -267,14 +297,23 @@ public:
     }
     /// The awaiter's result; TimeoutError when the timer ended the wait.
     Result await_resume() {
+        if (task_ == nullptr) {
+            return inner_.await_resume(); // never parked: no timer ran
+        }
         timer_.stop();
         fallback_.cancel();
+        task_->end_region(this);
         if (!timed_out_) {
             return inner_.await_resume();
         }
         try {
             return inner_.await_resume(); // a wait that finished all the same keeps its result
         } catch (const CancelledError&) {
+            if (task_->cancel_count() != cancels_before_) {
+                // The task was cancelled too: that wins (asyncio), and this is its delivery.
+                task_->forget_pending_cancel();
+                throw;
+            }
             detail::throw_timed_out(timeout_);
         }
     }
@@ -284,7 +323,8 @@ public:
 private:
     static void expired(void* self) noexcept {
         auto& awaiter = *static_cast<TimedAwaiter*>(self);
-        awaiter.timed_out_ = awaiter.task_->end_wait();
+        awaiter.timed_out_ = true;
+        awaiter.task_->end_wait(self);
     }
     static Task<Result> as_task(Awaiter inner, std::chrono::milliseconds timeout) {
         co_return co_await TimedAwaiter(std::move(inner), timeout);
@@ -292,7 +332,8 @@ private:
 
     Awaiter inner_;
     std::chrono::milliseconds timeout_;
-    detail::TaskRuntime* task_ = nullptr;
+    detail::TaskRuntime* task_ = nullptr; // set once parked
+    unsigned cancels_before_ = 0;
     detail::Timeout timer_;
     CallbackHandle fallback_;
     bool timed_out_ = false;
@@ -306,11 +347,34 @@ TimedAwaiter<Awaiter> wait_for(Awaiter awaiter, std::chrono::duration<Rep, Perio
                                  std::chrono::ceil<std::chrono::milliseconds>(timeout));
 }
 
-/// wait_for on any other awaitable (a Future...): runs it as a task.
+/// wait_for on a Task (`wait_for(read_reply(reader), 1s)`): the task runs in the awaiting task,
+/// as `co_await task` would, and nothing is spawned (see TimedAwaiter). On timeout the wait it
+/// is parked in throws CancelledError inside it and this await throws TimeoutError; a task
+/// that catches the CancelledError and returns a value, returns it.
+template <class T, class Rep, class Period>
+TimedAwaiter<detail::TaskAwaiter<T>> wait_for(Task<T> task,
+                                              std::chrono::duration<Rep, Period> timeout) {
+    return TimedAwaiter<detail::TaskAwaiter<T>>(
+        detail::TaskAwaiter<T>(std::move(task)),
+        std::chrono::ceil<std::chrono::milliseconds>(timeout));
+}
+
+/// wait_for on something whose `co_await` gives one of the library's awaiters (a Future: on
+/// timeout the Future is cancelled, as asyncio's wait_for does).
 template <class Awaitable, class Rep, class Period>
-requires(!detail::ParkingAwaiter<Awaitable>) auto wait_for(
-    Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
-    -> Task<decltype(std::declval<Awaitable&>().await_resume())> {
+requires(!detail::ParkingAwaiter<Awaitable> && requires(const Awaitable& awaitable) {
+    { awaitable.operator co_await() } -> detail::ParkingAwaiter;
+}) auto wait_for(const Awaitable& awaitable, std::chrono::duration<Rep, Period> timeout) {
+    return wait_for(awaitable.operator co_await(), timeout);
+}
+
+/// wait_for on any other awaitable: runs it as a task.
+template <class Awaitable, class Rep, class Period>
+requires(!detail::ParkingAwaiter<Awaitable> &&
+         !requires(const Awaitable& awaitable) {
+             { awaitable.operator co_await() } -> detail::ParkingAwaiter;
+         }) auto wait_for(Awaitable awaitable, std::chrono::duration<Rep, Period> timeout)
+    -> TimedAwaiter<detail::TaskAwaiter<decltype(std::declval<Awaitable&>().await_resume())>> {
     return wait_for(detail::as_task(std::move(awaitable)), timeout);
 }
 

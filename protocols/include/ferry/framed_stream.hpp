@@ -50,11 +50,10 @@ public:
             bool gap = false;
             if constexpr (IdleGapFraming<Codec>) {
                 if (codec_.buffered() > 0) {
-                    // Wait for more only as long as the gap; silence ends the frame.
-                    TaskHandle<Bytes> reading =
-                        get_running_loop().create_task(Task<Bytes>(reader_.read(read_size)));
+                    // Wait for more only as long as the gap; silence ends the frame (a read
+                    // that times out consumes nothing).
                     try {
-                        chunk = co_await wait_for(reading, codec_.idle_gap());
+                        chunk = co_await wait_for(reader_.read(read_size), codec_.idle_gap());
                     } catch (const TimeoutError&) {
                         gap = true;
                     }

@@ -33,10 +33,24 @@ public:
     bool cancel() noexcept;
     /// True once the task has finished (value, exception or cancelled).
     bool done() const noexcept { return done_; }
-    /// Ends the wait the task is parked in now as a cancel would (its await throws
-    /// CancelledError), without cancelling the task: a timeout around one await. False when
-    /// the task is not parked, is about to resume, or its wait ends by itself.
-    bool end_wait() noexcept;
+    /// A timeout around some awaits (wait_for): ends the wait the task is parked in now as a
+    /// cancel would (its await throws CancelledError), without cancelling the task. When the
+    /// task is not parked (it is about to resume, or yields), the next wait it parks in ends
+    /// instead, unless `region` calls end_region() first.
+    void end_wait(const void* region) noexcept;
+    /// `region` (what called end_wait) is over: a request to end the next wait that it made and
+    /// that no wait has taken is dropped.
+    void end_region(const void* region) noexcept {
+        if (end_requested_by_ == region) {
+            end_requested_by_ = nullptr;
+        }
+    }
+    /// How many times the task has been cancelled: a timeout compares it before and after to
+    /// tell its own CancelledError from the task's (asyncio's `cancelling()`).
+    unsigned cancel_count() const noexcept { return cancel_count_; }
+    /// The task's cancel is being thrown already (as a timeout's CancelledError): it must not
+    /// be thrown again at the next await.
+    void forget_pending_cancel() noexcept { cancel_requested_ = false; }
 
 protected:
     ~TaskRuntime() = default;
@@ -44,10 +58,20 @@ protected:
 
 private:
     friend class Suspension;
+    /// Takes what ends the next wait: the task's cancel first, else a timeout's request.
+    void take_pending_end() noexcept {
+        if (cancel_requested_) {
+            cancel_requested_ = false;
+        } else {
+            end_requested_by_ = nullptr;
+        }
+    }
     // Inline, as the rest of a coroutine switch (docs/benchmarks.md, coroutine switches).
     static inline thread_local TaskRuntime* current_ = nullptr;
     Loop* loop_;
     Suspension* waiting_in_ = nullptr;
+    const void* end_requested_by_ = nullptr; // a timeout that ends the next wait
+    unsigned cancel_count_ = 0;
     bool cancel_requested_ = false;
 };
 
@@ -79,7 +103,8 @@ protected:
             return false; // throw_if_cancelled reports the misuse
         }
         loop_ = task_->loop_;
-        if (task_->cancel_requested_ && deliver_pending_cancel()) [[unlikely]] {
+        if ((task_->cancel_requested_ || task_->end_requested_by_ != nullptr) &&
+            deliver_pending_cancel()) [[unlikely]] {
             return false;
         }
         handle_ = handle;
@@ -98,8 +123,8 @@ protected:
             return false; // throw_if_cancelled reports the misuse
         }
         loop_ = task_->loop_;
-        if (task_->cancel_requested_) {
-            task_->cancel_requested_ = false;
+        if (task_->cancel_requested_ || task_->end_requested_by_ != nullptr) {
+            task_->take_pending_end();
             cancelled_ = true;
             return false;
         }
