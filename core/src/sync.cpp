@@ -41,9 +41,14 @@ void Lock::release() {
     semaphore_.release();
 }
 
-Task<Lock::Guard> Lock::scoped() {
-    co_await acquire();
-    co_return Guard(*this);
+namespace {
+Task<Lock::Guard> scoped_task(Lock& lock) {
+    co_return co_await lock.scoped();
+}
+} // namespace
+
+Lock::ScopedAwaiter::operator Task<Guard>() && {
+    return scoped_task(lock_);
 }
 
 Task<void> Condition::wait() {

@@ -13,7 +13,7 @@ bool TaskRuntime::cancel() noexcept {
     Suspension* parked = waiting_in_;
     if (parked == nullptr || parked->woken_) {
         // Running, not started, or about to resume: the next await throws.
-        cancel_requested_ = true;
+        pending_ |= pending_cancel;
         return true;
     }
     if (parked->on_cancel()) {
@@ -34,6 +34,7 @@ void TaskRuntime::end_wait(const void* region) noexcept {
         // too ends with it anyway.
         if (end_requested_by_ == nullptr) {
             end_requested_by_ = region;
+            pending_ |= pending_end;
         }
         return;
     }
@@ -73,8 +74,8 @@ void Suspension::throw_cancelled_or_misused() const {
                     "a ferry awaitable was awaited outside a ferry task (use create_task or "
                     "run_until_complete)");
     }
-    if (yielded_ && task_->cancel_requested_) {
-        task_->cancel_requested_ = false; // delivered here, once
+    if (yielded_ && (task_->pending_ & TaskRuntime::pending_cancel) != 0) {
+        task_->pending_ &= ~TaskRuntime::pending_cancel; // delivered here, once
     }
     throw CancelledError();
 }

@@ -9,6 +9,7 @@
 #include <ferry/sync.hpp>
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
+#include <ferry/wait.hpp>
 
 #include "../support/test_support.hpp"
 
@@ -80,6 +81,32 @@ TEST_F(SyncTest, LockIsExclusiveAndFifo) {
     EXPECT_EQ(log, (std::vector<std::string>{"a+", "a-", "b+", "b-", "c+", "c-"}));
     EXPECT_FALSE(lock.locked());
     EXPECT_THROW(lock.release(), Error);
+}
+
+// lock.scoped() is an awaiter (no frame): it converts to a Task to spawn, and wait_for times it
+// out while another task holds the lock, leaving the queue as it was.
+TEST_F(SyncTest, ScopedLockConvertsToATaskAndTimesOut) {
+    Lock lock;
+    auto body = [](Lock& l) -> Task<std::string> {
+        std::string outcome;
+        {
+            auto held = co_await l.scoped();
+            Task<Lock::Guard> later = l.scoped();
+            TaskHandle<Lock::Guard> queued = get_running_loop().create_task(std::move(later));
+            try {
+                auto second = co_await wait_for(l.scoped(), 2ms);
+                outcome = "acquired twice";
+            } catch (const TimeoutError&) {
+                outcome = "timed out";
+            }
+            co_await sleep(1ms);
+            outcome += queued.done() ? ", spawned one done early" : ", spawned one waits";
+        } // released: handed to the spawned task, whose guard nobody keeps
+        co_await sleep(1ms);
+        outcome += l.locked() ? ", still locked" : ", free";
+        co_return outcome;
+    };
+    EXPECT_EQ(loop.run_until_complete(body(lock)), "timed out, spawned one waits, free");
 }
 
 TEST_F(SyncTest, CancellingAQueuedLockWaiterPassesTheLockOn) {

@@ -113,8 +113,23 @@ public:
     private:
         Lock* lock_;
     };
+    /// The awaiter scoped() returns: acquire()'s, yielding a Guard. No coroutine frame.
+    struct ScopedAwaiter : Semaphore::AcquireAwaiter {
+        explicit ScopedAwaiter(Lock& lock) noexcept
+            : AcquireAwaiter(lock.semaphore_), lock_(lock) {}
+        /// The guard of the lock now held; CancelledError if cancelled while waiting.
+        Guard await_resume() {
+            AcquireAwaiter::await_resume();
+            return Guard(lock_);
+        }
+        /// The same wait as a Task (for create_task, or awaiting it later).
+        operator Task<Guard>() &&;
+
+    private:
+        Lock& lock_;
+    };
     /// Takes the lock and returns a guard that releases it: `auto held = co_await lock.scoped();`
-    Task<Guard> scoped();
+    ScopedAwaiter scoped() noexcept { return ScopedAwaiter(*this); }
 
 private:
     Semaphore semaphore_{1};

@@ -268,8 +268,8 @@ public:
     TimedAwaiter& operator=(TimedAwaiter&&) = delete;
     /// Stops the timer if the awaiting coroutine is destroyed while it waits.
     ~TimedAwaiter() {
-        fallback_.cancel();
         if (task_ != nullptr) {
+            fallback_.cancel();
             task_->end_region(this);
         }
     }
@@ -297,21 +297,22 @@ public:
     }
     /// The awaiter's result; TimeoutError when the timer ended the wait.
     Result await_resume() {
-        if (task_ == nullptr) {
+        detail::TaskRuntime* task = std::exchange(task_, nullptr);
+        if (task == nullptr) {
             return inner_.await_resume(); // never parked: no timer ran
         }
         timer_.stop();
         fallback_.cancel();
-        task_->end_region(this);
+        task->end_region(this);
         if (!timed_out_) {
             return inner_.await_resume();
         }
         try {
             return inner_.await_resume(); // a wait that finished all the same keeps its result
         } catch (const CancelledError&) {
-            if (task_->cancel_count() != cancels_before_) {
+            if (task->cancel_count() != cancels_before_) {
                 // The task was cancelled too: that wins (asyncio), and this is its delivery.
-                task_->forget_pending_cancel();
+                task->forget_pending_cancel();
                 throw;
             }
             detail::throw_timed_out(timeout_);
@@ -332,7 +333,7 @@ private:
 
     Awaiter inner_;
     std::chrono::milliseconds timeout_;
-    detail::TaskRuntime* task_ = nullptr; // set once parked
+    detail::TaskRuntime* task_ = nullptr; // set while parked
     unsigned cancels_before_ = 0;
     detail::Timeout timer_;
     CallbackHandle fallback_;

@@ -3,6 +3,7 @@
 /// Library awaitables build on Suspension; users normally never see these types.
 
 #include <coroutine>
+#include <cstdint>
 
 #include <ferry/detail/loop_access.hpp>
 #include <ferry/loop.hpp>
@@ -43,6 +44,7 @@ public:
     void end_region(const void* region) noexcept {
         if (end_requested_by_ == region) {
             end_requested_by_ = nullptr;
+            pending_ &= ~pending_end;
         }
     }
     /// How many times the task has been cancelled: a timeout compares it before and after to
@@ -50,7 +52,7 @@ public:
     unsigned cancel_count() const noexcept { return cancel_count_; }
     /// The task's cancel is being thrown already (as a timeout's CancelledError): it must not
     /// be thrown again at the next await.
-    void forget_pending_cancel() noexcept { cancel_requested_ = false; }
+    void forget_pending_cancel() noexcept { pending_ &= ~pending_cancel; }
 
 protected:
     ~TaskRuntime() = default;
@@ -60,19 +62,24 @@ private:
     friend class Suspension;
     /// Takes what ends the next wait: the task's cancel first, else a timeout's request.
     void take_pending_end() noexcept {
-        if (cancel_requested_) {
-            cancel_requested_ = false;
+        if ((pending_ & pending_cancel) != 0) {
+            pending_ &= ~pending_cancel;
         } else {
             end_requested_by_ = nullptr;
+            pending_ &= ~pending_end;
         }
     }
     // Inline, as the rest of a coroutine switch (docs/benchmarks.md, coroutine switches).
     static inline thread_local TaskRuntime* current_ = nullptr;
     Loop* loop_;
     Suspension* waiting_in_ = nullptr;
-    const void* end_requested_by_ = nullptr; // a timeout that ends the next wait
+    // What ends the next wait: a cancel, a timeout's request (from end_requested_by_), or both.
+    // One byte, so that parking tests one thing.
+    static constexpr std::uint8_t pending_cancel = 1;
+    static constexpr std::uint8_t pending_end = 2;
+    std::uint8_t pending_ = 0;
     unsigned cancel_count_ = 0;
-    bool cancel_requested_ = false;
+    const void* end_requested_by_ = nullptr;
 };
 
 /// Base of every library awaitable that parks a task and can be cancelled while parked.
@@ -103,8 +110,7 @@ protected:
             return false; // throw_if_cancelled reports the misuse
         }
         loop_ = task_->loop_;
-        if ((task_->cancel_requested_ || task_->end_requested_by_ != nullptr) &&
-            deliver_pending_cancel()) [[unlikely]] {
+        if (task_->pending_ != 0 && deliver_pending_cancel()) [[unlikely]] {
             return false;
         }
         handle_ = handle;
@@ -123,7 +129,7 @@ protected:
             return false; // throw_if_cancelled reports the misuse
         }
         loop_ = task_->loop_;
-        if (task_->cancel_requested_ || task_->end_requested_by_ != nullptr) {
+        if (task_->pending_ != 0) {
             task_->take_pending_end();
             cancelled_ = true;
             return false;
@@ -151,7 +157,7 @@ protected:
     /// In await_resume: throws CancelledError if the wait was cancelled.
     void throw_if_cancelled() const {
         if (cancelled_ || (park_attempted_ && task_ == nullptr) ||
-            (yielded_ && task_->cancel_requested_)) {
+            (yielded_ && (task_->pending_ & TaskRuntime::pending_cancel) != 0)) {
             throw_cancelled_or_misused();
         }
     }
