@@ -225,6 +225,16 @@ TEST_F(StreamReaderTest, ChunkReadsConvertToTasksAndWorkUnderWaitFor) {
             all_timed_out = true;
         }
         EXPECT_TRUE(all_timed_out);
+        // Timed out after gathering bytes, read(-1) puts them back: nothing is lost.
+        r.feed_data("gathered ");
+        all_timed_out = false;
+        try {
+            co_await wait_for(r.read(), 5ms);
+        } catch (const TimeoutError&) {
+            all_timed_out = true;
+        }
+        EXPECT_TRUE(all_timed_out);
+        EXPECT_EQ(text(co_await wait_for(r.readexactly(9), 5s)), "gathered ");
         r.feed_data("line\n");
         TaskHandle<Bytes> spawned = get_running_loop().create_task(Task<Bytes>(r.readline()));
         Bytes first = co_await spawned;

@@ -68,8 +68,9 @@ public:
     /// A reader on `loop` with the given buffer limit.
     explicit StreamReader(Loop& loop, std::size_t limit = default_stream_limit);
 
-    /// Reads up to `n` bytes (at least one unless at EOF); n = -1 reads until EOF. Awaited at
-    /// once it needs no coroutine frame; convert it to a Task<Bytes> to spawn or store it.
+    /// Reads up to `n` bytes (at least one unless at EOF); n = -1 reads until EOF (cancelled
+    /// or timed out, it puts back what it gathered). Awaited at once it needs no coroutine
+    /// frame; convert it to a Task<Bytes> to spawn or store it.
     ReadAwaiter read(std::ptrdiff_t n = -1) const;
     /// Reads exactly `n` bytes; IncompleteReadError (with `partial`) if EOF comes first.
     /// Like read(), needs no coroutine frame when awaited at once (see ChunkAwaiter).

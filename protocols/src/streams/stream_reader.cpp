@@ -131,7 +131,14 @@ StreamReader::StreamReader(Loop& loop, std::size_t limit)
 Task<Bytes> StreamReader::read_until_eof(StreamReader reader) {
     Bytes all;
     for (;;) {
-        Bytes block = co_await reader.read(static_cast<std::ptrdiff_t>(reader.limit()));
+        Bytes block;
+        try {
+            block = co_await reader.read(static_cast<std::ptrdiff_t>(reader.limit()));
+        } catch (const CancelledError&) {
+            // Cancelled or timed out: what was gathered goes back, for the next read.
+            reader.state_->unread(all);
+            throw;
+        }
         if (block.empty()) {
             co_return all;
         }

@@ -174,6 +174,24 @@ struct ReaderState {
             maybe_pause();
         }
     }
+    /// Puts `data` back before the unread bytes (a read(-1) that was cancelled returns what it
+    /// had gathered: a cancelled read consumes nothing). No read waits meanwhile.
+    void unread(ByteView data) {
+        if (data.empty()) {
+            return;
+        }
+        Bytes joined(data.size() + size()); // not zero-filled
+        std::memcpy(joined.data(), data.data(), data.size());
+        if (size() > 0) {
+            std::memcpy(joined.data() + data.size(), buffer.data() + start, size());
+        }
+        buffer = std::move(joined);
+        start = 0;
+        end = buffer.size();
+        searched_from = 0;
+        match_end = 0;
+        maybe_pause();
+    }
     /// True when what is buffered answers the read that waits (nothing waiting: true).
     bool answers_parked_read() {
         if (size() < wanted_size) {
