@@ -51,30 +51,61 @@ Lock::ScopedAwaiter::operator Task<Guard>() && {
     return scoped_task(lock_);
 }
 
-Task<void> Condition::wait() {
-    if (!lock_.locked()) {
+bool Condition::WaitAwaiter::await_suspend(std::coroutine_handle<> awaiting) {
+    if (!condition_.lock_.locked()) {
         throw Error(make_error_code(errc::invalid_argument),
                     "Condition.wait() needs the lock held");
     }
-    lock_.release();
-    std::exception_ptr cancelled;
-    try {
-        co_await detail::QueueWait(waiters_);
-    } catch (const CancelledError&) {
-        cancelled = std::current_exception();
+    if (!park(awaiting)) {
+        return false; // a cancel came first: CancelledError, the lock never left
     }
-    // Re-acquire before returning, even when cancelled: callers rely on holding the lock.
-    for (;;) {
-        try {
-            co_await lock_.acquire();
-            break;
-        } catch (const CancelledError&) {
-            cancelled = std::current_exception();
-        }
+    condition_.lock_.release();
+    phase_ = Phase::notify;
+    condition_.waiters_.push_back(*this);
+    return true;
+}
+
+bool Condition::WaitAwaiter::acquire_lock() noexcept {
+    phase_ = Phase::lock;
+    Semaphore& lock = condition_.lock_.semaphore_;
+    if (lock.try_take()) {
+        return true;
     }
-    if (cancelled) {
-        std::rethrow_exception(cancelled);
+    lock.waiters_.push_back(*this); // the release that hands it over wakes this wait
+    return false;
+}
+
+bool Condition::WaitAwaiter::on_cancel() noexcept {
+    switch (phase_) {
+    case Phase::not_parked:
+        return true; // delivered at park: the lock was not released
+    case Phase::notify:
+        // Re-acquire before returning, even when cancelled: callers rely on holding the lock.
+        Waiter::on_cancel(); // off the condition's queue
+        cancel_seen_ = true;
+        return acquire_lock(); // got it: end now; else the hand-over ends the wait
+    case Phase::lock:
+        cancel_seen_ = true; // asyncio keeps waiting for the lock through a cancel
+        return false;
     }
+    return false;
+}
+
+void Condition::WaitAwaiter::await_resume() const {
+    throw_if_cancelled();
+    if (cancel_seen_) {
+        throw CancelledError();
+    }
+}
+
+namespace {
+Task<void> condition_wait_task(Condition& condition) {
+    co_await condition.wait();
+}
+} // namespace
+
+Condition::WaitAwaiter::operator Task<void>() && {
+    return condition_wait_task(condition_);
 }
 
 Task<void> Condition::wait_for(std::function<bool()> predicate) {
@@ -88,7 +119,14 @@ void Condition::notify(std::size_t n) {
         throw Error(make_error_code(errc::invalid_argument),
                     "Condition.notify() needs the lock held");
     }
-    for (std::size_t i = 0; i < n && waiters_.wake_one(); ++i) {
+    for (std::size_t i = 0; i < n; ++i) {
+        auto* waiter = static_cast<WaitAwaiter*>(waiters_.pop_front());
+        if (waiter == nullptr) {
+            break;
+        }
+        if (waiter->acquire_lock()) {
+            waiter->notify(); // the lock was free after all (never while notify holds it)
+        }
     }
 }
 
@@ -97,7 +135,7 @@ void Condition::notify_all() {
         throw Error(make_error_code(errc::invalid_argument),
                     "Condition.notify_all() needs the lock held");
     }
-    waiters_.wake_all();
+    notify(static_cast<std::size_t>(-1));
 }
 
 } // namespace ferry

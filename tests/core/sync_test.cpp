@@ -221,6 +221,56 @@ TEST_F(SyncTest, CancelledConditionWaitStillReacquiresTheLock) {
     EXPECT_THROW(loop.run_until_complete(unheld()), Error);
 }
 
+// Condition::wait is an awaiter (no frame): under wait_for it times out holding the lock again,
+// also when another task holds the lock at that moment (it waits for it, FIFO); it converts to a
+// Task; notify_all wakes every waiter, each in turn holding the lock.
+TEST_F(SyncTest, ConditionWaitTimesOutHoldingTheLockAndConvertsToATask) {
+    Lock lock;
+    Condition condition(lock);
+    std::vector<std::string> log;
+    auto timed = [&]() -> Task<void> {
+        auto held = co_await lock.scoped();
+        try {
+            co_await wait_for(condition.wait(), 3ms);
+            log.push_back("notified");
+        } catch (const TimeoutError&) {
+            log.push_back(lock.locked() ? "timed out holding the lock" : "timed out unlocked");
+        }
+    };
+    auto holder = [&]() -> Task<void> {
+        co_await sleep(1ms);
+        auto held = co_await lock.scoped(); // taken while the timed wait waits
+        co_await sleep(10ms);               // past its timeout: it waits for the lock
+        log.push_back("holder releases");
+    };
+    auto t = loop.create_task(timed());
+    auto h = loop.create_task(holder());
+    settle(t, h);
+    EXPECT_EQ(log, (std::vector<std::string>{"holder releases", "timed out holding the lock"}));
+    EXPECT_FALSE(lock.locked());
+
+    int inside = 0;
+    auto waiter = [&]() -> Task<void> {
+        co_await lock.acquire();
+        Task<void> stored = condition.wait();
+        co_await std::move(stored);
+        EXPECT_TRUE(lock.locked());
+        ++inside;
+        lock.release();
+    };
+    auto notifier = [&]() -> Task<void> {
+        co_await sleep(1ms);
+        auto held = co_await lock.scoped();
+        condition.notify_all();
+    };
+    auto a = loop.create_task(waiter());
+    auto b = loop.create_task(waiter());
+    auto n = loop.create_task(notifier());
+    settle(a, b, n);
+    EXPECT_EQ(inside, 2);
+    EXPECT_FALSE(lock.locked());
+}
+
 TEST_F(SyncTest, BoundedQueueIsFifoAndPutWaitsWhenFull) {
     Queue<int> queue(2);
     std::vector<int> got;

@@ -331,6 +331,28 @@ TEST_F(WaitTest, WaitForOnATaskKeepsAsyncioSemantics) {
               "wait_for: timed out after 3 ms, wait_for: timed out after 3 ms");
 }
 
+// wait_for on a spawned task: in time it yields the value (also when stored and awaited after
+// the handle it was given is gone); on timeout the task is cancelled and waited for.
+TEST_F(WaitTest, WaitForOnASpawnedTaskCancelsItOnTimeout) {
+    auto cancelled = std::make_shared<bool>(false);
+    auto body = [](std::shared_ptr<bool> flag) -> Task<std::string> {
+        Loop& loop = get_running_loop();
+        auto stored = wait_for(loop.create_task(value_after(4, 1ms)), 1s);
+        std::string outcome = std::to_string(co_await std::move(stored));
+        TaskHandle<void> sleeper = loop.create_task(sleep_long(flag));
+        try {
+            co_await wait_for(sleeper, 3ms);
+        } catch (const TimeoutError& e) {
+            outcome += std::string(", ") + e.what();
+        }
+        outcome += sleeper.cancelled() ? ", cancelled" : ", still running";
+        co_return outcome;
+    };
+    EXPECT_EQ(loop.run_until_complete(body(cancelled)),
+              "4, wait_for: timed out after 3 ms, cancelled");
+    EXPECT_TRUE(*cancelled);
+}
+
 // wait_for on a Future times out and cancels the Future (asyncio), without a task.
 TEST_F(WaitTest, WaitForOnAFutureCancelsIt) {
     auto body = []() -> Task<bool> {

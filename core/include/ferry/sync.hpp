@@ -70,6 +70,7 @@ public:
     AcquireAwaiter acquire() noexcept { return AcquireAwaiter(*this); }
 
 protected:
+    friend class Condition; // a notified wait queues for the lock itself
     /// Takes a permit at once if one is free and nobody is queued before us.
     bool try_take() noexcept;
     std::ptrdiff_t value_;
@@ -87,6 +88,8 @@ public:
 private:
     std::ptrdiff_t bound_;
 };
+
+class Condition;
 
 /// A mutual-exclusion lock for tasks (asyncio.Lock). Not reentrant.
 class Lock {
@@ -132,6 +135,7 @@ public:
     ScopedAwaiter scoped() noexcept { return ScopedAwaiter(*this); }
 
 private:
+    friend class Condition; // a notified wait queues for the lock itself
     Semaphore semaphore_{1};
 };
 
@@ -143,9 +147,40 @@ public:
 
     /// The lock this condition uses.
     Lock& lock() noexcept { return lock_; }
+
+    /// The awaiter wait() returns. It moves from the condition's queue to the lock's when
+    /// notified or cancelled, so it resumes holding the lock without a coroutine frame.
+    class WaitAwaiter : public detail::Waiter {
+    public:
+        /// A wait on `condition`.
+        explicit WaitAwaiter(Condition& condition) noexcept : condition_(condition) {}
+        /// Moving is for an awaiter not yet awaited.
+        WaitAwaiter(WaitAwaiter&& other) noexcept
+            : Waiter(std::move(other)), condition_(other.condition_) {}
+        bool await_ready() const noexcept { return false; }
+        /// Releases the lock and waits in the condition's queue. Throws ferry::Error if the
+        /// lock is not held.
+        bool await_suspend(std::coroutine_handle<> awaiting);
+        /// Returns holding the lock; CancelledError (still holding it) if cancelled.
+        void await_resume() const;
+        /// The same wait as a Task (for create_task, or awaiting it later).
+        operator Task<void>() &&;
+
+    private:
+        friend class Condition;
+        enum class Phase { not_parked, notify, lock };
+        bool on_cancel() noexcept override;
+        /// Off the condition's queue: takes the lock (and wakes) or queues for it. True when
+        /// it took the lock.
+        bool acquire_lock() noexcept;
+
+        Condition& condition_;
+        Phase phase_ = Phase::not_parked;
+        bool cancel_seen_ = false; // cancelled after releasing the lock: thrown once it is back
+    };
     /// With the lock held: releases it, waits for notify, and re-acquires it before returning
     /// (also when cancelled, as asyncio does). Throws ferry::Error if the lock is not held.
-    Task<void> wait();
+    WaitAwaiter wait() noexcept { return WaitAwaiter(*this); }
     /// Waits until `predicate()` is true, re-checking after each notify. Lock held throughout.
     Task<void> wait_for(std::function<bool()> predicate);
     /// Wakes up to `n` waiters. Requires the lock to be held.

@@ -182,37 +182,6 @@ Task<WaitResult<T>> wait(std::vector<TaskHandle<T>> tasks,
     co_return result;
 }
 
-/// Waits for a spawned `task` at most `timeout` (asyncio.wait_for): on timeout the task is
-/// cancelled, waited for, and TimeoutError is thrown. Cancelling the waiter cancels the task too.
-template <class T, class Rep, class Period>
-Task<T> wait_for(TaskHandle<T> task, std::chrono::duration<Rep, Period> timeout) {
-    Loop& loop = get_running_loop();
-    auto timed_out = std::make_shared<bool>(false);
-    CallbackHandle timer = loop.call_later(timeout, [task, timed_out] {
-        *timed_out = true;
-        task.cancel();
-    });
-    std::exception_ptr error;
-    try {
-        if constexpr (std::is_void_v<T>) {
-            co_await task;
-            timer.cancel();
-            co_return;
-        } else {
-            auto value = co_await task;
-            timer.cancel();
-            co_return value;
-        }
-    } catch (const CancelledError&) {
-        error = std::current_exception();
-    }
-    timer.cancel();
-    if (*timed_out) {
-        detail::throw_timed_out(std::chrono::ceil<std::chrono::milliseconds>(timeout));
-    }
-    std::rethrow_exception(error);
-}
-
 namespace detail {
 /// The library's own awaiters (a read, a readline, a drain, a Queue get, an Event wait...):
 /// they park the task they run in, so a timer can end their wait.
@@ -233,6 +202,17 @@ public:
 
 private:
     Task<T> task_;
+};
+
+/// A spawned task under wait_for: owns a handle to it (the awaiter points into its state).
+template <class T>
+struct HandleAwaiter : TaskHandle<T>::Awaiter {
+    /// Awaits `task` as `co_await task` does.
+    explicit HandleAwaiter(TaskHandle<T> task) noexcept
+        : TaskHandle<T>::Awaiter(task.operator co_await()), task_(std::move(task)) {}
+
+private:
+    TaskHandle<T> task_;
 };
 
 template <class Awaiter>
@@ -346,6 +326,18 @@ template <detail::ParkingAwaiter Awaiter, class Rep, class Period>
 TimedAwaiter<Awaiter> wait_for(Awaiter awaiter, std::chrono::duration<Rep, Period> timeout) {
     return TimedAwaiter<Awaiter>(std::move(awaiter),
                                  std::chrono::ceil<std::chrono::milliseconds>(timeout));
+}
+
+/// wait_for on a spawned task (asyncio.wait_for on a Task): on timeout the task is cancelled,
+/// waited for, and TimeoutError is thrown; a task that catches the cancel and returns a value,
+/// returns it. Cancelling the waiter cancels the task too. No coroutine of its own (see
+/// TimedAwaiter).
+template <class T, class Rep, class Period>
+TimedAwaiter<detail::HandleAwaiter<T>> wait_for(TaskHandle<T> task,
+                                                std::chrono::duration<Rep, Period> timeout) {
+    return TimedAwaiter<detail::HandleAwaiter<T>>(
+        detail::HandleAwaiter<T>(std::move(task)),
+        std::chrono::ceil<std::chrono::milliseconds>(timeout));
 }
 
 /// wait_for on a Task (`wait_for(read_reply(reader), 1s)`): the task runs in the awaiting task,

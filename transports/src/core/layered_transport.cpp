@@ -2,7 +2,9 @@
 #include "core/layered_transport.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include <ferry/log.hpp>
@@ -143,7 +145,10 @@ void LayeredTransport<Interface>::deliver_plain(ByteView data) {
         const std::size_t n = std::min(space.size(), data.size());
         // memmove: for a data_received protocol both are the loop's read buffer (the lower
         // transport read into it too). Decoding only shrinks, so the plain bytes land at or
-        // before the encoded ones and never on input not decoded yet.
+        // before the encoded ones and never on input not decoded yet. A decoder that handed
+        // over bytes lying before where they are copied to would break that: checked here.
+        assert(!(std::less<>{}(data.data(), space.data()) &&
+                 std::less<>{}(space.data(), data.data() + data.size())));
         std::memmove(space.data(), data.data(), n);
         this->delivered(n);
         data = data.subview(n);
