@@ -153,7 +153,7 @@ struct Loop::Impl {
     /// Stopped timers kept for reuse (at most max_spare_timers; each is still a resource).
     std::vector<detail::TimerEntry*> spare_timers;
     /// wait_for's timeout lists by duration in milliseconds (each a resource).
-    std::vector<std::pair<std::int64_t, detail::TimeoutList*>> timeout_lists;
+    std::vector<detail::TimeoutList*> timeout_lists;
     static constexpr std::size_t max_spare_timers = 64;
     ExceptionHandler exception_handler;
     bool shutting_down = false;
@@ -449,27 +449,31 @@ void Loop::retire_timer(detail::TimerEntry& timer) noexcept {
     }
 }
 
-detail::TimeoutList* Loop::timeout_list(std::chrono::milliseconds duration) {
+detail::TimeoutList* Loop::timeout_list(std::uint64_t due) {
     if (impl_->shutting_down) {
         return nullptr;
     }
-    auto& lists = impl_->timeout_lists;
-    for (const auto& [ms, list] : lists) {
-        if (ms == duration.count()) {
-            return list;
+    // The list whose last timeout falls due latest but no later than `due` (so it stays in
+    // order): timeouts of one duration keep joining the same list, and a deadline's shrinking
+    // durations (the same due time) the list they began in. An empty list takes anything.
+    detail::TimeoutList* best = nullptr;
+    detail::TimeoutList* idle = nullptr;
+    for (detail::TimeoutList* list : impl_->timeout_lists) {
+        if (list->empty()) {
+            idle = list;
+        } else if (list->last_due() <= due &&
+                   (best == nullptr || list->last_due() > best->last_due())) {
+            best = list;
         }
     }
-    if (lists.size() >= detail::TimeoutList::max_lists) {
-        const auto idle = std::find_if(lists.begin(), lists.end(),
-                                       [](const auto& entry) { return entry.second->empty(); });
-        if (idle == lists.end()) {
-            return nullptr;
-        }
-        idle->second->close(); // frees itself once libuv has let go of its timer
-        lists.erase(idle);
+    if (best != nullptr || idle != nullptr) {
+        return best != nullptr ? best : idle;
     }
-    lists.emplace_back(duration.count(), new detail::TimeoutList(*this, duration));
-    return lists.back().second;
+    if (impl_->timeout_lists.size() >= detail::TimeoutList::max_lists) {
+        return nullptr;
+    }
+    impl_->timeout_lists.push_back(new detail::TimeoutList(*this));
+    return impl_->timeout_lists.back();
 }
 
 CallbackHandle Loop::call_at(std::chrono::milliseconds when, Callback callback) {

@@ -1,4 +1,4 @@
-// wait_for's timeouts: a FIFO list per duration under one libuv timer each.
+// wait_for's timeouts: lists in the order they fall due, under one libuv timer each.
 #include "timeout_list.hpp"
 
 #include <algorithm>
@@ -8,13 +8,19 @@ namespace ferry::detail {
 bool Timeout::start(Loop& loop, std::chrono::milliseconds duration, Expired expired,
                     void* context) {
     stop();
-    TimeoutList* list = LoopAccess::timeout_list(loop, duration);
+    // As call_later: the cached time may be stale by however long this iteration has run, and
+    // `duration` counts from anywhere inside the current millisecond, hence one more.
+    uv_loop_t* uv = LoopAccess::native(loop);
+    uv_update_time(uv);
+    const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0));
+    const std::uint64_t due = uv_now(uv) + ms + (ms > 0 ? 1 : 0);
+    TimeoutList* list = LoopAccess::timeout_list(loop, due);
     if (list == nullptr) {
         return false;
     }
     expired_ = expired;
     context_ = context;
-    list->add(*this);
+    list->add(*this, due);
     return true;
 }
 
@@ -22,27 +28,22 @@ void Timeout::unlink() noexcept {
     list_->remove(*this);
 }
 
-TimeoutList::TimeoutList(Loop& loop, std::chrono::milliseconds duration)
-    : loop_(loop),
-      duration_ms_(static_cast<std::uint64_t>(std::max<std::int64_t>(duration.count(), 0))) {
+TimeoutList::TimeoutList(Loop& loop) : loop_(loop) {
     uv_timer_init(LoopAccess::native(loop), &timer_);
     timer_.data = this;
     LoopAccess::register_resource(loop, *this);
 }
 
-void TimeoutList::add(Timeout& timeout) noexcept {
-    uv_loop_t* uv = timer_.loop;
-    // As call_later: the cached time may be stale by however long this iteration has run, and
-    // `duration` counts from anywhere inside the current millisecond, hence one more.
-    uv_update_time(uv);
-    timeout.due_ = uv_now(uv) + duration_ms_ + (duration_ms_ > 0 ? 1 : 0);
+void TimeoutList::add(Timeout& timeout, std::uint64_t due) noexcept {
+    timeout.due_ = due;
+    last_due_ = due;
     timeout.list_ = this;
     timeout.prev_ = tail_;
     timeout.next_ = nullptr;
     (tail_ != nullptr ? tail_->next_ : head_) = &timeout;
     tail_ = &timeout;
-    if (!armed_) {
-        arm(timeout.due_); // otherwise armed for an older one, due no later
+    if (!armed_ || due < armed_due_) {
+        arm(due); // otherwise armed for an earlier one (later only when the list was empty)
     }
 }
 
@@ -57,6 +58,7 @@ void TimeoutList::arm(std::uint64_t due) noexcept {
     const std::uint64_t now = uv_now(timer_.loop);
     uv_timer_start(&timer_, on_timer, due > now ? due - now : 0, 0);
     armed_ = true;
+    armed_due_ = due;
 }
 
 void TimeoutList::on_timer(uv_timer_t* timer) {

@@ -179,6 +179,44 @@ TEST_F(WaitTest, ManyTimeoutsOfOneOrManyDurationsEndOnTimeAndNeverEarly) {
     }
 }
 
+// A timeout joins a list whose last timeout falls due no later than it. Timeouts started in
+// the reverse order of their due times need a list each: past the loop's lists they get a timer
+// of their own, and none ends early. A list emptied while armed for an hour and then reused by
+// a timeout due sooner is armed again for it (the wait ends in milliseconds, not in an hour).
+TEST_F(WaitTest, TimeoutsStartedInReverseDueOrderAndReusedListsEndOnTime) {
+    auto never = std::make_shared<Event>();
+    std::vector<TaskHandle<double>> reversed;
+    std::vector<int> durations;
+    for (int i = 0; i < 24; ++i) {
+        durations.push_back(60 - 2 * i); // each due before every one started earlier
+        reversed.push_back(
+            loop.create_task(time_out_after(never, std::chrono::milliseconds(durations.back()))));
+        loop.run_once(false);
+    }
+    ASSERT_TRUE(test::run_until(
+        loop,
+        [&] {
+            return std::all_of(reversed.begin(), reversed.end(), [](auto& t) { return t.done(); });
+        },
+        10s));
+    for (std::size_t i = 0; i < reversed.size(); ++i) {
+        EXPECT_GE(reversed[i].result(), durations[i]) << "duration " << durations[i];
+    }
+
+    auto answered = std::make_shared<Event>();
+    auto long_wait = loop.create_task([](std::shared_ptr<Event> event) -> Task<void> {
+        co_await wait_for(event->wait(), 1h);
+    }(answered));
+    loop.run_once(false);
+    answered->set(); // its list empties, its timer stays armed for the hour
+    ASSERT_TRUE(test::run_until(
+        loop, [&] { return long_wait.done(); }, 5s));
+    auto short_wait = loop.create_task(time_out_after(never, 5ms));
+    ASSERT_TRUE(test::run_until(
+        loop, [&] { return short_wait.done(); }, 5s));
+    EXPECT_GE(short_wait.result(), 5.0);
+}
+
 // What a library awaiter's wait_for returns converts to a Task, to spawn or keep.
 TEST_F(WaitTest, WaitForOnALibraryAwaiterConvertsToATask) {
     auto body = []() -> Task<int> {

@@ -177,9 +177,9 @@ private:
     CallbackHandle arm_timer(std::chrono::milliseconds delay, bool relative, Callback callback);
     /// Stops a timer that fired or was cancelled and keeps it for the next one (or closes it).
     void retire_timer(detail::TimerEntry& timer) noexcept;
-    /// The list of wait_for timeouts of `duration`; null when closing or when lists for
-    /// TimeoutList::max_lists other durations hold timeouts.
-    detail::TimeoutList* timeout_list(std::chrono::milliseconds duration);
+    /// A list of wait_for timeouts that a timeout due at `due` (the loop's milliseconds) can
+    /// join in order; null when closing or when TimeoutList::max_lists lists end later.
+    detail::TimeoutList* timeout_list(std::uint64_t due);
     unsigned stop_count() const noexcept;
     void close_open_resources() noexcept;
     void start_idle() noexcept;

@@ -68,9 +68,10 @@ public:
                             TaskRuntime* task) noexcept {
         loop.resume_soon(handle, task);
     }
-    /// The loop's list of wait_for timeouts of `duration` (see Timeout); null when there is none.
-    static TimeoutList* timeout_list(Loop& loop, std::chrono::milliseconds duration) {
-        return loop.timeout_list(duration);
+    /// A list of the loop's wait_for timeouts that one due at `due` can join (see Timeout);
+    /// null when there is none.
+    static TimeoutList* timeout_list(Loop& loop, std::uint64_t due) {
+        return loop.timeout_list(due);
     }
     /// A token that expires when the loop is destroyed (for objects that may outlive it).
     static std::weak_ptr<void> lifetime_token(const Loop& loop) noexcept {

@@ -14,11 +14,13 @@ namespace ferry::detail {
 class TimeoutList;
 
 /// One pending timeout, kept inside what it ends (no allocation). Timeouts of one duration
-/// fall due in the order they start, so the loop keeps each duration's in a FIFO list under one
-/// libuv timer: starting and stopping one is a link and an unlink, where a libuv timer of its
-/// own costs a heap insertion and removal (~700 instructions, docs/benchmarks.md). The loop
-/// keeps lists for up to TimeoutList::max_lists durations; start() returns false beyond that.
-/// Loop thread only.
+/// fall due in the order they start, so the loop keeps lists in due order, each under one
+/// libuv timer, and a timeout joins the list whose last one falls due latest but no later than
+/// it (one duration's keep joining the same list; so do a deadline's shrinking durations):
+/// starting and stopping one is a link and an unlink, where a libuv timer of its own costs a
+/// heap insertion and removal (~700 instructions, docs/benchmarks.md). The loop keeps up to
+/// TimeoutList::max_lists lists; start() returns false when every one ends later. Loop
+/// thread only.
 class Timeout {
 public:
     /// What runs when the time is up: `expired(context)`.
