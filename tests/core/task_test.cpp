@@ -3,6 +3,7 @@
 #include <ferry/sleep.hpp>
 #include <ferry/task.hpp>
 #include <ferry/task_handle.hpp>
+#include <ferry/wait.hpp>
 
 #include "../support/test_support.hpp"
 
@@ -262,12 +263,33 @@ Bare sleep_outside_a_task() {
     co_await sleep(1ms);
 }
 
+Task<void> sleep_briefly() {
+    co_await sleep(1ms);
+}
+
+Bare timed_wait_outside_a_task() {
+    Event never;
+    co_await wait_for(never.wait(), 1s);
+}
+
+Bare timed_task_outside_a_task() {
+    co_await wait_for(sleep_briefly(), 1s);
+}
+
 TEST_F(TaskTest, AwaitingALibraryAwaitableOutsideATaskIsAClearError) {
     Bare::last_error = nullptr;
     sleep_outside_a_task(); // not spawned: there is no task to park in
     ASSERT_TRUE(Bare::last_error);
     EXPECT_NE(detail::message_of(Bare::last_error).find("outside a ferry task"), std::string::npos);
     EXPECT_THROW(get_running_loop(), Error);
+    // Under wait_for too, on an awaiter or a Task: the same error, no timer, no hang.
+    for (auto* attempt : {&timed_wait_outside_a_task, &timed_task_outside_a_task}) {
+        Bare::last_error = nullptr;
+        attempt();
+        ASSERT_TRUE(Bare::last_error);
+        EXPECT_NE(detail::message_of(Bare::last_error).find("outside a ferry task"),
+                  std::string::npos);
+    }
 }
 
 TEST(TaskLifetimeTest, PendingTasksAreDestroyedWhenTheLoopCloses) {

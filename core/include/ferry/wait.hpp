@@ -260,17 +260,18 @@ public:
     bool await_suspend(std::coroutine_handle<> awaiting) {
         detail::TaskRuntime* task = detail::TaskRuntime::current();
         const unsigned cancels = task != nullptr ? task->cancel_count() : 0;
-        if (!inner_.await_suspend(awaiting) || task == nullptr) {
-            // Done already, or outside any ferry task, where nothing parks: what was awaited
-            // reports the misuse.
-            return task != nullptr ? false : true;
+        if (!inner_.await_suspend(awaiting)) {
+            return false; // done already (outside a ferry task: what was awaited says so)
+        }
+        if (task == nullptr) {
+            return true; // outside a ferry task, parked in something else: nothing to time
         }
         // The task is parked somewhere inside this await (in `inner_`, or deeper when it
         // runs a Task): whatever it waits in when the time is up is what ends.
         task_ = task;
         cancels_before_ = cancels;
         if (!timer_.start(task_->loop(), timeout_, &TimedAwaiter::expired, this)) {
-            // The loop has lists for too many other durations: a timer of its own.
+            // Every one of the loop's timeout lists ends later: a timer of its own.
             fallback_ = task_->loop().call_later(timeout_, [this] { expired(this); });
         }
         return true;
