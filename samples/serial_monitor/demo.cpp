@@ -60,10 +60,6 @@ private:
     int count_ = 0;
 };
 
-Task<void> wait_event(ferry::Event& event) {
-    co_await event.wait();
-}
-
 /// Waits until `done()` holds (re-checked whenever the monitor reports a change) or `timeout`.
 Task<bool> until(ferry::Loop& loop, ferry::Event& changed, std::function<bool()> done,
                  std::chrono::milliseconds timeout) {
@@ -76,7 +72,8 @@ Task<bool> until(ferry::Loop& loop, ferry::Event& changed, std::function<bool()>
         changed.clear();
         bool timed_out = false;
         try {
-            co_await ferry::wait_for(loop.create_task(wait_event(changed)), left);
+            auto waiting = ferry::wait_for(changed.wait(), left);
+            co_await std::move(waiting);
         } catch (const ferry::TimeoutError&) {
             timed_out = true;
         }

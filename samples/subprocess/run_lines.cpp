@@ -36,10 +36,9 @@ Task<void> print_lines(ferry::StreamReader out, sample::Console& console, int pi
 }
 
 /// True once `child` exited, false if it still runs after `limit`.
-Task<bool> exits_within(ferry::Loop& loop, const ferry::Process& child,
-                        std::chrono::milliseconds limit) {
+Task<bool> exits_within(const ferry::Process& child, std::chrono::milliseconds limit) {
     try {
-        auto waiting = ferry::wait_for(loop.create_task(child.wait()), limit);
+        auto waiting = ferry::wait_for(child.wait(), limit); // waits in this task, no other
         co_await std::move(waiting);
         co_return true;
     } catch (const ferry::TimeoutError&) {
@@ -57,11 +56,11 @@ Task<int> run(ferry::Loop& loop, sample::Console& console, std::vector<std::stri
     ferry::Process child = co_await std::move(starting);
     console.line("started " + argv[0] + " as process " + std::to_string(child.pid()));
     auto printing = loop.create_task(print_lines(*child.out, console, child.pid()));
-    auto finishing = exits_within(loop, child, limit);
+    auto finishing = exits_within(child, limit);
     if (!co_await std::move(finishing)) {
         console.line("no exit within " + std::to_string(limit.count()) + " ms: SIGTERM");
         child.terminate();
-        auto ending = exits_within(loop, child, 2s);
+        auto ending = exits_within(child, 2s);
         if (!co_await std::move(ending)) {
             console.line("still running 2 s later: SIGKILL");
             child.kill();

@@ -90,6 +90,25 @@ TEST_F(WaitTest, WaitForWorksOnAnyAwaitable) {
     EXPECT_THROW(loop.run_until_complete(body()), TimeoutError);
 }
 
+// A sleep is one of the library's awaiters too: timed without a task, it ends at the timeout
+// (its own timer cancelled), finishes in time when shorter, and a yield (sleep(0)) passes.
+TEST_F(WaitTest, WaitForOnASleep) {
+    auto body = []() -> Task<std::string> {
+        std::string outcome;
+        try {
+            co_await wait_for(sleep(1h), 5ms);
+        } catch (const TimeoutError& e) {
+            outcome = e.what();
+        }
+        co_await wait_for(sleep(1ms), 1s);
+        co_await wait_for(sleep(0ms), 1s);
+        Task<void> as_task = wait_for(sleep(1ms), 1s);
+        co_await std::move(as_task);
+        co_return outcome + ", then in time";
+    };
+    EXPECT_EQ(loop.run_until_complete(body()), "wait_for: timed out after 5 ms, then in time");
+}
+
 // wait_for on one of the library's awaiters runs no task: the timer ends that one wait and
 // nothing after it. A wait that finishes in time keeps its result and leaves no timer behind;
 // cancelling the task is a CancelledError, not a TimeoutError.

@@ -7,11 +7,16 @@
 
 namespace ferry {
 
-/// The awaiter sleep() returns. Cancellable: cancelling the task cancels the timer.
-class SleepAwaiter : private detail::Suspension {
+/// The awaiter sleep() returns. Cancellable: cancelling the task cancels the timer. One of
+/// the library's parking awaiters, so `wait_for(sleep(d), t)` times it without a task.
+class [[nodiscard]] SleepAwaiter : public detail::Suspension {
 public:
     /// Sleeps for `delay` (zero: yield once, as asyncio.sleep(0)).
     explicit SleepAwaiter(std::chrono::milliseconds delay) noexcept : delay_(delay) {}
+    /// Moving is for a sleep not yet awaited (no timer armed yet).
+    SleepAwaiter(SleepAwaiter&& other) noexcept
+        : Suspension(std::move(other)), delay_(other.delay_) {}
+    SleepAwaiter& operator=(SleepAwaiter&&) = delete;
     ~SleepAwaiter() {
         if (delay_.count() > 0) {
             timer_.cancel(); // a yield (sleep(0)) armed none
@@ -31,11 +36,13 @@ public:
     }
     void await_resume() const { throw_if_cancelled(); }
 
-private:
+protected:
     bool on_cancel() noexcept override {
         timer_.cancel();
         return true;
     }
+
+private:
     std::chrono::milliseconds delay_;
     CallbackHandle timer_;
 };
