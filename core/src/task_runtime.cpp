@@ -98,9 +98,13 @@ namespace ferry::detail {
 
 bool Waiter::on_cancel() noexcept {
     if (queue_ != nullptr) {
-        queue_->remove(*this);
+        leave_queue();
     }
     return true;
+}
+
+void Waiter::leave_queue() noexcept {
+    queue_->remove(*this);
 }
 
 WaitQueue::~WaitQueue() {

@@ -13,7 +13,8 @@
 // difference of the two totals over the difference of their round trips is the cost of one round
 // trip, start-up and connection set-up cancelled. Deterministic, where CPU time on a shared machine
 // swings by tens of per cent between rounds; it does not see the kernel's share, which is the same
-// system calls for every server.
+// system calls for every server. It also counts the distinct lines of code every round trip runs
+// (the code a server that slept between round trips fetches again).
 #include <algorithm>
 #include <cinttypes>
 #include <csignal>
@@ -22,10 +23,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sched.h>
@@ -264,7 +267,7 @@ void print_table(const Samples& samples, const std::string& title, const std::st
 /// One table of each server's value (a single, deterministic sample) per connection count:
 /// for counts near zero, where a ratio says nothing.
 void print_values(const Samples& samples, const std::string& title, const std::string& key,
-                  const std::vector<int>& counts) {
+                  const std::vector<int>& counts, int decimals = 2) {
     std::printf("\n%s\n%-6s", title.c_str(), "conns");
     for (const ServerKind& kind : servers) {
         if (samples.count(kind.name) != 0) {
@@ -279,36 +282,69 @@ void print_values(const Samples& samples, const std::string& title, const std::s
                 // A difference of two runs: where nothing misses it can come out a hair below
                 // zero, which means zero.
                 const double value = samples.at(kind.name).at(key + " " + std::to_string(count))[0];
-                std::printf(" %14.2f", std::max(value, 0.0));
+                std::printf(" %14.*f", decimals, std::max(value, 0.0));
             }
         }
         std::printf("\n");
     }
 }
 
-/// What callgrind counts for a process: instructions executed, and first-level data cache
-/// misses (reads and writes) in its simulation of this machine's caches.
+/// What callgrind counts for a process: instructions executed, first-level data cache misses
+/// (reads and writes) in its simulation of this machine's caches, and how often each
+/// instruction ran (keyed by its object file and address).
 struct CallgrindCounts {
     double instructions = 0;
     double data_misses = 0;
+    std::map<std::pair<std::string, std::uint64_t>, double> per_instruction;
 };
 
-/// The totals callgrind wrote for a finished process (its "events:" and "totals:" lines).
-CallgrindCounts callgrind_totals(const std::string& path) {
+/// What callgrind wrote for a finished process run with --dump-instr=yes --compress-pos=no
+/// --compress-strings=no (and --dump-line=no, or the source line follows each address): its totals
+/// ("events:" and "totals:"/"summary:" lines) and each instruction's own count (an "0x<address>
+/// <Ir> ..." line; the line after "calls=" is the call's inclusive cost, not the instruction's).
+CallgrindCounts callgrind_counts(const std::string& path) {
     std::ifstream file(path);
     std::string line;
     std::vector<std::string> events;
+    CallgrindCounts counts;
+    std::string object;
+    bool call_cost_next = false;
+    bool totals_seen = false;
+    int positions = 1; // columns before the counts: "instr", or "instr line"
     while (std::getline(file, line)) {
-        std::istringstream words(line);
-        std::string first;
-        words >> first;
-        if (first == "events:") {
+        if (line.starts_with("0x")) {
+            if (std::exchange(call_cost_next, false)) {
+                continue;
+            }
+            std::istringstream words(line);
+            std::string address;
+            words >> address;
+            for (int i = 1; i < positions; ++i) {
+                std::string skipped; // the source line, when positions are "instr line"
+                words >> skipped;
+            }
+            double executed = 0;
+            words >> executed;
+            counts.per_instruction[{object, std::stoull(address, nullptr, 16)}] += executed;
+        } else if (line.starts_with("positions:")) {
+            std::istringstream words(line.substr(10));
+            positions = 0;
+            for (std::string position; words >> position;) {
+                ++positions;
+            }
+        } else if (line.starts_with("ob=")) {
+            object = line.substr(3);
+        } else if (line.starts_with("calls=")) {
+            call_cost_next = true;
+        } else if (line.starts_with("events:")) {
+            std::istringstream words(line.substr(7));
             for (std::string event; words >> event;) {
                 events.push_back(event);
             }
-        } else if (first == "totals:" || first == "summary:") {
-            CallgrindCounts counts;
+        } else if (line.starts_with("totals:") || line.starts_with("summary:")) {
+            std::istringstream words(line.substr(line.find(':') + 1));
             double value = 0;
+            counts.instructions = counts.data_misses = 0;
             for (std::size_t i = 0; words >> value && i < events.size(); ++i) {
                 if (events[i] == "Ir") {
                     counts.instructions = value;
@@ -316,23 +352,63 @@ CallgrindCounts callgrind_totals(const std::string& path) {
                     counts.data_misses += value;
                 }
             }
-            return counts;
+            totals_seen = true;
         }
     }
-    throw std::runtime_error("no totals in " + path);
+    if (!totals_seen) {
+        throw std::runtime_error("no totals in " + path);
+    }
+    return counts;
 }
 
-/// --instructions: one server's user-space instructions and first-level data cache misses
-/// per ping-pong round trip at `count` connections: two runs under callgrind, `seconds` and
-/// 4 x `seconds` long, differenced.
-CallgrindCounts per_round_trip(const ServerKind& kind, const TlsFiles& tls, int count,
-                               std::size_t size, double seconds, const std::string& directory) {
+/// One round trip's cost, from a short and a long run `round_trips` apart.
+struct RoundTripCost {
+    double instructions = 0;
+    double data_misses = 0;
+    /// Distinct 64-byte lines of code that run in every round trip: what a round trip brings
+    /// back into the instruction cache after the server slept in epoll_wait.
+    std::size_t code_lines = 0;
+};
+
+/// The cost of one round trip: the long run's counts less the short run's, over the round
+/// trips between them.
+RoundTripCost round_trip_cost(const CallgrindCounts& short_run, const CallgrindCounts& long_run,
+                              double round_trips) {
+    RoundTripCost cost{(long_run.instructions - short_run.instructions) / round_trips,
+                       (long_run.data_misses - short_run.data_misses) / round_trips, 0};
+    std::set<std::pair<std::string, std::uint64_t>> lines;
+    for (const auto& [instruction, executed] : long_run.per_instruction) {
+        const auto before = short_run.per_instruction.find(instruction);
+        const double extra =
+            executed - (before == short_run.per_instruction.end() ? 0 : before->second);
+        // Once per round trip (a hair less for code that skips a round now and then, such
+        // as a loop iteration that found two connections ready).
+        if (extra >= 0.9 * round_trips) {
+            lines.emplace(instruction.first, instruction.second / 64);
+        }
+    }
+    cost.code_lines = lines.size();
+    return cost;
+}
+
+/// --instructions: one server's user-space instructions, first-level data cache misses and
+/// code lines per ping-pong round trip at `count` connections: two runs under callgrind,
+/// `seconds` and 4 x `seconds` long, differenced.
+RoundTripCost per_round_trip(const ServerKind& kind, const TlsFiles& tls, int count,
+                             std::size_t size, double seconds, const std::string& directory) {
     CallgrindCounts totals[2] = {};
     std::uint64_t round_trips[2] = {};
     for (int run = 0; run < 2; ++run) {
-        const std::vector<std::string> valgrind{
-            "valgrind", "--tool=callgrind", "--cache-sim=yes", "--log-file=/dev/null",
-            "--callgrind-out-file=" + directory + "/callgrind.%p"};
+        const std::vector<std::string> valgrind{"valgrind",
+                                                "--tool=callgrind",
+                                                "--cache-sim=yes",
+                                                "--dump-instr=yes",
+                                                "--dump-line=no",
+                                                "--compress-pos=no",
+                                                "--compress-strings=no",
+                                                "--log-file=/dev/null",
+                                                "--callgrind-out-file=" + directory +
+                                                    "/callgrind.%p"};
         Child child = spawn(kind, tls, valgrind);
         try {
             const auto wire = kind.tls ? bench::Wire::tls13_aes128gcm : bench::Wire::plaintext;
@@ -346,15 +422,14 @@ CallgrindCounts per_round_trip(const ServerKind& kind, const TlsFiles& tls, int 
         }
         stop(child); // callgrind writes its totals as the server exits
         const std::string path = directory + "/callgrind." + std::to_string(child.pid);
-        totals[run] = callgrind_totals(path);
+        totals[run] = callgrind_counts(path);
         std::filesystem::remove(path);
     }
     if (round_trips[1] <= round_trips[0]) {
         throw std::runtime_error("the long run made no more round trips than the short one");
     }
-    const auto n = static_cast<double>(round_trips[1] - round_trips[0]);
-    return {(totals[1].instructions - totals[0].instructions) / n,
-            (totals[1].data_misses - totals[0].data_misses) / n};
+    return round_trip_cost(totals[0], totals[1],
+                           static_cast<double>(round_trips[1] - round_trips[0]));
 }
 
 } // namespace
@@ -471,14 +546,17 @@ int main(int argc, char** argv) {
             std::printf("  %-13s", kind.name.c_str());
             try {
                 for (int count : ping_counts) {
-                    const CallgrindCounts counts =
+                    const RoundTripCost cost =
                         per_round_trip(kind, tls_files, count, size, seconds, directory);
                     samples[kind.name]["instructions " + std::to_string(count)].push_back(
-                        counts.instructions);
+                        cost.instructions);
                     samples[kind.name]["misses " + std::to_string(count)].push_back(
-                        counts.data_misses);
-                    std::printf(" | ping %d: %.1f instructions, %.2f D1 misses", count,
-                                counts.instructions, std::max(counts.data_misses, 0.0));
+                        cost.data_misses);
+                    samples[kind.name]["code lines " + std::to_string(count)].push_back(
+                        static_cast<double>(cost.code_lines));
+                    std::printf(" | ping %d: %.1f instructions, %.2f D1 misses, %zu code lines",
+                                count, cost.instructions, std::max(cost.data_misses, 0.0),
+                                cost.code_lines);
                 }
                 std::printf("\n");
             } catch (const std::exception& e) {
@@ -501,6 +579,13 @@ int main(int argc, char** argv) {
                          "ping-pong: first-level data cache misses per round trip, simulated "
                          "(lower is better)",
                          "misses", ping_counts);
+            // At few connections the server sleeps in epoll_wait between round trips, and
+            // what ran meanwhile (the client, the kernel) has displaced its code: each line
+            // of code a round trip runs is then fetched again.
+            print_values(samples,
+                         "ping-pong: distinct 64-byte lines of code run in every round trip "
+                         "(lower is better)",
+                         "code lines", ping_counts, 0);
         }
         return status;
     }

@@ -396,14 +396,6 @@ inline bool StreamWriter::DrainAwaiter::await_ready() const noexcept {
     return !writer_->state_->paused || writer_->state_->lost;
 }
 
-inline bool StreamWriter::DrainAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
-    if (!park(awaiting)) {
-        return false;
-    }
-    writer_->state_->drainers.push_back(*this);
-    return true;
-}
-
 inline void StreamWriter::DrainAwaiter::await_resume() const {
     throw_if_cancelled();
     // One wake is enough, as asyncio's drain: resume_writing or the loss woke it. Writes

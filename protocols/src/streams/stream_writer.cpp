@@ -38,6 +38,15 @@ void StreamWriter::writelines(std::span<const ByteView> parts) const {
     transport_->writelines(parts);
 }
 
+// Out of line: reached only when the writer is paused, and the inlined await stays short.
+bool StreamWriter::DrainAwaiter::await_suspend(std::coroutine_handle<> awaiting) noexcept {
+    if (!park(awaiting)) {
+        return false;
+    }
+    writer_->state_->drainers.push_back(*this);
+    return true;
+}
+
 void StreamWriter::DrainAwaiter::throw_lost() const {
     detail::throw_lost(*writer_->state_);
 }
